@@ -1,0 +1,72 @@
+"""Tests of training.timeline: the time conventions every other module relies on."""
+
+import datetime
+
+import numpy as np
+import pytest
+
+from training import timeline
+
+#----------------------------------------------------------------------------
+
+def test_num_days_and_t_range():
+    u = np.array([1000.0, 1000 + 86400 * 2.5, 1000 + 86400 * 3.0])
+    tl = timeline.Timeline.from_unix(u)
+    assert tl.num_days == 3 and tl.date_start == 1000.0
+    t = tl.unix_to_t(u)
+    np.testing.assert_allclose(t, [0, 2.5 / 3, 1.0])
+    np.testing.assert_allclose(tl.t_to_unix(t), u)
+    assert timeline.num_days_for_span(5, 5) == 1
+    with pytest.raises(ValueError):
+        timeline.num_days_for_span(10, 5)
+
+def test_dates_roundtrip_utc():
+    tl = timeline.Timeline(date_start=datetime.datetime(2021, 3, 1, tzinfo=datetime.timezone.utc).timestamp(), num_days=730)
+    dt = datetime.datetime(2022, 7, 4, 12, 30)
+    t = tl.datetime_to_t(dt)
+    assert 0 < t < 1
+    assert tl.format(t) == '04.07.2022 12:30:00'
+    assert timeline.Timeline.from_meta(tl.as_meta()) == tl
+    assert timeline.Timeline.from_meta({}).date_start == timeline.DEFAULT_DATE_START
+    with pytest.raises(ValueError):
+        timeline.Timeline(num_days=0)
+
+def test_frequency_sets():
+    assert timeline.frequency_set(2225) == [-1, 2225 / 365.25, 2225.0]
+    assert timeline.frequency_set(200) == [-1, 200.0]      # Shorter than a year: no year cycle.
+    assert timeline.frequency_set(365) == [-1, 365.0]      # 365 days < 1 year of 365.25 days.
+    assert timeline.frequency_set(1) == [-1]
+    assert timeline.frequency_names(timeline.frequency_set(2225)) == ['lin', 'year', 'day']
+    assert timeline.frequency_names(timeline.frequency_set(200)) == ['lin', 'day']
+
+def test_stack_to_global_t_inverts_per_frequency_times():
+    freqs = timeline.frequency_set(730)
+    t = np.random.default_rng(0).uniform(0, 1, size=100)
+    stack = timeline.per_frequency_times(t, len(freqs))
+    np.testing.assert_allclose(timeline.stack_to_global_t(stack, freqs), t, atol=1e-9)
+
+def test_stack_to_global_t_takes_phases_from_cycle_slots():
+    freqs = timeline.frequency_set(730)  # trend, year (2 cycles), day (730 cycles)
+    day = 1 / 730
+    # Trend at 0.3; the day slot asks for noon; the year slot asks for the start of a year cycle.
+    t = timeline.stack_to_global_t([0.3, 0.0, 0.5 * day], freqs)
+    assert abs(t - (0.0 + 0.5 * day)) < 1e-12
+    t = timeline.stack_to_global_t([0.3, 0.3, 0.75 * day], freqs)
+    expected = np.floor(0.3 / day) * day + 0.75 * day
+    assert abs(t - expected) < 1e-12
+
+def test_time_spans():
+    assert timeline.parse_span_days('4 days') == 4
+    assert timeline.parse_span_days('4days') == 4
+    assert timeline.parse_span_days('6h') == 0.25
+    assert timeline.parse_span_days('1.5 years') == 1.5 * 365.25
+    assert timeline.parse_span_days('0') == 0 and timeline.parse_span_days(2) == 2
+    assert timeline.span_to_t('1 week', 70) == 0.1
+    for bad in ['four days', '3 fortnights', '-1 day', '']:
+        with pytest.raises(ValueError):
+            timeline.parse_span_days(bad)
+    assert timeline.auto_noise_spans(2225) == [0.2 * 2225, 4.0, 0.0]
+    assert timeline.auto_noise_spans(200) == [4.0, 0.0]
+    assert timeline.auto_noise_spans(1) == [4.0]
+
+#----------------------------------------------------------------------------

@@ -1,0 +1,161 @@
+"""The one place where time is converted: unix seconds <-> normalised time t <-> calendar dates, the Fourier
+frequency set of a sequence, per-frequency times and their inverse, and time spans given in calendar units.
+
+Conventions (those of the original TLGAN datasets):
+  t = (unix - date_start) / (num_days * 86400),  num_days = ceil(span in days),
+so t = 0 is the first frame and t = 1 is exactly num_days days later. Frequencies are in cycles per unit of t:
+num_days / 365.25 is one cycle per year, num_days is one cycle per day. The trend slot is marked by the sentinel
+frequency -1 and always comes first.
+"""
+
+import dataclasses
+import datetime
+import math
+import re
+
+import numpy as np
+
+SECONDS_PER_DAY = 86400.0
+DAYS_PER_YEAR = 365.25
+DEFAULT_DATE_START = 946684800.0 # 2000-01-01 00:00 UTC, the original's default when a dataset has no date.
+TREND = -1.0                     # Sentinel frequency of the trend slot.
+
+#----------------------------------------------------------------------------
+# unix <-> t <-> dates.
+
+def num_days_for_span(unix_first, unix_last):
+    """Whole days covered by a sequence (at least 1): the unit length of t."""
+    span = (float(unix_last) - float(unix_first)) / SECONDS_PER_DAY
+    if not math.isfinite(span) or span < 0:
+        raise ValueError(f'Invalid time span: first={unix_first}, last={unix_last}')
+    return max(int(math.ceil(span)), 1)
+
+@dataclasses.dataclass(frozen=True)
+class Timeline:
+    """Maps normalised time t of one sequence to absolute (UTC) time and back."""
+    date_start: float = DEFAULT_DATE_START  # Unix seconds of t = 0.
+    num_days: int = 1                       # Days per unit of t.
+
+    def __post_init__(self):
+        if not (isinstance(self.num_days, (int, np.integer)) and self.num_days >= 1):
+            raise ValueError(f'num_days must be a positive integer, got {self.num_days!r}')
+
+    @classmethod
+    def from_unix(cls, unix_times):
+        """Timeline of a sequence captured at the given unix times (any order)."""
+        u = np.asarray(unix_times, dtype=np.float64)
+        if u.size == 0:
+            raise ValueError('Cannot build a timeline from an empty sequence')
+        return cls(date_start=float(u.min()), num_days=num_days_for_span(u.min(), u.max()))
+
+    @classmethod
+    def from_meta(cls, meta):
+        """Timeline from a dataset's `meta` dict (keys `date_start`, `num_days`; absent keys take the defaults)."""
+        meta = meta or {}
+        return cls(date_start=float(meta.get('date_start', DEFAULT_DATE_START)), num_days=int(meta.get('num_days', 1)))
+
+    @property
+    def seconds(self):
+        return self.num_days * SECONDS_PER_DAY
+
+    def unix_to_t(self, unix):
+        return (np.asarray(unix, dtype=np.float64) - self.date_start) / self.seconds
+
+    def t_to_unix(self, t):
+        return self.date_start + np.asarray(t, dtype=np.float64) * self.seconds
+
+    def t_to_datetime(self, t):
+        """Aware UTC datetime of a scalar t."""
+        return datetime.datetime.fromtimestamp(float(self.t_to_unix(t)), tz=datetime.timezone.utc)
+
+    def datetime_to_t(self, dt):
+        """t of a datetime; naive datetimes are taken as UTC."""
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=datetime.timezone.utc)
+        return float(self.unix_to_t(dt.timestamp()))
+
+    def format(self, t, fmt='%d.%m.%Y %H:%M:%S'):
+        """Human-readable UTC date of a scalar t (the viewers' format by default)."""
+        return self.t_to_datetime(t).strftime(fmt)
+
+    def as_meta(self):
+        return dict(date_start=float(self.date_start), num_days=int(self.num_days))
+
+#----------------------------------------------------------------------------
+# Frequencies and per-frequency times.
+
+def cycle_frequencies(num_days):
+    """Cyclic frequencies of a sequence in cycles per unit t: year and day, each kept only if > 1 cycle fits."""
+    return [f for f in (num_days / DAYS_PER_YEAR, float(num_days)) if f > 1]
+
+def frequency_set(num_days, include_trend=True):
+    """Sorted frequency list of the conditioning: [TREND, (year), (day)]."""
+    return ([TREND] if include_trend else []) + cycle_frequencies(num_days)
+
+def frequency_names(freqs):
+    """Names of the slots of a frequency list, as used by the variance-ratio metric's keys."""
+    cycles = [f for f in freqs if f != TREND]
+    names = {0: [], 1: ['day'], 2: ['year', 'day']}.get(len(cycles))
+    if names is None:
+        names = [f'f{f:g}' for f in cycles]
+    return (['lin'] if TREND in freqs else []) + names
+
+def per_frequency_times(t, num_f):
+    """Repeat global times t [...] into per-frequency times [..., num_f] (all slots equal)."""
+    t = np.asarray(t, dtype=np.float64)
+    return np.repeat(t[..., None], num_f, axis=-1)
+
+def stack_to_global_t(t_stack, freqs):
+    """Inverse of per_frequency_times for edited stacks: one global t per row of per-frequency times [..., F].
+
+    Starts from the trend slot's time; then for each cycle, lowest frequency first, keeps the whole periods reached
+    so far and takes the phase within one period from that cycle's own slot.
+    """
+    t_stack = np.asarray(t_stack, dtype=np.float64)
+    freqs = list(freqs)
+    if t_stack.shape[-1] != len(freqs):
+        raise ValueError(f'Expected {len(freqs)} per-frequency times, got shape {t_stack.shape}')
+    order = sorted(range(len(freqs)), key=lambda i: freqs[i])
+    t = t_stack[..., freqs.index(TREND)] if TREND in freqs else np.zeros(t_stack.shape[:-1])
+    for i in order:
+        if freqs[i] == TREND:
+            continue
+        period = 1.0 / freqs[i]
+        t = np.floor(t / period) * period + np.mod(t_stack[..., i], period)
+    return t
+
+#----------------------------------------------------------------------------
+# Time spans in calendar units, e.g. for the discriminator's time noise ('4 days', '0.2 years', '6h', 0).
+
+_UNIT_DAYS = dict(hour=1 / 24, day=1.0, week=7.0, month=DAYS_PER_YEAR / 12, year=DAYS_PER_YEAR)
+_UNIT_ALIASES = {'h': 'hour', 'hr': 'hour', 'd': 'day', 'w': 'week', 'wk': 'week', 'mo': 'month', 'y': 'year', 'yr': 'year'}
+
+def parse_span_days(value):
+    """A time span in days from a number (taken as days) or a string like '4 days', '1.5years', '6 h', '0'."""
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        days = float(value)
+    else:
+        m = re.fullmatch(r'\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-zA-Z]*)\s*', str(value))
+        if m is None:
+            raise ValueError(f'Cannot parse time span {value!r}: expected a number and an optional unit, e.g. "4 days"')
+        unit = m.group(2).lower()
+        unit = _UNIT_ALIASES.get(unit, unit[:-1] if unit.endswith('s') else unit)
+        if unit and unit not in _UNIT_DAYS:
+            raise ValueError(f'Unknown time unit in {value!r}; use one of {", ".join(_UNIT_DAYS)} (or none for days)')
+        days = float(m.group(1)) * _UNIT_DAYS.get(unit, 1.0)
+    if not math.isfinite(days) or days < 0:
+        raise ValueError(f'Time span must be finite and non-negative, got {value!r}')
+    return days
+
+def span_to_t(value, num_days):
+    """A time span (see parse_span_days) in units of normalised time t."""
+    return parse_span_days(value) / num_days
+
+def auto_noise_spans(num_days):
+    """The original's 'auto' discriminator time noise per frequency slot [trend, (year), (day)], as spans in days:
+    a fifth of the sequence on the trend (only for sequences of at least a year), 4 days on the year, 0 on the day."""
+    freqs = frequency_set(num_days)
+    spans = ([0.2 * num_days] if num_days >= DAYS_PER_YEAR else []) + [4.0, 0.0]
+    return spans[:len(freqs)] + [0.0] * max(len(freqs) - len(spans), 0)
+
+#----------------------------------------------------------------------------
