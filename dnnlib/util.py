@@ -1,0 +1,240 @@
+"""Framework-free helpers: attribute dicts, stdout/stderr teeing, name lookup, time formatting, cached URL access."""
+
+import hashlib
+import importlib
+import io
+import os
+import re
+import shutil
+import socket
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+#----------------------------------------------------------------------------
+# Dict with attribute access; network pickles reference it as dnnlib.util.EasyDict.
+
+class EasyDict(dict):
+    """A dict whose keys can also be read and written as attributes."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name, value):
+        self[name] = value
+
+    def __delattr__(self, name):
+        try:
+            del self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+#----------------------------------------------------------------------------
+# Tee stdout and stderr into a log file.
+
+class _TeeStream:
+    """Stands in for sys.stdout or sys.stderr: writes go to the original stream and to the logger's file."""
+
+    def __init__(self, stream, logger):
+        self.stream = stream
+        self.logger = logger
+
+    def write(self, text):
+        self.logger.write_file(text)
+        self.stream.write(text)
+        if self.logger.should_flush:
+            self.flush()
+
+    def flush(self):
+        self.logger.flush_file()
+        self.stream.flush()
+
+    def __getattr__(self, name): # isatty(), encoding, fileno() ... of the original stream
+        return getattr(self.stream, name)
+
+class Logger:
+    """Copies everything printed to stdout and stderr into `file_name` (if given) until close()."""
+
+    def __init__(self, file_name=None, file_mode='w', should_flush=True):
+        self.file = open(file_name, file_mode, encoding='utf-8') if file_name is not None else None
+        self.should_flush = should_flush
+        self.stdout = sys.stdout
+        self.stderr = sys.stderr
+        sys.stdout = _TeeStream(self.stdout, self)
+        sys.stderr = _TeeStream(self.stderr, self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def write(self, text):
+        sys.stdout.write(text)
+
+    def flush(self):
+        sys.stdout.flush()
+
+    def write_file(self, text):
+        if self.file is not None and text:
+            self.file.write(text)
+
+    def flush_file(self):
+        if self.file is not None:
+            self.file.flush()
+
+    def close(self):
+        """Restore the original streams (unless someone replaced ours meanwhile) and close the file."""
+        if isinstance(sys.stdout, _TeeStream) and sys.stdout.logger is self:
+            sys.stdout = self.stdout
+        if isinstance(sys.stderr, _TeeStream) and sys.stderr.logger is self:
+            sys.stderr = self.stderr
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+#----------------------------------------------------------------------------
+
+def format_time(seconds):
+    """Human-readable duration: '42s', '5m 07s', '1h 02m 03s', '2d 03h 04m'."""
+    s = int(round(seconds))
+    if s < 60:
+        return f'{s}s'
+    if s < 60 * 60:
+        return f'{s // 60}m {s % 60:02d}s'
+    if s < 24 * 60 * 60:
+        return f'{s // 3600}h {s // 60 % 60:02d}m {s % 60:02d}s'
+    return f'{s // 86400}d {s // 3600 % 24:02d}h {s // 60 % 60:02d}m'
+
+#----------------------------------------------------------------------------
+# Look up Python objects by their dotted name, e.g. 'training.networks_stylegan2.Generator'.
+
+def get_obj_by_name(name):
+    """Import the longest importable module prefix of `name` and follow the rest as attributes."""
+    parts = name.split('.')
+    for split in range(len(parts), 0, -1):
+        module_name = '.'.join(parts[:split])
+        try:
+            obj = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name == module_name or module_name.startswith(f'{err.name}.'): # not a module: try a shorter prefix
+                continue
+            raise # the module exists but one of its own imports is missing
+        for attr in parts[split:]:
+            if not hasattr(obj, attr):
+                raise AttributeError(f'Cannot find "{name}": module "{module_name}" has no attribute path '
+                    f'"{".".join(parts[split:])}"')
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(f'Cannot find "{name}": no prefix of it is an importable module')
+
+def call_func_by_name(*args, func_name=None, **kwargs):
+    """Call the function (or class) named `func_name` with the given arguments."""
+    if func_name is None:
+        raise ValueError('call_func_by_name() needs func_name')
+    func = get_obj_by_name(func_name)
+    if not callable(func):
+        raise TypeError(f'"{func_name}" is not callable')
+    return func(*args, **kwargs)
+
+def construct_class_by_name(*args, class_name=None, **kwargs):
+    """Instantiate the class named `class_name` with the given arguments."""
+    if class_name is None:
+        raise ValueError('construct_class_by_name() needs class_name')
+    return call_func_by_name(*args, func_name=class_name, **kwargs)
+
+#----------------------------------------------------------------------------
+# URLs and the download cache.
+
+class DownloadError(OSError):
+    """A URL could not be fetched and no cached copy exists."""
+
+def make_cache_dir_path(*paths):
+    """Path below the cache root: $DNNLIB_CACHE_DIR if set, else ~/.cache/dnnlib (temp dir without a home)."""
+    root = os.environ.get('DNNLIB_CACHE_DIR')
+    if not root:
+        home = os.path.expanduser('~')
+        root = os.path.join(tempfile.gettempdir() if home == '~' else home, '.cache', 'dnnlib')
+    return os.path.join(root, *paths)
+
+def is_url(obj, allow_file_urls=False):
+    """True for 'scheme://host/...' strings; file:// URLs count only with allow_file_urls."""
+    if not isinstance(obj, str) or '://' not in obj:
+        return False
+    if obj.startswith('file://'):
+        return allow_file_urls
+    parsed = urllib.parse.urlparse(obj)
+    return bool(parsed.scheme and parsed.netloc)
+
+def url_cache_file(url, cache_dir=None):
+    """Where open_url() keeps (and looks for) its copy of `url`."""
+    base = re.sub(r'[^0-9A-Za-z._-]', '_', os.path.basename(urllib.parse.urlparse(url).path))
+    name = hashlib.md5(url.encode('utf-8')).hexdigest() + ('_' + base if base else '')
+    return os.path.join(cache_dir or make_cache_dir_path('downloads'), name)
+
+def _download(url, dst, num_attempts, verbose, cache_file):
+    """Copy the body of `url` into the binary file object `dst`, retrying transient failures."""
+    for attempt in range(num_attempts):
+        if verbose:
+            print(f'Downloading {url} ...', end='', flush=True)
+        try:
+            dst.seek(0)
+            dst.truncate()
+            with urllib.request.urlopen(url, timeout=60) as response:
+                shutil.copyfileobj(response, dst)
+            if verbose:
+                print(' done', flush=True)
+            return
+        except (urllib.error.URLError, OSError) as err:
+            if verbose:
+                print(' failed', flush=True)
+            permanent = isinstance(err, urllib.error.HTTPError) and err.code < 500
+            offline = isinstance(getattr(err, 'reason', None), socket.gaierror)
+            if permanent or offline or attempt == num_attempts - 1:
+                hint = f'. If this machine is offline, fetch the file elsewhere and put it at {cache_file}'
+                raise DownloadError(f'Cannot download {url} ({err}){hint if cache_file else ""}') from err
+            time.sleep(min(attempt + 1, 5))
+
+def open_url(url, cache_dir=None, num_attempts=10, verbose=True, return_filename=False, cache=True):
+    """Open an http(s) URL, file:// URL or local path for binary reading (or return its local file name).
+
+    Downloads are cached under `cache_dir` (default make_cache_dir_path('downloads')); a cached copy is used
+    without touching the network, so offline machines work once the file is placed there.
+    """
+    if num_attempts < 1:
+        raise ValueError('num_attempts must be at least 1')
+    if not is_url(url, allow_file_urls=True):
+        return url if return_filename else open(url, 'rb')
+    if url.startswith('file://'):
+        path = urllib.request.url2pathname(urllib.parse.urlparse(url).path)
+        return path if return_filename else open(path, 'rb')
+    if return_filename and not cache:
+        raise ValueError('open_url(return_filename=True) needs cache=True')
+
+    cache_file = url_cache_file(url, cache_dir)
+    if cache and os.path.isfile(cache_file):
+        return cache_file if return_filename else open(cache_file, 'rb')
+
+    if not cache:
+        data = io.BytesIO()
+        _download(url, data, num_attempts, verbose, cache_file=None)
+        data.seek(0)
+        return data
+    os.makedirs(os.path.dirname(cache_file), exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=os.path.dirname(cache_file), prefix='.tmp-', delete=False) as tmp:
+        try:
+            _download(url, tmp, num_attempts, verbose, cache_file)
+        except BaseException:
+            tmp.close()
+            os.remove(tmp.name)
+            raise
+    os.replace(tmp.name, cache_file) # atomic: a partial download never looks cached
+    return cache_file if return_filename else open(cache_file, 'rb')
+
+#----------------------------------------------------------------------------
