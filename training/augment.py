@@ -1,0 +1,312 @@
+"""Adaptive discriminator augmentation (ADA, Karras et al. 2020): the 'bgc' ops (x-flip, 90-degree rotation, integer
+translation, scaling, rotation, anisotropic scaling, fractional translation, brightness, contrast, luma flip, hue,
+saturation) and the image-space filter, noise and cutout extras. Each op touches each image with probability
+p * (the op's strength); p is a buffer that the training loop adapts.
+
+Geometric ops compose into one 3x3 matrix per image (output pixel -> input pixel), executed once: reflect padding, 2x
+upsampling with the sym6 wavelet low-pass filter, bilinear grid_sample (through grid_sample_gradfix, so that R1 can
+differentiate through it twice), and 2x downsampling with the reversed filter. Colour ops compose into one 4x4 matrix
+per image acting on RGB. Images that no op changed come out bit-identical, so p = 0 is the identity. The time label
+is never augmented.
+
+This module's source is embedded in network pickles: it imports only numpy, torch and torch_utils.
+"""
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from torch_utils import persistence
+from torch_utils import safe_pickle
+from torch_utils.ops import grid_sample_gradfix
+from torch_utils.ops import upfirdn2d
+
+#----------------------------------------------------------------------------
+# Orthonormal wavelet low-pass filters (Daubechies, "Ten Lectures on Wavelets"; sum sqrt(2)).
+
+SYM6 = [0.015404109327027373, 0.0034907120842174702, -0.11799011114819057, -0.048311742585633, 0.4910559419267466,
+    0.787641141030194, 0.3379294217276218, -0.07263752278646252, -0.021060292512300564, 0.04472490177066578,
+    0.0017677118642428036, -0.007800708325034148]
+SYM2 = list(np.array([1 - np.sqrt(3), 3 - np.sqrt(3), 3 + np.sqrt(3), 1 + np.sqrt(3)]) / (4 * np.sqrt(2)))
+
+BAND_POWER = [10 / 13, 1 / 13, 1 / 13, 1 / 13] # Assumed share of a natural image's energy per band, lowest first.
+
+def band_filters(h, num_bands=4):
+    """Zero-phase filters [num_bands, taps] that split the spectrum into octaves, lowest band first, and sum to a unit
+    impulse. From the wavelet low-pass h: lo = h*h~/2 and hi = g*g~/2 (g = h with alternating signs) are half-band
+    filters with lo + hi = impulse; counting from the top, band k is lo(w) lo(2w) ... lo(2^(k-1) w) hi(2^k w)."""
+    h = np.asarray(h, dtype=np.float64)
+    g = h * (-1.0) ** np.arange(h.size)
+    lo, hi = np.convolve(h, h[::-1]) / 2, np.convolve(g, g[::-1]) / 2
+    def dilate(f, k): # f(k w): k-1 zeros between the taps
+        out = np.zeros((f.size - 1) * k + 1)
+        out[::k] = f
+        return out
+    bands, smooth = [], np.ones(1)
+    for k in range(num_bands - 1):
+        bands.append(np.convolve(smooth, dilate(hi, 2 ** k)))
+        smooth = np.convolve(smooth, dilate(lo, 2 ** k))
+    bands = [smooth] + bands[::-1]
+    taps = bands[0].size
+    return np.stack([np.pad(b, (taps - b.size) // 2) for b in bands])
+
+#----------------------------------------------------------------------------
+# Batched homogeneous matrices from [B] tensors and Python numbers.
+
+def _matrix(*rows):
+    ref = next(v for row in rows for v in row if isinstance(v, torch.Tensor))
+    return torch.stack([torch.stack([torch.as_tensor(v, dtype=ref.dtype, device=ref.device).expand(ref.shape)
+        for v in row], dim=-1) for row in rows], dim=-2)
+
+def _translate2d(tx, ty):
+    return _matrix([1, 0, tx], [0, 1, ty], [0, 0, 1])
+
+def _scale2d(sx, sy):
+    return _matrix([sx, 0, 0], [0, sy, 0], [0, 0, 1])
+
+def _rotate2d(theta):
+    c, s = torch.cos(theta), torch.sin(theta)
+    return _matrix([c, -s, 0], [s, c, 0], [0, 0, 1])
+
+def _translate3d(tx, ty, tz):
+    return _matrix([1, 0, 0, tx], [0, 1, 0, ty], [0, 0, 1, tz], [0, 0, 0, 1])
+
+def _scale3d(sx, sy, sz):
+    return _matrix([sx, 0, 0, 0], [0, sy, 0, 0], [0, 0, sz, 0], [0, 0, 0, 1])
+
+def _linear3d(m):
+    """Homogeneous matrices [B, 4, 4] of linear maps m [B, 3, 3]."""
+    return F.pad(m, [0, 1, 0, 1]) + torch.diag(m.new_tensor([0, 0, 0, 1]))
+
+def _luma_terms(device):
+    """(v v^T, cross-product matrix [v]x, identity), float64 [3, 3] each, for the unit luma axis v = (1, 1, 1) / sqrt(3):
+    hue rotates about it, saturation scales away from it, luma flip mirrors along it."""
+    v = torch.full([3], 1 / np.sqrt(3), dtype=torch.float64, device=device)
+    cross = torch.tensor([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], dtype=torch.float64, device=device) / np.sqrt(3)
+    return torch.outer(v, v), cross, torch.eye(3, dtype=torch.float64, device=device)
+
+#----------------------------------------------------------------------------
+
+@persistence.persistent_class
+class AugmentPipe(torch.nn.Module):
+    def __init__(self,
+        xflip=0, rotate90=0, xint=0, xint_max=0.125,                                # Pixel blitting.
+        scale=0, rotate=0, aniso=0, xfrac=0,                                        # General geometric.
+        scale_std=0.2, rotate_max=1, aniso_std=0.2, xfrac_std=0.125,
+        brightness=0, contrast=0, lumaflip=0, hue=0, saturation=0,                  # Colour.
+        brightness_std=0.2, contrast_std=0.5, hue_max=1, saturation_std=1,
+        imgfilter=0, imgfilter_bands=(1, 1, 1, 1), imgfilter_std=1,                 # Image-space filtering.
+        noise=0, cutout=0, noise_std=0.1, cutout_size=0.5,                          # Corruptions.
+    ):
+        super().__init__()
+        self.register_buffer('p', torch.ones([])) # Overall probability multiplier, adapted by the training loop.
+
+        # Strengths (multipliers of p) and magnitudes, as in the ADA paper.
+        self.xflip, self.rotate90, self.xint, self.xint_max = float(xflip), float(rotate90), float(xint), float(xint_max)
+        self.scale, self.rotate, self.aniso, self.xfrac = float(scale), float(rotate), float(aniso), float(xfrac)
+        self.scale_std, self.rotate_max = float(scale_std), float(rotate_max)
+        self.aniso_std, self.xfrac_std = float(aniso_std), float(xfrac_std)
+        self.brightness, self.contrast, self.lumaflip = float(brightness), float(contrast), float(lumaflip)
+        self.hue, self.saturation = float(hue), float(saturation)
+        self.brightness_std, self.contrast_std = float(brightness_std), float(contrast_std)
+        self.hue_max, self.saturation_std = float(hue_max), float(saturation_std)
+        self.imgfilter, self.imgfilter_bands, self.imgfilter_std = float(imgfilter), list(imgfilter_bands), float(imgfilter_std)
+        self.noise, self.cutout, self.noise_std, self.cutout_size = float(noise), float(cutout), float(noise_std), float(cutout_size)
+        if len(self.imgfilter_bands) != len(BAND_POWER):
+            raise ValueError(f'imgfilter_bands needs {len(BAND_POWER)} strengths, got {imgfilter_bands!r}')
+
+        self.register_buffer('Hz_geom', upfirdn2d.setup_filter(SYM6))        # Resampling low-pass filter.
+        self.register_buffer('Hz_fbank', torch.as_tensor(band_filters(SYM2), dtype=torch.float32)) # Filter bank.
+
+    def _draw(self, prob, values, identity):
+        """values [B, ...] for the images an op touches (each with probability prob), `identity` for the others."""
+        mask = torch.rand([values.shape[0]], device=values.device) < prob
+        return torch.where(mask.reshape([-1] + [1] * (values.ndim - 1)), values, identity)
+
+    def forward(self, images):
+        if not (isinstance(images, torch.Tensor) and images.ndim == 4 and images.is_floating_point()):
+            raise ValueError(f'AugmentPipe expects float images [B, C, H, W], got {getattr(images, "shape", type(images))}')
+        images = self._geometric(images)
+        images = self._colour(images)
+        images = self._filter(images)
+        return self._corrupt(images)
+
+    #------------------------------------------------------------------------
+    # Geometric ops.
+
+    def _geometric(self, images):
+        B, _C, H, W = images.shape
+        if max(self.xflip, self.rotate90, self.xint, self.scale, self.rotate, self.aniso, self.xfrac) == 0:
+            return images
+        rand = lambda *shape: torch.rand([B, *shape], dtype=torch.float64, device=images.device)
+        randn = lambda *shape: torch.randn([B, *shape], dtype=torch.float64, device=images.device)
+
+        # G_inv maps output pixel coordinates (origin at the image centre) to input ones. Each op's inverse is
+        # multiplied on the right, so the ops apply to the image in the order written.
+        eye = torch.eye(3, dtype=torch.float64, device=images.device)
+        G_inv = eye.expand(B, 3, 3)
+        if self.xflip > 0:
+            i = self._draw(self.xflip * self.p, torch.floor(rand() * 2), 0)
+            G_inv = G_inv @ _scale2d(1 - 2 * i, 1)
+        if self.rotate90 > 0:
+            i = self._draw(self.rotate90 * self.p, torch.floor(rand() * 4), 0)
+            G_inv = G_inv @ _rotate2d(-np.pi / 2 * i)
+        if self.xint > 0:
+            t = self._draw(self.xint * self.p, (rand(2) * 2 - 1) * self.xint_max, 0)
+            G_inv = G_inv @ _translate2d(-torch.round(t[:, 0] * W), -torch.round(t[:, 1] * H))
+        if self.scale > 0:
+            s = self._draw(self.scale * self.p, torch.exp2(randn() * self.scale_std), 1)
+            G_inv = G_inv @ _scale2d(1 / s, 1 / s)
+        # Rotation comes twice, around the anisotropic scaling; each with a probability such that at least one of
+        # them happens with probability rotate * p.
+        p_rot = 1 - torch.sqrt((1 - self.rotate * self.p).clamp(0, 1))
+        if self.rotate > 0:
+            theta = self._draw(p_rot, (rand() * 2 - 1) * np.pi * self.rotate_max, 0)
+            G_inv = G_inv @ _rotate2d(-theta)
+        if self.aniso > 0:
+            s = self._draw(self.aniso * self.p, torch.exp2(randn() * self.aniso_std), 1)
+            G_inv = G_inv @ _scale2d(1 / s, s)
+        if self.rotate > 0:
+            theta = self._draw(p_rot, (rand() * 2 - 1) * np.pi * self.rotate_max, 0)
+            G_inv = G_inv @ _rotate2d(-theta)
+        if self.xfrac > 0:
+            t = self._draw(self.xfrac * self.p, randn(2) * self.xfrac_std, 0)
+            G_inv = G_inv @ _translate2d(-t[:, 0] * W, -t[:, 1] * H)
+        return self._resample(images, G_inv, changed=(G_inv != eye).flatten(1).any(dim=1))
+
+    def _resample(self, images, G_inv, changed):
+        """Warp images by G_inv where `changed`; other images pass through untouched."""
+        B, _C, H, W = images.shape
+        f = self.Hz_geom
+        m = f.numel() // 4 # Margin (output pixels) that the downsampling filter reads beyond the image.
+
+        # Reflect padding that covers the input area seen by the corners of the extended output, plus the reach
+        # of the upsampling filter and of bilinear sampling. One host sync decides the padding (and whether to work).
+        cx, cy = W / 2 + m, H / 2 + m
+        corners = G_inv.new_tensor([[-cx, -cy, 1], [cx, -cy, 1], [cx, cy, 1], [-cx, cy, 1]])
+        xy = (G_inv[:, None, :2, :] * corners[None, :, None, :]).sum(-1) # [B, 4, 2] input coordinates
+        half = G_inv.new_tensor([W / 2, H / 2])
+        need = torch.cat([-xy.amin(dim=(0, 1)) - half, xy.amax(dim=(0, 1)) - half]) + 2 * m
+        limit = G_inv.new_tensor([W - 1, H - 1] * 2)
+        stats = torch.cat([torch.minimum(need.ceil().clamp(min=0), limit), changed.any()[None].to(need.dtype)]).tolist()
+        if not stats[4]:
+            return images
+        pl, pt, pr, pb = [int(v) for v in stats[:4]]
+
+        x = F.pad(images, [pl, pr, pt, pb], mode='reflect')
+        x = upfirdn2d.upsample2d(x, f, up=2)
+
+        # The even-length filter is not symmetric: upsampling displaces the image by `delay` pixels (its centroid's
+        # offset from the centre), and so does the reversed filter when downsampling. Undo both around the warp, so
+        # that mirrored and rotated images come out unshifted.
+        taps = torch.arange(f.numel(), dtype=G_inv.dtype, device=G_inv.device)
+        delay = ((f.to(G_inv.dtype) * taps).sum() / f.to(G_inv.dtype).sum() - (f.numel() - 1) / 2) / 2
+
+        # Sample the 2x output with its margin: output coordinates of each sample, through G_inv, to the [-1, 1]
+        # coordinates of the padded input that grid_sample expects (align_corners=False: -1 and 1 are outer edges).
+        ox = (torch.arange(2 * (W + 2 * m), dtype=G_inv.dtype, device=G_inv.device) + 0.5) / 2 - m - W / 2 - delay
+        oy = (torch.arange(2 * (H + 2 * m), dtype=G_inv.dtype, device=G_inv.device) + 0.5) / 2 - m - H / 2 - delay
+        g = G_inv[:, :2, :, None, None]
+        ix = g[:, 0, 0] * ox[None, :] + g[:, 0, 1] * oy[:, None] + g[:, 0, 2] + delay
+        iy = g[:, 1, 0] * ox[None, :] + g[:, 1, 1] * oy[:, None] + g[:, 1, 2] + delay
+        grid = torch.stack([(ix + W / 2 + pl) * 2 / (W + pl + pr) - 1, (iy + H / 2 + pt) * 2 / (H + pt + pb) - 1], dim=-1)
+        x = grid_sample_gradfix.grid_sample(x, grid.to(x.dtype))
+
+        # The reversed filter makes the up/down pair zero-phase.
+        x = upfirdn2d.downsample2d(x, f, down=2, padding=-2 * m, flip_filter=True)
+        return torch.where(changed[:, None, None, None], x, images)
+
+    #------------------------------------------------------------------------
+    # Colour ops.
+
+    def _colour(self, images):
+        B, C, _H, _W = images.shape
+        if max(self.brightness, self.contrast, self.lumaflip, self.hue, self.saturation) == 0:
+            return images
+        if C not in (1, 3):
+            raise ValueError(f'AugmentPipe colour ops need 1 or 3 channels, got {C}')
+        rand = lambda: torch.rand([B], dtype=torch.float64, device=images.device)
+        randn = lambda: torch.randn([B], dtype=torch.float64, device=images.device)
+        vv, cross, eye3 = _luma_terms(images.device)
+
+        # Each op's matrix is multiplied on the left: the ops apply in the order written.
+        M = torch.eye(4, dtype=torch.float64, device=images.device).expand(B, 4, 4)
+        if self.brightness > 0:
+            b = self._draw(self.brightness * self.p, randn() * self.brightness_std, 0)
+            M = _translate3d(b, b, b) @ M
+        if self.contrast > 0:
+            c = self._draw(self.contrast * self.p, torch.exp2(randn() * self.contrast_std), 1)
+            M = _scale3d(c, c, c) @ M
+        if self.lumaflip > 0: # Mirror the luma component.
+            i = self._draw(self.lumaflip * self.p, torch.floor(rand() * 2), 0)
+            M = _linear3d(eye3 - 2 * vv * i[:, None, None]) @ M
+        if self.hue > 0: # Rotate about the luma axis (Rodrigues).
+            theta = self._draw(self.hue * self.p, (rand() * 2 - 1) * np.pi * self.hue_max, 0)
+            c, s = torch.cos(theta)[:, None, None], torch.sin(theta)[:, None, None]
+            M = _linear3d(c * eye3 + s * cross + (1 - c) * vv) @ M
+        if self.saturation > 0: # Scale the chroma, keep the luma.
+            s = self._draw(self.saturation * self.p, torch.exp2(randn() * self.saturation_std), 1)
+            M = _linear3d(vv + (eye3 - vv) * s[:, None, None]) @ M
+
+        # Elementwise products rather than matmul, so TF32 never rounds and the identity stays exact.
+        M = M.to(images.dtype)
+        if C == 1: # Grey as (y, y, y); the result's channel mean.
+            return images * M[:, :3, :3].sum(2).mean(1)[:, None, None, None] + M[:, :3, 3].mean(1)[:, None, None, None]
+        return (M[:, :3, :3, None, None] * images[:, None]).sum(2) + M[:, :3, 3, None, None]
+
+    #------------------------------------------------------------------------
+    # Image-space filtering: amplify or attenuate each octave band, keeping the expected image energy.
+
+    def _filter(self, images):
+        B, C, H, W = images.shape
+        if self.imgfilter == 0:
+            return images
+        bank = self.Hz_fbank.to(torch.float64)
+        taps = bank.shape[1]
+        if min(H, W) <= taps // 2:
+            raise ValueError(f'AugmentPipe imgfilter needs images larger than {taps // 2} pixels, got {W}x{H}')
+        power = bank.new_tensor(BAND_POWER)
+        gains = torch.ones([B, len(BAND_POWER)], dtype=torch.float64, device=images.device)
+        changed = torch.zeros([B], dtype=torch.bool, device=images.device)
+        for band, strength in enumerate(self.imgfilter_bands):
+            if strength == 0:
+                continue
+            randn = torch.randn([B], dtype=torch.float64, device=images.device)
+            t_band = self._draw(self.imgfilter * strength * self.p, torch.exp2(randn * self.imgfilter_std), 1)
+            t = torch.ones_like(gains)
+            t[:, band] = t_band
+            gains = gains * t / (t.square() * power).sum(dim=1, keepdim=True).sqrt()
+            changed = changed | (t_band != 1)
+
+        # One separable filter per image, applied per channel with reflect padding.
+        w = (gains[:, :, None] * bank[None]).sum(dim=1).to(images.dtype).repeat_interleave(C, dim=0) # [B*C, taps]
+        x = F.pad(images.reshape(1, B * C, H, W), [taps // 2] * 4, mode='reflect')
+        x = F.conv2d(x, w[:, None, None, :], groups=B * C)
+        x = F.conv2d(x, w[:, None, :, None], groups=B * C)
+        return torch.where(changed[:, None, None, None], x.reshape(B, C, H, W), images)
+
+    #------------------------------------------------------------------------
+    # Corruptions: additive Gaussian noise, cutout.
+
+    def _corrupt(self, images):
+        B, _C, H, W = images.shape
+        if self.noise > 0:
+            sigma = torch.randn([B], device=images.device).abs() * self.noise_std
+            sigma = self._draw(self.noise * self.p, sigma, 0).to(images.dtype)
+            images = images + torch.randn_like(images) * sigma[:, None, None, None]
+        if self.cutout > 0: # Zero a square of side cutout_size (relative to the image) at a uniform centre.
+            size = self._draw(self.cutout * self.p, torch.full([B], self.cutout_size, device=images.device), 0)
+            centre = torch.rand([B, 2], device=images.device)
+            x = (torch.arange(W, device=images.device) + 0.5) / W
+            y = (torch.arange(H, device=images.device) + 0.5) / H
+            keep_x = (x[None, :] - centre[:, 0:1]).abs() >= size[:, None] / 2 # [B, W]
+            keep_y = (y[None, :] - centre[:, 1:2]).abs() >= size[:, None] / 2 # [B, H]
+            keep = keep_x[:, None, :] | keep_y[:, :, None]
+            images = images * keep[:, None].to(images.dtype)
+        return images
+
+#----------------------------------------------------------------------------
+
+safe_pickle.register_safe_class(AugmentPipe)
+
+#----------------------------------------------------------------------------
