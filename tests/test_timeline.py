@@ -59,6 +59,9 @@ def test_time_spans():
     assert timeline.parse_span_days('4 days') == 4
     assert timeline.parse_span_days('4days') == 4
     assert timeline.parse_span_days('6h') == 0.25
+    assert timeline.parse_span_days('30 mins') == timeline.parse_span_days('0.5 hours') == 1 / 48
+    assert timeline.parse_span_days('90s') == timeline.parse_span_days('1.5min')
+    assert timeline.parse_span_days('2 yrs') == 2 * 365.25
     assert timeline.parse_span_days('1.5 years') == 1.5 * 365.25
     assert timeline.parse_span_days('0') == 0 and timeline.parse_span_days(2) == 2
     assert timeline.span_to_t('1 week', 70) == 0.1

@@ -127,25 +127,33 @@ def stack_to_global_t(t_stack, freqs):
 #----------------------------------------------------------------------------
 # Time spans in calendar units, e.g. for the discriminator's time noise ('4 days', '0.2 years', '6h', 0).
 
-_UNIT_DAYS = dict(hour=1 / 24, day=1.0, week=7.0, month=DAYS_PER_YEAR / 12, year=DAYS_PER_YEAR)
-_UNIT_ALIASES = {'h': 'hour', 'hr': 'hour', 'd': 'day', 'w': 'week', 'wk': 'week', 'mo': 'month', 'y': 'year', 'yr': 'year'}
+_UNIT_SECONDS = dict(second=1.0, minute=60.0, hour=3600.0, day=SECONDS_PER_DAY, week=7 * SECONDS_PER_DAY,
+    month=DAYS_PER_YEAR / 12 * SECONDS_PER_DAY, year=DAYS_PER_YEAR * SECONDS_PER_DAY)
+_UNIT_ALIASES = {'s': 'second', 'sec': 'second', 'min': 'minute', 'm': 'minute', 'h': 'hour', 'hr': 'hour', 'd': 'day',
+    'w': 'week', 'wk': 'week', 'mo': 'month', 'y': 'year', 'yr': 'year'}
 
-def parse_span_days(value):
-    """A time span in days from a number (taken as days) or a string like '4 days', '1.5years', '6 h', '0'."""
+def parse_span_seconds(value):
+    """A time span in seconds from a number (taken as days) or a string like '4 days', '1.5years', '6 h', '10min', '0'."""
     if isinstance(value, (int, float, np.integer, np.floating)):
-        days = float(value)
+        seconds = float(value) * SECONDS_PER_DAY
     else:
         m = re.fullmatch(r'\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-zA-Z]*)\s*', str(value))
         if m is None:
             raise ValueError(f'Cannot parse time span {value!r}: expected a number and an optional unit, e.g. "4 days"')
         unit = m.group(2).lower()
-        unit = _UNIT_ALIASES.get(unit, unit[:-1] if unit.endswith('s') else unit)
-        if unit and unit not in _UNIT_DAYS:
-            raise ValueError(f'Unknown time unit in {value!r}; use one of {", ".join(_UNIT_DAYS)} (or none for days)')
-        days = float(m.group(1)) * _UNIT_DAYS.get(unit, 1.0)
-    if not math.isfinite(days) or days < 0:
+        if unit not in _UNIT_SECONDS and unit not in _UNIT_ALIASES and len(unit) > 1 and unit.endswith('s'):
+            unit = unit[:-1] # plural
+        unit = _UNIT_ALIASES.get(unit, unit)
+        if unit and unit not in _UNIT_SECONDS:
+            raise ValueError(f'Unknown time unit in {value!r}; use one of {", ".join(_UNIT_SECONDS)} (or none for days)')
+        seconds = float(m.group(1)) * _UNIT_SECONDS.get(unit, SECONDS_PER_DAY)
+    if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f'Time span must be finite and non-negative, got {value!r}')
-    return days
+    return seconds
+
+def parse_span_days(value):
+    """parse_span_seconds() in days."""
+    return parse_span_seconds(value) / SECONDS_PER_DAY
 
 def span_to_t(value, num_days):
     """A time span (see parse_span_days) in units of normalised time t."""

@@ -1,0 +1,63 @@
+"""Headless preprocessing of a time-lapse frame collection into a TLGAN training dataset zip (and a validator).
+
+Examples:
+  python preproc/process_sequence.py ~/frames/valley --export=~/datasets --resolution=512
+  python preproc/process_sequence.py cam.zip --export=out --time-format='IMG_*%Y%m%d-%H%M%S' --timezone=Europe/Zurich
+  python preproc/process_sequence.py lapse.mp4 --export=out --video-start=2021-06-01T06:00 --video-interval=10min
+  python preproc/process_sequence.py --validate out/valley_512x512_1200hz.zip
+"""
+
+import os
+import sys
+
+import click
+
+if __package__ in (None, ''): # Run as a script: make the repository importable (also for the worker processes).
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from preproc import export, geometry, validate # pylint: disable=wrong-import-position
+
+#----------------------------------------------------------------------------
+
+@click.command(context_settings=dict(help_option_names=['-h', '--help'], max_content_width=120))
+@click.argument('input_path', metavar='[INPUT]', required=False, type=click.Path(exists=True))
+@click.option('--export', 'outdir', metavar='DIR', help='Output folder (created); the zip is written into it.')
+@click.option('--resolution', metavar='R', type=int, default=256, show_default=True, help='Output side, a power of two >= 32.')
+@click.option('--name', help='Dataset name (default: input folder, zip or video stem).')
+@click.option('--time-format', metavar='PATTERN', help="Extra strptime pattern for file stems; a leading/trailing '*' allows text before/after it.")
+@click.option('--timezone', default='UTC', show_default=True, help='Zone of naive times: IANA name (Europe/Helsinki) or offset (+02:00).')
+@click.option('--skip-bad-times', is_flag=True, help='Drop frames with unparsable, out-of-order or duplicate times instead of stopping.')
+@click.option('--no-order-check', is_flag=True, help='Do not flag EXIF times that go backwards in file name order.')
+@click.option('--video-start', metavar='ISO', help='Video input: capture time of the first frame, e.g. 2021-06-01T06:00.')
+@click.option('--video-interval', metavar='SPAN', help="Video input: capture time between frames, e.g. '10min' (default: frame pts).")
+@click.option('--trim', metavar='START:END', help='Inclusive index range into the time-sorted frames, e.g. 100:2500 or 100:.')
+@click.option('--skip', metavar='LIST', help='Indices into the time-sorted frames to leave out, e.g. 10,25,100-200.')
+@click.option('--warps', metavar='FILE', type=click.Path(exists=True, dir_okay=False), help='Alignment .npy of shape (N, 6).')
+@click.option('--warp-smoothing', metavar='W', type=click.IntRange(min=1), default=1, show_default=True, help='Box window of the warp smoothing.')
+@click.option('--crop', metavar='L,T,R,B', help="Margins to cut: fractions (0.1) or pixels (64) of the reference frame, or 'fit' (needs --warps).")
+@click.option('--fit', type=click.Choice(geometry.FIT_MODES), default='pad', show_default=True, help='pad: letterbox; crop: centre square; stretch.')
+@click.option('--quality', type=click.IntRange(1, 100), help='JPEG quality (default 95 if R >= 512 else 98).')
+@click.option('--workers', type=click.IntRange(min=0), help='Worker processes (default: all cores; 0/1: in-process).')
+@click.option('--overwrite', is_flag=True, help='Replace an existing output or interrupted export.')
+@click.option('--resume', is_flag=True, help='Continue an interrupted export with the same inputs and options.')
+@click.option('--validate', 'validate_path', metavar='ZIP', type=click.Path(exists=True), help='Only check a dataset zip or folder.')
+def main(input_path, outdir, validate_path, no_order_check, **opts):
+    """Turn the frames of INPUT (folder, zip or video) into DIR/NAME_RxR_Dhz.zip for training."""
+    try:
+        if validate_path is not None:
+            if not validate.validate_dataset(validate_path)['ok']:
+                sys.exit(1)
+            return
+        if input_path is None or outdir is None:
+            raise click.UsageError('Give an INPUT and --export=DIR (or --validate ZIP)')
+        cfg = export.ExportConfig(input=input_path, export=outdir, check_order=not no_order_check, **opts)
+        click.echo(export.export_dataset(cfg))
+    except (ValueError, FileExistsError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from e
+
+#----------------------------------------------------------------------------
+
+if __name__ == '__main__':
+    main() # pylint: disable=no-value-for-parameter
+
+#----------------------------------------------------------------------------
