@@ -1,0 +1,1 @@
+"""Custom ops of the StyleGAN2 toolkit: pure-PyTorch references plus fast GPU paths that fall back to them."""

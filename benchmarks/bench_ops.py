@@ -1,0 +1,104 @@
+"""Time the custom ops' fast GPU paths against their pure-PyTorch references at StyleGAN2 256x256 shapes.
+
+Usage: python benchmarks/bench_ops.py --out bench_ops.md [--reps 50]
+Prints a markdown table (median of `reps` CUDA-event timings after warm-up) and writes it atomically to --out.
+"""
+
+import os
+import statistics
+import sys
+import tempfile
+
+import click
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from torch_utils.ops import _dispatch, bias_act, upfirdn2d # pylint: disable=wrong-import-position
+
+#----------------------------------------------------------------------------
+
+DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+
+def _time_ms(fn, reps, warmup=5):
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(reps)]
+    for start, end in events:
+        start.record()
+        fn()
+        end.record()
+    torch.cuda.synchronize()
+    return statistics.median(start.elapsed_time(end) for start, end in events)
+
+def _cases():
+    """(op label, x shape, op(x, impl)) at the shapes a 256x256 StyleGAN2 uses (batch 16)."""
+    f = upfirdn2d.setup_filter([1, 3, 3, 1], device='cuda')
+    for shape in [[16, 512, 8, 8], [16, 512, 32, 32], [16, 512, 64, 64], [16, 256, 128, 128], [16, 128, 256, 256]]:
+        b = torch.randn(shape[1], device='cuda')
+        yield 'bias_act lrelu clamp', shape, lambda x, impl, b=b: bias_act.bias_act(
+            x, b.to(x.dtype), act='lrelu', clamp=256, impl=impl)
+    yield 'upsample2d x2', [16, 512, 8, 8], lambda x, impl: upfirdn2d.upsample2d(x, f, impl=impl)
+    yield 'upsample2d x2', [16, 3, 128, 128], lambda x, impl: upfirdn2d.upsample2d(x, f, impl=impl)
+    yield 'upsample2d x2', [16, 128, 128, 128], lambda x, impl: upfirdn2d.upsample2d(x, f, impl=impl)
+    yield 'filter2d 4x4', [16, 128, 257, 257], lambda x, impl: upfirdn2d.upfirdn2d(x, f, padding=1, impl=impl)
+    yield 'downsample2d x2', [16, 128, 256, 256], lambda x, impl: upfirdn2d.downsample2d(x, f, impl=impl)
+
+def _measure(op, shape, dtype, reps):
+    """Forward and forward+backward times of the reference, the kernel forced at any size, and the default."""
+    x = torch.randn(shape, device='cuda', dtype=dtype)
+    xg = x.detach().requires_grad_()
+    dy = torch.randn_like(op(x, 'ref'))
+    default_min_bytes = bias_act.FAST_MIN_BYTES
+    times = []
+    for impl, min_bytes in [('ref', default_min_bytes), ('cuda', 0), ('cuda', default_min_bytes)]:
+        bias_act.FAST_MIN_BYTES = min_bytes
+        try:
+            times.append((_time_ms(lambda: op(x, impl), reps),
+                          _time_ms(lambda: torch.autograd.grad(op(xg, impl), [xg], dy), reps)))
+        finally:
+            bias_act.FAST_MIN_BYTES = default_min_bytes
+    return times
+
+#----------------------------------------------------------------------------
+
+@click.command()
+@click.option('--out', type=click.Path(dir_okay=False), required=True, help='Markdown file to write')
+@click.option('--reps', type=click.IntRange(min=3), default=50, show_default=True, help='Timed calls per entry')
+@click.option('--overwrite', is_flag=True, help='Replace an existing --out file')
+def main(out, reps, overwrite):
+    """Benchmark the ops' fast paths (impl='cuda') against the references (impl='ref') on a CUDA device."""
+    if not torch.cuda.is_available():
+        raise click.UsageError('bench_ops.py needs a CUDA device')
+    if os.path.exists(out) and not overwrite:
+        raise click.UsageError(f'{out} exists; pass --overwrite to replace it')
+    lines = [f'Device: {torch.cuda.get_device_name()}, PyTorch {torch.__version__}; median of {reps} calls, ms. '
+             f'kernel = fast path forced at every size; default = impl="cuda" as shipped (bias_act uses the '
+             f'kernel from {bias_act.FAST_MIN_BYTES >> 20} MiB); speedup = ref / default.', '',
+             '| op | shape | dtype | fwd ref | fwd kernel | fwd default | speedup | fwd+bwd ref | fwd+bwd kernel '
+             '| fwd+bwd default | speedup |',
+             '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|']
+    print('\n'.join(lines), flush=True)
+    for label, shape, op in _cases():
+        for dtype_name, dtype in DTYPES.items():
+            (ref_f, ref_fb), (ker_f, ker_fb), (def_f, def_fb) = _measure(op, shape, dtype, reps)
+            line = (f'| {label} | {"x".join(map(str, shape))} | {dtype_name} | {ref_f:.3f} | {ker_f:.3f} | '
+                    f'{def_f:.3f} | {ref_f / def_f:.2f}x | {ref_fb:.3f} | {ker_fb:.3f} | {def_fb:.3f} | '
+                    f'{ref_fb / def_fb:.2f}x |')
+            print(line, flush=True)
+            lines.append(line)
+    if _dispatch._disabled:
+        lines += ['', f'WARNING: fast paths fell back to the reference: {_dispatch._disabled}']
+        print(lines[-1])
+
+    with tempfile.NamedTemporaryFile('w', dir=os.path.dirname(os.path.abspath(out)), delete=False,
+                                     suffix='.tmp') as tmp:
+        tmp.write('\n'.join(lines) + '\n')
+    os.replace(tmp.name, out)
+
+#----------------------------------------------------------------------------
+
+if __name__ == '__main__':
+    main() # pylint: disable=no-value-for-parameter
+
+#----------------------------------------------------------------------------

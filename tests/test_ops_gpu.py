@@ -1,0 +1,114 @@
+"""GPU tests of torch_utils.ops: fast paths vs. the reference in fp32/fp16/bf16, forward, first and double backward."""
+
+import pytest
+import torch
+
+from torch_utils.ops import _dispatch, bias_act, conv2d_gradfix, conv2d_resample, fma, grid_sample_gradfix, upfirdn2d
+
+pytestmark = pytest.mark.gpu
+
+DTYPES = [torch.float32, torch.float16, torch.bfloat16]
+TOL = {torch.float32: 2e-5, torch.float16: 1e-2, torch.bfloat16: 6e-2, torch.float64: 1e-10}
+
+#----------------------------------------------------------------------------
+
+def _randn(*shape, seed=0, device='cuda'):
+    return torch.randn(shape, generator=torch.Generator(device).manual_seed(seed), device=device)
+
+def _value_and_grads(fn, inputs, memory_format=torch.contiguous_format):
+    """fn's output, its first-order gradients and the gradients of a function of those, as float64 CPU tensors.
+    Fixed random weights turn outputs and gradients into scalar losses."""
+    leaves = [t.detach().clone().requires_grad_() for t in inputs]
+    if leaves[0].ndim == 4:
+        leaves[0] = leaves[0].detach().to(memory_format=memory_format).requires_grad_()
+    y = fn(*leaves)
+    g = torch.autograd.grad((y * _randn(*y.shape, seed=11, device=y.device)).sum(), leaves, create_graph=True)
+    loss2 = sum((gi.float() * _randn(*gi.shape, seed=12 + i, device=gi.device)).sum() for i, gi in enumerate(g))
+    gg = torch.autograd.grad(loss2, leaves, materialize_grads=True) if loss2.requires_grad else \
+        [torch.zeros_like(t) for t in leaves]
+    return [t.detach().double().cpu() for t in [y, *g, *gg]]
+
+def _check(fast_fn, ref_fn, inputs, dtype, ref_device='cuda', memory_format=torch.contiguous_format):
+    """Compare the fast path in `dtype` with the reference in float64 on the same (rounded) inputs."""
+    inputs = [t.to(dtype) for t in inputs]
+    fast = _value_and_grads(fast_fn, inputs, memory_format)
+    ref = _value_and_grads(ref_fn, [t.to(ref_device, torch.float64) for t in inputs])
+    for i, (a, e) in enumerate(zip(fast, ref)):
+        scale = e.abs().max().item() + 1e-3
+        err = (a - e).abs().max().item()
+        assert err <= TOL[dtype] * scale * 4, f'output {i}: max error {err:.3g} vs scale {scale:.3g} ({dtype})'
+
+@pytest.fixture(autouse=True)
+def _no_fallback(monkeypatch):
+    """Use the kernels at any size; a test fails if any fast path fell back to the reference during it."""
+    monkeypatch.setattr(bias_act, 'FAST_MIN_BYTES', 0)
+    yield
+    assert not _dispatch._disabled, f'fast path disabled: {_dispatch._disabled}'
+
+#----------------------------------------------------------------------------
+
+@pytest.mark.parametrize('dtype', DTYPES)
+@pytest.mark.parametrize('act', list(bias_act.activation_funcs))
+def test_bias_act(act, dtype):
+    x, b = _randn(3, 16, 9, 7) * 2, _randn(16, seed=1)
+    for kwargs, fmt in [(dict(), torch.contiguous_format), (dict(clamp=1.3, gain=0.7), torch.channels_last)]:
+        _check(lambda x, b: bias_act.bias_act(x, b, act=act, **kwargs),
+               lambda x, b: bias_act.bias_act(x, b, act=act, impl='ref', **kwargs), [x, b], dtype, memory_format=fmt)
+
+@pytest.mark.parametrize('dtype', DTYPES)
+def test_bias_act_layouts(dtype):
+    for shape, dim in [([8, 300], 1), ([5, 6, 7], 2), ([4, 6, 1, 1], 1), ([2, 3, 4, 5], 0)]:
+        fn = lambda impl: lambda x, b: bias_act.bias_act(x, b, dim=dim, act='lrelu', clamp=0.8, impl=impl)
+        _check(fn('cuda'), fn('ref'), [_randn(*shape), _randn(shape[dim], seed=1)], dtype)
+    x = _randn(4, 5, 6)[:, ::2]  # non-contiguous, no bias
+    _check(lambda x: bias_act.bias_act(x, act='swish'), lambda x: bias_act.bias_act(x, act='swish', impl='ref'),
+           [x], dtype)
+
+#----------------------------------------------------------------------------
+
+_UPFIRDN_CASES = [
+    ([1, 3, 3, 1], 1, 1, [2, 1]), ([1, 3, 3, 1], 2, 1, [2, 1]), ([1, 3, 3, 1], 1, 2, [1, 1]),
+    (list(range(1, 9)), 2, 1, [4, 3, 4, 3]), ([1, 3, 3, 1], [2, 1], [1, 2], [0, 1, 2, -1]),
+]
+
+@pytest.mark.parametrize('dtype', DTYPES)
+@pytest.mark.parametrize('taps, up, down, padding', _UPFIRDN_CASES)
+def test_upfirdn2d(taps, up, down, padding, dtype):
+    f = upfirdn2d.setup_filter(taps, device='cuda')
+    fn = lambda impl: lambda x: upfirdn2d.upfirdn2d(x, f, up=up, down=down, padding=padding, gain=1.5, impl=impl)
+    _check(fn('cuda'), fn('ref'), [_randn(2, 5, 12, 10)], dtype)
+    _check(fn('cuda'), fn('ref'), [_randn(2, 5, 12, 10)], dtype, memory_format=torch.channels_last)
+
+@pytest.mark.parametrize('dtype', DTYPES)
+@pytest.mark.parametrize('k, up, down', [(3, 1, 1), (3, 2, 1), (3, 1, 2), (1, 1, 2), (1, 2, 1)])
+def test_conv2d_resample(monkeypatch, k, up, down, dtype):
+    monkeypatch.setattr(conv2d_gradfix, 'enabled', True)
+    f = upfirdn2d.setup_filter([1, 3, 3, 1], device='cuda')
+    fn = lambda x, w: conv2d_resample.conv2d_resample(x, w, f.to(x.device), up=up, down=down, padding=k // 2)
+    _check(fn, fn, [_randn(2, 8, 8, 8), _randn(6, 8, k, k, seed=1) * 0.3], dtype, ref_device='cpu')
+
+#----------------------------------------------------------------------------
+
+@pytest.mark.parametrize('dtype', DTYPES)
+def test_conv2d_gradfix(monkeypatch, dtype):
+    monkeypatch.setattr(conv2d_gradfix, 'enabled', True)
+    x, w, b = _randn(2, 8, 7, 7), _randn(8, 4, 3, 3, seed=1) * 0.3, _randn(8, seed=2)
+    for fn in [lambda x, w, b: conv2d_gradfix.conv2d(x, w, b, stride=2, padding=1, groups=2),
+               lambda x, w, b: conv2d_gradfix.conv_transpose2d(x, w, b, stride=2, padding=1, groups=2)]:
+        _check(fn, fn, [x, w, b], dtype, ref_device='cpu')
+    x, w = x.to(dtype).requires_grad_(), w.to(dtype).requires_grad_()
+    with conv2d_gradfix.no_weight_gradients():
+        conv2d_gradfix.conv2d(x, w, padding=1, groups=2).sum().backward()
+    assert w.grad is None and x.grad is not None
+
+@pytest.mark.parametrize('dtype', DTYPES)
+def test_fma(dtype):
+    _check(fma.fma, fma.fma, [_randn(4, 1, 6), _randn(3, 1, seed=1), _randn(6, seed=2)], dtype, ref_device='cpu')
+
+@pytest.mark.parametrize('dtype', DTYPES)
+def test_grid_sample(dtype):
+    grid = (torch.rand(2, 6, 5, 2, generator=torch.Generator('cuda').manual_seed(1), device='cuda') * 2.4 - 1.2)
+    fn = lambda x: grid_sample_gradfix.grid_sample(x, grid.to(x.device, x.dtype))
+    _check(fn, fn, [_randn(2, 3, 8, 8)], dtype, ref_device='cpu')
+
+#----------------------------------------------------------------------------

@@ -1,0 +1,57 @@
+"""Choosing between an op's fast GPU path and its pure-PyTorch reference.
+
+A fast path that cannot import, compile or run must never stop a user: its first failure is reported with ONE
+warning per op and process, and the op uses the reference from then on.
+"""
+
+import warnings
+import torch
+
+#----------------------------------------------------------------------------
+
+FAST_DTYPES = (torch.float32, torch.float16, torch.bfloat16)  # the kernels compute in fp32 registers
+
+_disabled = dict()  # op name -> exception that turned its fast path off
+_probed = set()     # keys of fast-path configurations already checked against the reference
+
+def check_impl(impl):
+    if impl not in ('cuda', 'ref'):
+        raise ValueError(f"impl must be 'cuda' or 'ref', got {impl!r}")
+
+def on_fast_device(x):
+    return x.is_cuda
+
+def wants_fast(name, impl, x, min_bytes=0):
+    """True if `name` should try its fast path for tensor `x`. Under torch.compile the reference is used: inductor
+    fuses the plain ops itself and would have to break the graph at a hand-written kernel. Below `min_bytes` the
+    reference is used too: there the run time is the CPU's launch overhead, which is higher for a Triton kernel."""
+    check_impl(impl)
+    return impl == 'cuda' and on_fast_device(x) and x.dtype in FAST_DTYPES and x.numel() > 0 and \
+        x.numel() * x.element_size() >= min_bytes and name not in _disabled and not torch.compiler.is_compiling()
+
+def disable(name, err):
+    if name not in _disabled:
+        _disabled[name] = err
+        warnings.warn(f'{name}: the fast GPU path failed ({type(err).__name__}: {err}); '
+                      f'falling back to the slower pure-PyTorch reference for the rest of this process.',
+                      RuntimeWarning, stacklevel=3)
+
+#----------------------------------------------------------------------------
+
+def call(name, impl, x, fast, ref, probe=None, probe_key=None, min_bytes=0):
+    """Return fast() if the fast path is wanted and works, else ref(). `probe(key)`, run once per key before the first
+    fast call, exercises the fast path's backward passes too (whose failures would otherwise surface only later,
+    outside this try block) and raises if they fail or disagree with the reference."""
+    if wants_fast(name, impl, x, min_bytes):
+        try:
+            if probe is not None and probe_key not in _probed:
+                probe(probe_key)
+                _probed.add(probe_key)
+            return fast()
+        except torch.cuda.OutOfMemoryError:
+            raise
+        except Exception as err: # pylint: disable=broad-except
+            disable(name, err)
+    return ref()
+
+#----------------------------------------------------------------------------
