@@ -70,6 +70,7 @@ def test_time_spans():
             timeline.parse_span_days(bad)
     assert timeline.auto_noise_spans(2225) == [0.2 * 2225, 4.0, 0.0]
     assert timeline.auto_noise_spans(200) == [4.0, 0.0]
-    assert timeline.auto_noise_spans(1) == [4.0]
+    assert timeline.auto_noise_spans(10) == [2.0, 0.0]
+    assert timeline.auto_noise_spans(1) == [0.2]
 
 #----------------------------------------------------------------------------

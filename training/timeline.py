@@ -161,9 +161,11 @@ def span_to_t(value, num_days):
 
 def auto_noise_spans(num_days):
     """The original's 'auto' discriminator time noise per frequency slot [trend, (year), (day)], as spans in days:
-    a fifth of the sequence on the trend (only for sequences of at least a year), 4 days on the year, 0 on the day."""
+    a fifth of the sequence on the trend for sequences of at least a year (else 4 days, but never more than a fifth of
+    the sequence: the original crashed there), 4 days on the year, 0 on the day."""
     freqs = frequency_set(num_days)
-    spans = ([0.2 * num_days] if num_days >= DAYS_PER_YEAR else []) + [4.0, 0.0]
-    return spans[:len(freqs)] + [0.0] * max(len(freqs) - len(spans), 0)
+    spans = ([0.2 * num_days] if num_days >= DAYS_PER_YEAR else [min(4.0, 0.2 * num_days)]) + [4.0, 0.0]
+    spans = spans[:1] + spans[2:] if len(freqs) < 3 else spans # No year slot: [trend, day].
+    return spans[:len(freqs)]
 
 #----------------------------------------------------------------------------

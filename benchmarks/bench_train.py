@@ -1,0 +1,132 @@
+"""Training throughput (s/kimg) and peak GPU memory of the real training step on one device.
+
+Runs the training loop's own step (training_loop.run_phases + update_ema: Gmain, Greg every 4, Dmain, Dreg every 16,
+with lazy-regularisation optimisers) on random data held in memory, ADA off, as the original's figures were measured:
+batch 32 at 128^2 (cbase 16384, cmax 256), 256^2 and 1024^2 (cbase 32768, cmax 512), fourier conditioning with
+trend, year and day. Each resolution runs for --seconds after a warm-up and prints one markdown table row.
+
+  python benchmarks/bench_train.py                                    # all three resolutions, original settings
+  python benchmarks/bench_train.py --res=256 --batch-gpu=32 --bf16 --compile --tf32
+  python benchmarks/bench_train.py --res=32 --cbase=256 --cmax=32 --seconds=3    # CPU smoke run
+"""
+
+import copy
+import os
+import sys
+import time
+
+import click
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import dnnlib # pylint: disable=wrong-import-position
+from training import timeline # pylint: disable=wrong-import-position
+from training import training_loop # pylint: disable=wrong-import-position
+
+ORIGINAL_SEC_PER_KIMG = {128: 6.5, 256: 14.6, 1024: 98.0} # original code, one H100, batch 32, --aug=noaug
+ORIGINAL_CHANNELS = {128: (16384, 256)}                    # cbase, cmax of the 128^2 measurement (others 32768, 512)
+NUM_DAYS = 2225                                            # a six-year sequence: trend, year and day slots
+
+#----------------------------------------------------------------------------
+
+def build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, device):
+    """G, G_ema, loss and phases configured as train.py does (ADA off)."""
+    f_manual = timeline.cycle_frequencies(NUM_DAYS)
+    cond_args = dnnlib.EasyDict(type='fourier', dims=2 * (len(f_manual) + 1), f_manual=f_manual, include_lin=True,
+        lin_lr=0.01, lr=1.0, noise=0.0, noise_f=[200.0, 4.0, 0.0], noise_f_int=[], d_time_noise=True, dequant='gauss',
+        t_delta=1 / 1000, num_frames=1000, start_ts=timeline.DEFAULT_DATE_START, num_days=NUM_DAYS)
+    mixed = not (fp32 or bf16)
+    common = dict(c_dim=1, img_resolution=res, img_channels=3, cond_args=cond_args, channel_base=cbase,
+        channel_max=cmax, num_fp16_res=(4 if mixed else 0), conv_clamp=(None if fp32 else 256))
+    G = dnnlib.util.construct_class_by_name(class_name='training.networks_stylegan2.Generator', z_dim=512, w_dim=512,
+        mapping_kwargs=dict(num_layers=2), fp16_channels_last=channels_last, fused_modconv_default='inference_only',
+        **common).train().requires_grad_(False).to(device)
+    D = dnnlib.util.construct_class_by_name(class_name='training.networks_stylegan2.Discriminator',
+        block_kwargs=dict(fp16_channels_last=channels_last), epilogue_kwargs=dict(mbstd_group_size=min(batch_gpu, 4)),
+        **common).train().requires_grad_(False).to(device)
+    G_ema = copy.deepcopy(G).eval()
+    loss = dnnlib.util.construct_class_by_name(class_name='training.loss.StyleGAN2Loss', device=device, G=G, D=D,
+        r1_gamma=(res / 256) ** 2, style_mixing_prob=0.9, pl_weight=2, pl_no_weight_grad=True, bf16=bf16, compile=compile)
+    opt_kwargs = dict(class_name='torch.optim.Adam', lr=0.002, betas=[0, 0.99], eps=1e-8)
+    phases = training_loop.build_phases(G, D, opt_kwargs, opt_kwargs, 4, 16, device)
+    return G, G_ema, loss, phases
+
+def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channels_last, compile, tf32, device):
+    """(s/kimg, peak GPU memory in GiB) of one configuration."""
+    training_loop.setup_backends(cudnn_benchmark=True, allow_tf32=tf32)
+    torch.manual_seed(0)
+    G, G_ema, loss, phases = build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, device)
+    real_img = torch.rand([batch, 3, res, res], device=device) * 2 - 1
+    real_c = torch.rand([batch, 1], device=device)
+    batch_idx = 0
+
+    def step():
+        nonlocal batch_idx
+        gen_z = torch.randn([len(phases) * batch, G.z_dim], device=device).split(batch)
+        gen_c = torch.rand([len(phases) * batch, 1], device=device).split(batch)
+        training_loop.run_phases(phases, loss, batch_idx, real_img, real_c, gen_z, gen_c, batch_gpu, batch_idx * batch, 1)
+        training_loop.update_ema(G_ema, G, batch_idx * batch, batch, ema_kimg=batch * 10 / 32, ema_rampup=0.05)
+        batch_idx += 1
+
+    def sync():
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+
+    for _ in range(warmup): # includes both regularisation phases (and their compilation, if any)
+        step()
+    sync()
+    if device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats(device)
+    start = time.perf_counter()
+    steps = 0
+    while steps % 16 != 0 or time.perf_counter() - start < seconds: # whole regularisation cycles
+        step()
+        steps += 1
+        if steps % 16 == 0:
+            sync()
+    sync()
+    elapsed = time.perf_counter() - start
+    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == 'cuda' else float('nan')
+    return elapsed / (steps * batch) * 1000, peak
+
+#----------------------------------------------------------------------------
+
+@click.command()
+@click.option('--res', 'resolutions', help='Resolutions (comma list)', default='128,256,1024', show_default=True)
+@click.option('--batch', help='Batch size', type=click.IntRange(min=1), default=32, show_default=True)
+@click.option('--batch-gpu', help='Micro-batch  [default: min(4096/res, batch), as train.py]', type=click.IntRange(min=1))
+@click.option('--cbase', help='channel_base  [default: 16384 at 128^2, else 32768]', type=click.IntRange(min=1))
+@click.option('--cmax', help='channel_max  [default: 256 at 128^2, else 512]', type=click.IntRange(min=1))
+@click.option('--seconds', help='Measured time per resolution', type=click.FloatRange(min=0), default=40, show_default=True)
+@click.option('--warmup', help='Warm-up steps', type=click.IntRange(min=1), default=20, show_default=True)
+@click.option('--fp32', help='No fp16 blocks', is_flag=True)
+@click.option('--bf16', help='bf16 autocast instead of the fp16 blocks', is_flag=True)
+@click.option('--channels-last', help='Channels-last fp16 blocks', is_flag=True)
+@click.option('--compile', help='torch.compile the main-phase forwards', is_flag=True)
+@click.option('--tf32', help='Allow TF32', is_flag=True)
+def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channels_last, compile, tf32):
+    """Print a markdown table of s/kimg and peak memory per resolution."""
+    device = torch.device('cuda') if torch.cuda.is_available() else torch.device('cpu')
+    flags = [name for name, on in [('fp32', fp32), ('bf16', bf16), ('channels-last', channels_last), ('compile', compile), ('tf32', tf32)] if on]
+    print(f'Device: {torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"}, torch {torch.__version__}, '
+          f'options: {", ".join(flags) or "defaults"}\n')
+    print('| res | batch | batch_gpu | cbase/cmax | s/kimg | img/s | peak GPU mem (GiB) | original s/kimg | speed-up |')
+    print('|---|---|---|---|---|---|---|---|---|')
+    for res in [int(r) for r in resolutions.split(',')]:
+        base, top = ORIGINAL_CHANNELS.get(res, (32768, 512))
+        base, top = cbase or base, cmax or top
+        bgpu = batch_gpu or max(min(4096 // res, batch), 1)
+        if batch % bgpu != 0:
+            raise click.BadParameter(f'batch {batch} is not a multiple of batch_gpu {bgpu}', param_hint='--batch-gpu')
+        sec_per_kimg, peak = run(res, batch, bgpu, base, top, seconds, warmup, fp32, bf16, channels_last, compile, tf32, device)
+        orig = ORIGINAL_SEC_PER_KIMG.get(res) if (base, top) == ORIGINAL_CHANNELS.get(res, (32768, 512)) else None
+        ref = f'{orig:.1f} | {orig / sec_per_kimg:.2f}x' if orig else '- | -'
+        print(f'| {res} | {batch} | {bgpu} | {base}/{top} | {sec_per_kimg:.2f} | {1000 / sec_per_kimg:.1f} | '
+              f'{peak:.2f} | {ref} |', flush=True)
+
+#----------------------------------------------------------------------------
+
+if __name__ == '__main__':
+    main() # pylint: disable=no-value-for-parameter
+
+#----------------------------------------------------------------------------

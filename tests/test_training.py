@@ -1,0 +1,364 @@
+"""Training on CPU with a tiny configuration: losses, outputs, snapshots loadable in a fresh process, the CLI's
+config assembly (--noise, --dry-run, resume from a pickle) and its errors for bad options.
+
+The helpers at the top (make_tiny_dataset, run_train, start_train, wait_for, TINY, ...) are shared with
+test_resume.py and test_train_ddp.py.
+"""
+
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+import types
+import zipfile
+
+import numpy as np
+import PIL.Image
+import psutil
+import pytest
+from click.testing import CliRunner
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+import train # pylint: disable=wrong-import-position
+from training import timeline # pylint: disable=wrong-import-position
+
+NUM_DAYS = 730
+TINY = ['--batch=4', '--cbase=256', '--cmax=32', '--map-depth=2', '--metrics=none', '--workers=0', '--tick=0.02']
+
+#----------------------------------------------------------------------------
+# Shared helpers.
+
+def make_tiny_dataset(path, num=24, res=32, labels=True, pad_v=4, seed=0):
+    """A dataset zip of `num` RGB res x res PNGs whose brightness follows the day cycle, with letter-box pads."""
+    rng = np.random.RandomState(seed)
+    times = np.sort(rng.uniform(0, 1, num))
+    times[0] = 0
+    entries = []
+    with zipfile.ZipFile(path, 'w') as z:
+        for i, t in enumerate(times):
+            level = 128 * (0.5 + 0.5 * np.cos(2 * np.pi * NUM_DAYS * t))
+            img = np.clip(rng.rand(res, res, 3) * 64 + level, 0, 255).astype(np.uint8)
+            img[:pad_v] = 0
+            img[res - pad_v:] = 0
+            buf = io.BytesIO()
+            PIL.Image.fromarray(img).save(buf, format='PNG')
+            name = f'00000/img{i:08d}.png'
+            z.writestr(name, buf.getvalue())
+            entries.append([name, [float(t)]])
+        meta = dict(num_days=NUM_DAYS, date_start=1600000000.0, pad_horizontal=0, pad_vertical=pad_v)
+        z.writestr('dataset.json', json.dumps(dict(labels=entries if labels else None, meta=meta)))
+    return str(path)
+
+def train_env():
+    """Environment of training subprocesses: one thread each, as OpenMP spinning on a busy 2-core machine can make
+    tiny models many times slower."""
+    return dict(os.environ, OMP_NUM_THREADS='1')
+
+def run_train(args, timeout=240, launcher=None):
+    """Run train.py in a fresh process; fails the test (with the output) unless it succeeds."""
+    cmd = [sys.executable] + (launcher or []) + [os.path.join(ROOT, 'train.py')] + args
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=train_env())
+    assert proc.returncode == 0, f'{" ".join(cmd)}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}'
+    return proc
+
+def start_train(args, log_path):
+    """Start train.py in the background, its output going to log_path."""
+    with open(log_path, 'w', encoding='utf-8') as log:
+        return subprocess.Popen([sys.executable, os.path.join(ROOT, 'train.py')] + args, cwd=ROOT, env=train_env(),
+            stdout=log, stderr=subprocess.STDOUT)
+
+def wait_for(condition, proc, log_path, timeout=180):
+    """Poll condition() while the run started by start_train goes on; on failure end it and all its processes."""
+    start = time.time()
+    while not condition():
+        if proc.poll() is not None or time.time() - start > timeout:
+            for child in psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []:
+                child.kill()
+            proc.kill()
+            pytest.fail(f'training ended (rc {proc.poll()}) or timed out:\n' + open(log_path, encoding='utf-8').read()[-3000:])
+        time.sleep(0.1)
+
+def run_dirs(outdir):
+    return sorted(os.path.join(outdir, d) for d in os.listdir(outdir))
+
+def read_stats(run_dir):
+    with open(os.path.join(run_dir, 'stats.jsonl'), encoding='utf-8') as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+def rank_checksums(run_dir):
+    """The per-rank weight checksums the loop prints at the end (last such line of log.txt)."""
+    with open(os.path.join(run_dir, 'log.txt'), encoding='utf-8') as f:
+        lines = [line for line in f if line.startswith('Rank checksums: ')]
+    assert lines, 'log.txt has no "Rank checksums" line'
+    return json.loads(lines[-1][len('Rank checksums: '):])
+
+@pytest.fixture(scope='module')
+def dataset_zip(tmp_path_factory):
+    return make_tiny_dataset(tmp_path_factory.mktemp('data') / 'tiny_32x32_730hz.zip')
+
+@pytest.fixture
+def one_thread():
+    """In-process training with one thread (see train_env)."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+#----------------------------------------------------------------------------
+# A tiny training run: losses, outputs, snapshot loaded by the safe loader in a fresh process.
+
+LOAD_SNAPSHOT = r'''
+import json, sys, torch
+sys.path.insert(0, sys.argv[1])
+from torch_utils import safe_pickle
+data = safe_pickle.load_network_pkl(sys.argv[2])
+G = data.G_ema
+c = torch.tensor([[0.0], [0.5], [1.0]])
+img = G(torch.randn([3, G.z_dim]), c, noise_mode='const')
+print(json.dumps(dict(keys=sorted(data.keys()), shape=list(img.shape), finite=bool(torch.isfinite(img).all()),
+    border=float(img[:, :, :4].abs().sub(1).abs().max()), cond_args=dict(G.cond_args),
+    augment=type(data.augment_pipe).__name__, dataset=data.training_set_kwargs['path'],
+    logits=list(data.D(img, c).shape))))
+'''
+
+def test_tiny_training_run(tmp_path, dataset_zip):
+    outdir = str(tmp_path / 'runs')
+    run_train(['--outdir', outdir, '--data', dataset_zip, '--kimg=0.06', '--snap=1'] + TINY)
+    (run_dir,) = run_dirs(outdir)
+    assert os.path.basename(run_dir) == '00000-sg2-a1-tiny_32-fman_lin_2_730-n_0.40years_4days_0'
+
+    # Losses of every phase are finite and reported at every tick.
+    stats = read_stats(run_dir)
+    assert len(stats) >= 3
+    for line in stats:
+        for name in ['Loss/G/loss', 'Loss/D/loss', 'Loss/scores/real', 'Loss/scores/fake']:
+            assert math.isfinite(line[name]['mean']), (name, line[name])
+    for name in ['Loss/G/reg', 'Loss/D/reg', 'Loss/pl_penalty', 'Loss/r1_penalty']:
+        assert any(name in line and math.isfinite(line[name]['mean']) for line in stats), name
+    assert stats[-1]['Progress/kimg']['mean'] == pytest.approx(0.06)
+
+    # Outputs: grids with the pads cropped, snapshots, states, options.
+    files = set(os.listdir(run_dir))
+    assert {'log.txt', 'stats.jsonl', 'training_options.json', 'reals.jpg', 'fakes_init.jpg'} <= files
+    assert 'network-snapshot-000000.060.pkl' in files and 'training-state-000000.060.pt' in files
+    assert 'seq_fakes000000.060.jpg' in files
+    with PIL.Image.open(os.path.join(run_dir, 'reals.jpg')) as img:
+        assert img.size == (9 * 32, 8 * (32 - 2 * 4))
+    options = json.load(open(os.path.join(run_dir, 'training_options.json'), encoding='utf-8'))
+    assert options['G_kwargs']['out_rect'] == [0, 4, 32, 28]
+    assert not [f for f in files if f.startswith('.tmp-')]
+
+    # The snapshot loads through the safe loader in a fresh process, and G(z, c) works.
+    proc = subprocess.run([sys.executable, '-c', LOAD_SNAPSHOT, ROOT, os.path.join(run_dir, 'network-snapshot-000000.060.pkl')],
+        capture_output=True, text=True, timeout=120, cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result['keys'] == ['D', 'G', 'G_ema', 'augment_pipe', 'training_set_kwargs']
+    assert result['shape'] == [3, 3, 32, 32] and result['finite']
+    assert result['border'] == 0 # out_rect mask: the letter-box rows are exactly -1
+    assert result['logits'] == [3, 1] and result['augment'] == 'AugmentPipe'
+    ca = result['cond_args']
+    assert ca['num_frames'] == 24 and ca['t_delta'] == pytest.approx(1 / 24) and ca['num_days'] == NUM_DAYS
+    assert ca['start_ts'] == 1600000000.0 and ca['f_manual'] == pytest.approx(timeline.cycle_frequencies(NUM_DAYS))
+    assert [s * ca['t_delta'] for s in ca['noise_f']] == pytest.approx([0.2, 4 / NUM_DAYS, 0]) # in t units
+
+    # Weights-only resume from that pickle: a new run dir, faster ADA, no EMA ramp-up.
+    pkl = os.path.join(run_dir, 'network-snapshot-000000.060.pkl')
+    proc = run_train(['--outdir', outdir, '--data', dataset_zip, '--kimg=0.004', '--snap=1', '--resume', pkl] + TINY)
+    assert 'Resuming weights from' in proc.stdout
+    new_dir = run_dirs(outdir)[1]
+    assert os.path.basename(new_dir).startswith('00001-')
+    options = json.load(open(os.path.join(new_dir, 'training_options.json'), encoding='utf-8'))
+    assert options['resume_pkl'] == pkl and options['ada_kimg'] == 100 and options['ema_rampup'] is None
+
+#----------------------------------------------------------------------------
+# The loss, phase by phase.
+
+def test_loss_phases_style_mixing_and_blur(one_thread):
+    import torch
+    from training.augment import AugmentPipe
+    from training.loss import StyleGAN2Loss
+    from training.networks_stylegan2 import Discriminator, Generator
+    torch.manual_seed(0)
+    cond_args = dict(type='fourier', f_manual=timeline.cycle_frequencies(NUM_DAYS), noise_f=[4.8, 0.1, 0], t_delta=1 / 24)
+    nets = dict(c_dim=1, img_resolution=32, img_channels=3, cond_args=cond_args, channel_base=256, channel_max=32)
+    G = Generator(z_dim=32, w_dim=32, mapping_kwargs=dict(num_layers=2), **nets).requires_grad_(False)
+    D = Discriminator(**nets).requires_grad_(False)
+    pipe = AugmentPipe(xflip=1, rotate=1, scale=1, brightness=1)
+    pipe.p.fill_(0.5)
+    loss = StyleGAN2Loss(torch.device('cpu'), G, D, augment_pipe=pipe, r1_gamma=1, style_mixing_prob=1, pl_weight=2,
+        pl_no_weight_grad=True, blur_init_sigma=2, blur_fade_kimg=1)
+    seen = []
+    G.synthesis.register_forward_hook(lambda _mod, args, _out: seen.append((args[0].detach(), args[1].detach())))
+    real_img = torch.rand([4, 3, 32, 32]) * 2 - 1
+    z, c = torch.randn([4, 32]), torch.rand([4, 1])
+    for phase, module in [('Gmain', G), ('Greg', G), ('Gboth', G), ('Dmain', D), ('Dreg', D), ('Dboth', D)]:
+        module.requires_grad_(True)
+        loss.accumulate_gradients(phase, real_img, c, z, c, gain=4, cur_nimg=100)
+        grads = [p.grad for p in module.parameters() if p.grad is not None]
+        assert grads and all(torch.isfinite(g).all() for g in grads), phase
+        module.zero_grad(set_to_none=True)
+        module.requires_grad_(False)
+    assert loss.pl_mean > 0 # updated by Greg and Gboth
+
+    # Style mixing swaps the tail of ws for another z's; the time features cs are the same for every layer.
+    ws, cs = seen[0]
+    assert torch.equal(cs, G.cond_xform(c))
+    assert torch.equal(ws[:, 0], G.mapping(z, cs[:, 0])[:, 0]) and not torch.equal(ws[:, 0], ws[:, -1])
+    with pytest.raises(ValueError, match='Unknown training phase'):
+        loss.accumulate_gradients('Gfoo', real_img, c, z, c, gain=1, cur_nimg=0)
+
+#----------------------------------------------------------------------------
+# The loop in-process: metric hook (metrics imported lazily), best metrics in the state, abort_fn, progress_fn.
+
+def dry_run_options(outdir, data, extra=(), tiny=True):
+    """The config that train.py --dry-run prints."""
+    result = CliRunner().invoke(train.main, ['--outdir', str(outdir), '--data', data, '--dry-run'] + (TINY if tiny else []) + list(extra))
+    assert result.exit_code == 0 and 'Dry run; exiting.' in result.output, result.output
+    return json.loads(result.output[result.output.index('{'):result.output.index('\nOutput directory')])
+
+def test_metric_hook_and_callbacks(tmp_path, dataset_zip, monkeypatch, one_thread):
+    import dnnlib
+    import metrics
+    from training import checkpoint, training_loop
+    calls = []
+    fake = types.ModuleType('metrics.metric_main')
+    def calc_metric(metric, G, dataset_kwargs, num_gpus, rank, device):
+        value = 10.0 - len(calls)
+        calls.append((metric, type(G).__name__, next(G.parameters()).device.type, dataset_kwargs['path'], num_gpus, rank))
+        return dnnlib.EasyDict(results=dnnlib.EasyDict(fid_fake=value), metric=metric)
+    fake.calc_metric = calc_metric
+    fake.report_metric = lambda result, run_dir, snapshot_pkl: calls.append(('report', os.path.basename(snapshot_pkl)))
+    monkeypatch.setitem(sys.modules, 'metrics.metric_main', fake)
+    monkeypatch.setattr(metrics, 'metric_main', fake, raising=False)
+
+    c = dry_run_options(tmp_path / 'runs', dataset_zip, ['--kimg=1', '--snap=1'])
+    run_dir = tmp_path / 'run'
+    run_dir.mkdir()
+    progress = []
+    ticks = iter(range(100))
+    c.update(run_dir=str(run_dir), metrics=['fid_fake'], progress_fn=lambda cur, total: progress.append((cur, total)),
+             abort_fn=lambda: next(ticks) >= 1) # stop at the second tick (after tick 1)
+    training_loop.training_loop(**c)
+
+    assert calls == [('fid_fake', 'Generator', 'cpu', dataset_zip, 1, 0), ('report', 'network-snapshot-000000.004.pkl'),
+                     ('fid_fake', 'Generator', 'cpu', dataset_zip, 1, 0), ('report', 'network-snapshot-000000.024.pkl')]
+    assert progress == [(0, 1), (0, 1), (0, 1)] # at the start and at each of the two ticks
+    state = checkpoint.load_state(checkpoint.latest_state(str(run_dir)))
+    assert state['cur_nimg'] == 24 and state['best_metrics'] == {'fid_fake': dict(value=8.0, snapshot='network-snapshot-000000.024.pkl')}
+    assert 'Aborting...' in open(run_dir / 'log.txt', encoding='utf-8').read()
+
+#----------------------------------------------------------------------------
+# --noise.
+
+def test_parse_noise_values():
+    # (global span, per-slot spans, run-dir label) in days.
+    assert train.parse_noise('auto', 730, 3) == (0.0, [146.0, 4.0, 0.0], '0.40years_4days_0')
+    assert train.parse_noise('auto', 100, 2) == (0.0, [4.0, 0.0], '4days_0')
+    assert train.parse_noise('none', 730, 3) == (0.0, [], 'none')
+    assert train.parse_noise('4 days', 730, 3) == (4.0, [], '4days')        # one value: global noise
+    assert train.parse_noise('2.5', 730, 3) == (2.5, [], '2.5')             # a plain number is days
+    assert train.parse_noise('0', 730, 3) == (0.0, [], '0')
+    assert train.parse_noise('12h', 730, 3)[0] == pytest.approx(0.5)
+    assert train.parse_noise('1 week', 730, 3)[0] == 7.0
+    spans = train.parse_noise('0.2years, 4days, 0', 730, 3)
+    assert spans[1] == pytest.approx([0.2 * 365.25, 4.0, 0.0]) and spans[2] == '0.2years_4days_0'
+    assert train.parse_noise('30,1', 100, 2)[1] == [30.0, 1.0]
+
+@pytest.mark.parametrize('value, message', [
+    ('soon', 'Cannot parse time span'),
+    ('4 fortnights', 'Unknown time unit'),
+    ('1,2', 'one span per frequency slot: 3 expected'),
+    ('1,2,3', 'must not increase'),
+    ('-3', 'Cannot parse'),
+])
+def test_parse_noise_errors(value, message):
+    with pytest.raises(ValueError, match=message):
+        train.parse_noise(value, 730, 3)
+
+@pytest.mark.parametrize('noise, noise_days, noise_f_days', [
+    ('auto', 0, [146, 4, 0]),
+    ('none', 0, []),
+    ('6h', 0.25, []),
+    ('3', 3, []),
+    ('30 days,2 days,1h', 0, [30, 2, 1 / 24]),
+])
+def test_noise_reaches_cond_args(tmp_path, dataset_zip, noise, noise_days, noise_f_days):
+    options = dry_run_options(tmp_path, dataset_zip, ['--noise', noise])
+    ca = options['G_kwargs']['cond_args']
+    assert options['D_kwargs']['cond_args'] == ca
+    # Spans are stored in frames (x t_delta = t); t = days / num_days.
+    assert ca['noise'] * ca['t_delta'] == pytest.approx(noise_days / NUM_DAYS)
+    assert [s * ca['t_delta'] for s in ca['noise_f']] == pytest.approx([d / NUM_DAYS for d in noise_f_days])
+
+#----------------------------------------------------------------------------
+# --dry-run and the other options.
+
+def test_dry_run_prints_config_and_writes_nothing(tmp_path, dataset_zip):
+    outdir = tmp_path / 'runs'
+    options = dry_run_options(outdir, dataset_zip, ['--cond_lr=2', '--trend_lr=5', '--no-d-time-noise', '--gamma=0.5',
+        '--aug=fixed', '--p=0.3', '--days=800', '--desc=x', '--fp32=1', '--freezed=2', '--mirror=1'])
+    assert not outdir.exists()
+    ca = options['G_kwargs']['cond_args']
+    assert ca['lr'] == 2 and ca['lin_lr'] == pytest.approx(0.05) and ca['d_time_noise'] is False
+    assert ca['num_days'] == 800 and ca['num_frames'] == 24 and ca['t_delta'] == pytest.approx(1 / 24) # --mirror keeps t_delta
+    assert options['loss_kwargs']['r1_gamma'] == 0.5 and options['augment_p'] == 0.3 and options['ada_target'] is None
+    assert options['G_kwargs']['num_fp16_res'] == 0 and options['G_kwargs']['conv_clamp'] is None
+    assert options['D_kwargs']['block_kwargs']['freeze_layers'] == 2 and options['training_set_kwargs']['xflip']
+    assert options['run_dir'].endswith('00000-sg2-a1-tiny_32-fman_lin_2_800-n_0.44years_4days_0-x')
+    assert options['batch_gpu'] == 4 and options['ema_kimg'] == pytest.approx(4 * 10 / 32)
+
+def test_defaults_follow_the_original(tmp_path, dataset_zip):
+    options = dry_run_options(tmp_path, dataset_zip, ['--batch=32', '--metrics=none'], tiny=False)
+    assert options['loss_kwargs']['r1_gamma'] == pytest.approx((32 / 256) ** 2)
+    assert options['batch_gpu'] == 32 and options['total_kimg'] == 8000 and options['kimg_per_tick'] == 4
+    assert options['G_opt_kwargs']['lr'] == 0.002 and options['G_kwargs']['channel_base'] == 32768
+    assert options['ada_target'] == 0.6 and options['ada_kimg'] == 500 and options['G_reg_interval'] == 4
+    assert options['loss_kwargs']['style_mixing_prob'] == 0.9 and options['loss_kwargs']['pl_weight'] == 2
+
+def test_clear_errors(tmp_path, dataset_zip, monkeypatch):
+    unlabeled = make_tiny_dataset(tmp_path / 'plain_32.zip', num=8, labels=False)
+    odd = tmp_path / 'odd'
+    odd.mkdir()
+    PIL.Image.new('RGB', (48, 48)).save(odd / 'a.png')
+    base = ['--outdir', str(tmp_path / 'runs'), '--dry-run', '--metrics=none']
+    cases = [
+        (['--data', dataset_zip, '--batch=4', '--kimg=-1'], "Invalid value for '--kimg'"),
+        (['--data', dataset_zip, '--batch=6', '--batch-gpu=4'], 'must be a multiple of --gpus (1) x --batch-gpu (4)'),
+        (['--data', dataset_zip, '--batch=12', '--batch-gpu=6'], 'minibatch-stddev group size'),
+        (['--data', dataset_zip, '--batch=4', '--cond=cyclic'], "Invalid value for '--cond'"),
+        (['--data', dataset_zip, '--batch=4', '--noise=1,2,3'], 'must not increase'),
+        (['--data', dataset_zip, '--batch=4', '--noise=3 lightyears'], 'Unknown time unit'),
+        (['--data', dataset_zip, '--batch=4', '--cond=concat', '--noise=3,2,1'], 'needs --cond=fourier'),
+        (['--data', str(tmp_path / 'missing.zip'), '--batch=4'], 'does not exist'),
+        (['--data', unlabeled, '--batch=4'], 'has no time labels'),
+        (['--data', str(odd), '--batch=4'], 'power of two >= 32'),
+        (['--data', dataset_zip, '--batch=4', '--bf16=1', '--fp32=1'], 'exclude each other'),
+        (['--data', dataset_zip, '--batch=4', '--resume=latest'], 'no run dir'),
+        (['--data', dataset_zip, '--batch=4', '--resume', str(tmp_path / 'nothing.pkl')], 'neither a run dir'),
+        (['--data', dataset_zip, '--batch=4', '--glr=0'], "Invalid value for '--glr'"),
+    ]
+    for args, message in cases:
+        result = CliRunner().invoke(train.main, base + args)
+        assert result.exit_code == 2 and message in result.output, (args, result.output)
+    assert not (tmp_path / 'runs').exists()
+
+    # Under a launcher, --gpus must match its world size.
+    monkeypatch.setenv('RANK', '0')
+    monkeypatch.setenv('WORLD_SIZE', '1')
+    result = CliRunner().invoke(train.main, base + ['--data', dataset_zip, '--batch=4', '--gpus=2'])
+    assert result.exit_code == 2 and "does not match the launcher's 1 processes" in result.output, result.output
+
+def test_unconditional_and_concat_configs(tmp_path, dataset_zip):
+    for cond, dims, suffix in [('none', 0, '-uncond'), ('concat', 1, '-concat-n_none'), ('f_concat', 6, '-fcat-fman_lin_2_730')]:
+        options = dry_run_options(tmp_path, dataset_zip, ['--cond', cond])
+        assert options['G_kwargs']['cond_args']['dims'] == dims
+        assert options['training_set_kwargs']['use_labels'] == (cond != 'none')
+        assert suffix in options['run_dir']
+
+#----------------------------------------------------------------------------

@@ -1,0 +1,336 @@
+"""Train a time-conditioned StyleGAN2 (TLGAN) on a time-lapse dataset: the click CLI, which turns the options into
+the training loop's config (with the original's defaults and run-dir names) and launches one process per device."""
+
+import copy
+import json
+import os
+import re
+import signal
+
+import click
+import psutil
+import torch
+
+import dnnlib
+from torch_utils import distributed as dist
+from training import checkpoint
+from training import timeline
+
+COND_SUFFIX = dict(fourier='', concat='-concat', none='-uncond', f_concat='-fcat')
+
+#----------------------------------------------------------------------------
+# --noise: 'auto', 'none', one span (global noise) or a comma list (one span per frequency slot).
+
+def parse_noise(value, num_days, num_f):
+    """(global span in days, per-slot spans in days, run-dir label) of a --noise value; ValueError if invalid."""
+    value = str(value).strip()
+    if value == 'none':
+        return 0.0, [], 'none'
+    if value == 'auto':
+        spans = timeline.auto_noise_spans(num_days)[:num_f]
+        label = [f'{s / timeline.DAYS_PER_YEAR:.2f}years' if k == 0 and len(spans) == 3 else (f'{s:g}days' if s else '0')
+                 for k, s in enumerate(spans)]
+        return 0.0, spans, '_'.join(label)
+    items = [item.strip() for item in value.split(',')]
+    spans = [timeline.parse_span_days(item) for item in items]
+    label = '_'.join(re.sub(r'\s+', '', item) for item in items)
+    if len(items) == 1:
+        return spans[0], [], label
+    if len(spans) != num_f:
+        raise ValueError(f'--noise lists one span per frequency slot: {num_f} expected (trend'
+                         f'{", year" if num_f == 3 else ""}{", day" if num_f >= 2 else ""}), got {len(spans)}')
+    if any(b > a for a, b in zip(spans, spans[1:])):
+        raise ValueError(f'--noise spans must not increase from the trend to the day slot, got {value!r}')
+    return 0.0, spans, label
+
+#----------------------------------------------------------------------------
+# Config assembly.
+
+def dataset_config(opts):
+    """(training_set_kwargs, opened dataset) for --data, with clear errors."""
+    if not os.path.exists(opts.data):
+        raise click.UsageError(f'--data: "{opts.data}" does not exist')
+    kwargs = dnnlib.EasyDict(class_name='training.dataset.ImageFolderDataset', path=opts.data,
+        use_labels=(opts.cond != 'none'), max_size=None, xflip=opts.mirror, random_seed=opts.seed)
+    try:
+        dataset = dnnlib.util.construct_class_by_name(**kwargs)
+    except (IOError, ValueError) as err:
+        raise click.UsageError(f'--data: {err}')
+    res = dataset.resolution
+    if res < 32 or res & (res - 1):
+        raise click.UsageError(f'--data: image resolution must be a power of two >= 32, got {res}x{res}')
+    if opts.cond != 'none' and not dataset.has_labels:
+        raise click.UsageError(f'--data: "{opts.data}" has no time labels (dataset.json); train with --cond=none')
+    kwargs.resolution = res
+    return kwargs, dataset
+
+def cond_config(opts, dataset):
+    """cond_args (original field names) from the dataset meta and --cond, --days, --noise, --cond_lr, --trend_lr."""
+    meta = dataset.meta
+    num_days = opts.days if opts.days is not None else meta.get('num_days')
+    if opts.cond != 'none' and num_days is None:
+        raise click.UsageError('--days: the dataset meta has no num_days; give the span of the sequence in days')
+    num_days = int(num_days or 1)
+    num_frames = len(dataset.labels) # real frames: --mirror does not change the time step
+    f_manual = timeline.cycle_frequencies(num_days) if opts.cond in ('fourier', 'f_concat') else []
+    num_f = {'none': 0, 'concat': 1}.get(opts.cond, len(f_manual) + 1)
+    per_slot = opts.cond in ('fourier', 'f_concat')
+    if not per_slot and ',' in opts.noise:
+        raise click.BadParameter(f'per-frequency time noise needs --cond=fourier or f_concat, not {opts.cond}', param_hint='--noise')
+    try: # without frequency slots, 'auto' means no noise
+        noise_days, noise_f_days, noise_label = parse_noise(opts.noise if per_slot or opts.noise != 'auto' else 'none', num_days, num_f)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint='--noise')
+    days_to_frames = num_frames / num_days # span_to_t(span) / t_delta
+    cond_args = dnnlib.EasyDict(type=opts.cond, dims={'none': 0, 'concat': 1}.get(opts.cond, 2 * num_f),
+        f_manual=f_manual, include_lin=True, lin_lr=0.01 * opts.trend_lr, lr=opts.cond_lr,
+        noise=noise_days * days_to_frames, noise_f=[s * days_to_frames for s in noise_f_days], noise_f_int=[],
+        d_time_noise=opts.d_time_noise, dequant='gauss', t_delta=(1 / num_frames if opts.cond != 'none' else 0.0),
+        num_frames=num_frames, start_ts=float(meta.get('date_start', timeline.DEFAULT_DATE_START)), num_days=num_days)
+    return cond_args, noise_label
+
+def build_config(opts, num_gpus):
+    """(config for training_loop, run-dir description) from the CLI options; click.UsageError on bad values."""
+    c = dnnlib.EasyDict()
+    c.training_set_kwargs, dataset = dataset_config(opts)
+    res = dataset.resolution
+    cond_args, noise_label = cond_config(opts, dataset)
+
+    # Batch.
+    c.batch_size = opts.batch
+    c.batch_gpu = opts.batch_gpu or max(min(4096 // res, opts.batch // num_gpus), 1)
+    if opts.batch % (num_gpus * c.batch_gpu) != 0:
+        raise click.UsageError(f'--batch={opts.batch} must be a multiple of --gpus ({num_gpus}) x --batch-gpu ({c.batch_gpu})')
+    mbstd_group = min(c.batch_gpu, 4)
+    if c.batch_gpu % mbstd_group != 0:
+        raise click.UsageError(f'--batch-gpu={c.batch_gpu} must be a multiple of the minibatch-stddev group size 4')
+
+    # Networks.
+    pad_h, pad_v = dataset.pad
+    if not (0 <= 2 * pad_h < res and 0 <= 2 * pad_v < res):
+        raise click.UsageError(f'--data: the dataset pads ({pad_h}, {pad_v}) leave no image at {res}x{res}')
+    mixed = not (opts.fp32 or opts.bf16) # bf16 autocast replaces the fp16 blocks
+    c.G_kwargs = dnnlib.EasyDict(class_name='training.networks_stylegan2.Generator', z_dim=512, w_dim=512,
+        cond_args=cond_args, mapping_kwargs=dnnlib.EasyDict(num_layers=opts.map_depth),
+        channel_base=opts.cbase, channel_max=opts.cmax, num_fp16_res=(4 if mixed else 0),
+        conv_clamp=(None if opts.fp32 else 256), fp16_channels_last=opts.channels_last,
+        fused_modconv_default='inference_only', out_rect=(pad_h, pad_v, res - pad_h, res - pad_v))
+    c.D_kwargs = dnnlib.EasyDict(class_name='training.networks_stylegan2.Discriminator', cond_args=cond_args,
+        channel_base=opts.cbase, channel_max=opts.cmax, num_fp16_res=(4 if mixed else 0),
+        conv_clamp=(None if opts.fp32 else 256),
+        block_kwargs=dnnlib.EasyDict(freeze_layers=opts.freezed, fp16_channels_last=opts.channels_last),
+        mapping_kwargs=dnnlib.EasyDict(), epilogue_kwargs=dnnlib.EasyDict(mbstd_group_size=mbstd_group))
+    c.G_opt_kwargs = dnnlib.EasyDict(class_name='torch.optim.Adam', lr=opts.glr, betas=[0, 0.99], eps=1e-8)
+    c.D_opt_kwargs = dnnlib.EasyDict(class_name='torch.optim.Adam', lr=opts.dlr, betas=[0, 0.99], eps=1e-8)
+    c.loss_kwargs = dnnlib.EasyDict(class_name='training.loss.StyleGAN2Loss',
+        r1_gamma=(opts.gamma if opts.gamma is not None else (res / 256) ** 2), style_mixing_prob=0.9, pl_weight=2,
+        pl_no_weight_grad=True, blur_init_sigma=0, bf16=opts.bf16, compile=opts.compile)
+    c.G_reg_interval = 4
+    c.D_reg_interval = 16
+    c.ema_kimg = c.batch_size * 10 / 32
+    c.ema_rampup = 0.05
+
+    # Augmentation.
+    c.augment_kwargs = None
+    c.augment_p = 0
+    c.ada_target = None
+    c.ada_kimg = opts.ada_kimg or 500
+    if opts.aug != 'noaug':
+        c.augment_kwargs = dnnlib.EasyDict(class_name='training.augment.AugmentPipe', xflip=1, rotate90=1, xint=1,
+            scale=1, rotate=1, aniso=1, xfrac=1, brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1)
+        if opts.aug == 'ada':
+            c.ada_target = opts.target
+        else:
+            c.augment_p = opts.p
+
+    # Training length, outputs, performance.
+    c.data_loader_kwargs = dnnlib.EasyDict(pin_memory=True, prefetch_factor=2, num_workers=opts.workers)
+    c.metrics = parse_metrics(opts.metrics)
+    c.random_seed = opts.seed
+    c.total_kimg = opts.kimg
+    c.kimg_per_tick = opts.tick
+    c.image_snapshot_ticks = c.network_snapshot_ticks = opts.snap
+    c.keep_states = opts.keep_states
+    c.cudnn_benchmark = not opts.nobench
+    c.allow_tf32 = opts.tf32
+
+    # Run-dir description, as the original: sg2-a<gpus>-<name>_<res>[cond][-fman_lin_<f>...][-n_<noise>][-<desc>].
+    name = os.path.splitext(os.path.basename(os.path.normpath(opts.data)))[0].split('_')[0]
+    desc = f'sg2-a{num_gpus}-{name}_{res}' + COND_SUFFIX[opts.cond]
+    if opts.cond in ('fourier', 'f_concat'):
+        desc += '-fman_lin' + ''.join(f'_{round(f)}' for f in cond_args.f_manual)
+    if opts.cond != 'none':
+        desc += f'-n_{noise_label}'
+    if opts.desc is not None:
+        desc += f'-{opts.desc}'
+    if not re.fullmatch(r'[\w.,+=@-]+', desc):
+        raise click.UsageError(f'The run name "{desc}" has characters unfit for a folder name; change --desc or --data')
+    return c, desc
+
+def parse_metrics(value):
+    """--metrics: comma list or 'none'; names are checked against the metric registry (imported only if needed)."""
+    names = [] if value.strip().lower() == 'none' else [m.strip() for m in value.split(',') if m.strip()]
+    if names:
+        try:
+            from metrics import metric_main
+        except ImportError as err:
+            raise click.BadParameter(f'the metrics package is unavailable ({err}); use --metrics=none', param_hint='--metrics')
+        bad = [m for m in names if not metric_main.is_valid_metric(m)]
+        if bad:
+            raise click.BadParameter(f'unknown metric(s) {", ".join(bad)}', param_hint='--metrics')
+    return names
+
+def apply_resume(c, opts, desc):
+    """Run dir and resume fields for --resume (None: a new run dir). See the module docstring."""
+    if opts.resume is None:
+        return checkpoint.next_run_dir(opts.outdir, desc)
+    try:
+        target = checkpoint.resolve_resume(opts.resume, opts.outdir, desc)
+    except FileNotFoundError as err:
+        raise click.BadParameter(str(err), param_hint='--resume')
+    if target['kind'] == 'state':
+        c.resume_state = target['path']
+        return target['run_dir']
+    c.resume_pkl = target['path']
+    c.ada_kimg = opts.ada_kimg or 100 # ADA adapts faster to the new data
+    c.ema_rampup = None # the weights are already trained
+    return checkpoint.next_run_dir(opts.outdir, desc)
+
+#----------------------------------------------------------------------------
+# Launching.
+
+def launched_externally():
+    """True under torchrun (or anything else that sets RANK/WORLD_SIZE) or srun."""
+    env = os.environ
+    return ('RANK' in env and 'WORLD_SIZE' in env) or ('SLURM_PROCID' in env and 'SLURM_NTASKS' in env)
+
+def run_training(c):
+    """One training process (rank): join the group, train, leave."""
+    from training import training_loop # the loop imports the networks' dependencies; keep the CLI quick
+    dist.init()
+    try:
+        training_loop.training_loop(**c)
+    finally:
+        dist.shutdown()
+
+def _forward_signals():
+    """Pass SIGTERM/SIGINT on to the training processes started by launch_local, which stop gracefully."""
+    def forward(signum, _frame):
+        for child in psutil.Process().children():
+            if any('spawn_main' in part for part in child.cmdline()):
+                child.send_signal(signum)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, forward)
+
+#----------------------------------------------------------------------------
+
+@click.command(context_settings=dict(max_content_width=120))
+# Required.
+@click.option('--outdir',       help='Where to save the results', metavar='DIR', required=True)
+@click.option('--data',         help='Training data (zip or folder)', metavar='[ZIP|DIR]', required=True)
+@click.option('--batch',        help='Total batch size', metavar='INT', type=click.IntRange(min=1), required=True)
+@click.option('--gpus',         help='Number of processes (GPUs); default: the launcher\'s, else 1', metavar='INT', type=click.IntRange(min=1))
+# Conditioning.
+@click.option('--cond',         help='Time conditioning', type=click.Choice(list(COND_SUFFIX)), default='fourier', show_default=True)
+@click.option('--days',         help='Days spanned by the sequence  [default: dataset meta]', metavar='INT', type=click.IntRange(min=1))
+@click.option('--noise',        help="D time noise: auto, none, a span ('4 days', '6h', 0.5) or one span per slot (trend,[year,]day)", default='auto', show_default=True)
+@click.option('--d-time-noise/--no-d-time-noise', help='Apply the D time noise (off = the released code\'s no-op)', default=True, show_default=True)
+@click.option('--cond_lr', '--cond-lr', 'cond_lr', help='Learning-rate multiplier of the time modulation', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True)
+@click.option('--trend_lr', '--trend-lr', 'trend_lr', help='Effective learning-rate multiplier of the trend', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True)
+# Training.
+@click.option('--mirror',       help='Enable dataset x-flips', metavar='BOOL', type=bool, default=False, show_default=True)
+@click.option('--aug',          help='Augmentation mode', type=click.Choice(['noaug', 'ada', 'fixed']), default='ada', show_default=True)
+@click.option('--p',            help='Probability for --aug=fixed', metavar='FLOAT', type=click.FloatRange(min=0, max=1), default=0.2, show_default=True)
+@click.option('--target',       help='Target value for --aug=ada', metavar='FLOAT', type=click.FloatRange(min=0, max=1), default=0.6, show_default=True)
+@click.option('--ada-kimg',     help='ADA speed: kimg for p to go from 0 to 1  [default: 500, 100 when resuming a pickle]', metavar='KIMG', type=click.FloatRange(min=0, min_open=True))
+@click.option('--resume',       help='Resume: latest, a run dir, a training-state .pt, or a network pickle', metavar='[latest|PATH|URL]')
+@click.option('--freezed',      help='Freeze first layers of D', metavar='INT', type=click.IntRange(min=0), default=0, show_default=True)
+@click.option('--gamma',        help='R1 regularization weight  [default: (res/256)^2]', metavar='FLOAT', type=click.FloatRange(min=0))
+@click.option('--batch-gpu',    help='Limit batch size per GPU  [default: min(4096/res, batch/gpus)]', metavar='INT', type=click.IntRange(min=1))
+@click.option('--cbase',        help='Capacity multiplier', metavar='INT', type=click.IntRange(min=1), default=32768, show_default=True)
+@click.option('--cmax',         help='Max. feature maps', metavar='INT', type=click.IntRange(min=1), default=512, show_default=True)
+@click.option('--glr',          help='G learning rate', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True), default=0.002, show_default=True)
+@click.option('--dlr',          help='D learning rate', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True), default=0.002, show_default=True)
+@click.option('--map-depth',    help='Mapping network depth', metavar='INT', type=click.IntRange(min=1), default=2, show_default=True)
+# Misc.
+@click.option('--desc',         help='String to include in result dir name', metavar='STR')
+@click.option('--metrics',      help="Quality metrics, or 'none'", metavar='[NAME|A,B,C|none]', default='fid50k_full,var_ratio_mc_5k', show_default=True)
+@click.option('--kimg',         help='Total training duration', metavar='KIMG', type=click.FloatRange(min=0, min_open=True), default=8000, show_default=True)
+@click.option('--tick',         help='How often to print progress', metavar='KIMG', type=click.FloatRange(min=0, min_open=True), default=4, show_default=True)
+@click.option('--snap',         help='How often to save snapshots and training states', metavar='TICKS', type=click.IntRange(min=1), default=50, show_default=True)
+@click.option('--keep-states',  help='Keep only the newest N training states (0 = all)', metavar='INT', type=click.IntRange(min=0), default=3, show_default=True)
+@click.option('--seed',         help='Random seed', metavar='INT', type=click.IntRange(min=0), default=0, show_default=True)
+@click.option('--fp32',         help='Disable mixed-precision', metavar='BOOL', type=bool, default=False, show_default=True)
+@click.option('--bf16',         help='bf16 autocast instead of the fp16 blocks', metavar='BOOL', type=bool, default=False, show_default=True)
+@click.option('--tf32',         help='Allow TF32 matmuls and convolutions', metavar='BOOL', type=bool, default=False, show_default=True)
+@click.option('--channels-last', help='Channels-last memory format in the fp16 blocks', metavar='BOOL', type=bool, default=False, show_default=True)
+@click.option('--compile',      help='torch.compile the G synthesis and D forwards of the main phases', metavar='BOOL', type=bool, default=False, show_default=True)
+@click.option('--nobench',      help='Disable cuDNN benchmarking', metavar='BOOL', type=bool, default=False, show_default=True)
+@click.option('--workers',      help='DataLoader worker processes', metavar='INT', type=click.IntRange(min=0), default=3, show_default=True)
+@click.option('-n', '--dry-run', help='Print training options and exit', is_flag=True)
+def main(**kwargs):
+    """Train a time-conditioned StyleGAN2 (TLGAN) on a time-lapse dataset.
+
+    \b
+    Examples:
+      python train.py --outdir=runs --data=valley_1024x1024_2225hz.zip --gpus=4 --batch=32
+      torchrun --nproc-per-node=8 train.py --outdir=runs --data=d.zip --batch=64   # processes from the launcher
+      python train.py --outdir=runs --data=d.zip --batch=32 --resume=latest        # continue the newest such run
+
+    --resume=latest continues from the latest training state of the newest run dir under --outdir that has the name
+    this command would create; --resume=RUN_DIR or --resume=training-state-*.pt continue from that state. Either way
+    everything continues (kimg counter, optimisers, ADA p, RNG) in the same run dir, whose files are never
+    overwritten. --resume=PKL (path or URL, ours or original) takes the weights only, into a new run dir, with faster
+    ADA. SIGTERM or Ctrl-C stops after the current step and saves a state. Without CUDA, --gpus=N starts N CPU
+    processes (gloo).
+    """
+    opts = dnnlib.EasyDict(kwargs)
+    external = launched_externally()
+    if external:
+        dist.init()
+        num_gpus = dist.get_world_size()
+        if opts.gpus is not None and opts.gpus != num_gpus:
+            raise click.BadParameter(f'{opts.gpus} does not match the launcher\'s {num_gpus} processes (omit --gpus)', param_hint='--gpus')
+    else:
+        num_gpus = opts.gpus or 1
+        if torch.cuda.is_available() and num_gpus > torch.cuda.device_count():
+            raise click.BadParameter(f'{num_gpus} requested, but only {torch.cuda.device_count()} CUDA devices are visible', param_hint='--gpus')
+    if opts.bf16 and opts.fp32:
+        raise click.UsageError('--bf16 and --fp32 exclude each other')
+
+    c, desc = build_config(opts, num_gpus)
+    run_dir = apply_resume(c, opts, desc) if dist.is_main() else None
+    run_dir, c = dist.broadcast_object((run_dir, c))
+    c.run_dir = run_dir
+    c.options = json.loads(json.dumps(c)) # plain data: training_options.json and each training state
+
+    if dist.is_main():
+        print('\nTraining options:')
+        print(json.dumps(c.options, indent=2))
+        print(f'\nOutput directory:    {run_dir}' + ('  (continued)' if 'resume_state' in c else ''))
+        print(f'Number of processes: {num_gpus} ({"CUDA" if torch.cuda.is_available() else "CPU"})')
+        print(f'Batch size:          {c.batch_size} images, {c.batch_gpu} per micro-batch')
+        print(f'Training duration:   {c.total_kimg} kimg')
+        print(f'Resolution:          {c.training_set_kwargs.resolution}')
+        print(f'Conditioning:        {c.G_kwargs.cond_args.type}, frequencies {c.G_kwargs.cond_args.f_manual}\n')
+    if opts.dry_run:
+        dist.print0('Dry run; exiting.')
+        dist.shutdown()
+        return
+
+    if dist.is_main():
+        os.makedirs(run_dir, exist_ok='resume_state' in c)
+        checkpoint.write_json(os.path.join(run_dir, 'training_options.json'), c.options)
+    dist.barrier()
+    if external or num_gpus == 1:
+        run_training(c)
+    else:
+        _forward_signals()
+        dist.launch_local(run_training, num_gpus, copy.deepcopy(c))
+
+#----------------------------------------------------------------------------
+
+if __name__ == '__main__':
+    main() # pylint: disable=no-value-for-parameter
+
+#----------------------------------------------------------------------------

@@ -1,0 +1,213 @@
+"""Run directories, atomic output files and the resumable training state.
+
+A training state (`training-state-<tag>.pt`, written next to every network snapshot) holds everything needed to
+continue a run exactly where it stopped: the G, D and G_ema weights, both optimiser states, ADA's p, the counters,
+the running path-length mean, the RNG states of every rank, the best metrics and the config. It contains only tensors,
+dicts, lists, numbers and strings, so torch.load(weights_only=True) reads it without executing anything.
+
+File tags: `<kimg:06d>` (thousands of images, rounded down) as in StyleGAN; runs whose snapshot interval is below one
+kimg use `<kimg:06d>.<rest:03d>` so that every snapshot of such a run has its own name. Nothing is ever overwritten:
+when a name is taken (a resumed run re-reaching a tick that the interrupted run had already saved), the new file gets
+the suffix `-r1`, `-r2`, ...
+"""
+
+import glob
+import json
+import os
+import random
+import re
+import tempfile
+
+import numpy as np
+import torch
+
+STATE_VERSION = 1
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+_TAG_RE = r'(\d{6})(?:\.(\d{3}))?(?:-r(\d+))?'
+
+#----------------------------------------------------------------------------
+# Atomic, never-overwriting file output.
+
+def unique_path(path):
+    """`path` if free, else the first free `<stem>-r<k><ext>`."""
+    stem, ext = os.path.splitext(path)
+    k = 0
+    while os.path.exists(path):
+        k += 1
+        path = f'{stem}-r{k}{ext}'
+    return path
+
+def atomic_write(path, write_fn, overwrite=False):
+    """Call write_fn(binary file) on a temp file in the target folder, then rename it into place.
+
+    A crash leaves either the old state of the folder or the complete file, never a partial one. Unless `overwrite`,
+    a taken name is replaced by unique_path(path). Returns the path written.
+    """
+    path = path if overwrite else unique_path(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp-', suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            write_fn(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK) # mkstemp makes private files; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+def remove_stale_temp_files(folder):
+    """Delete the partial files that atomic_write left behind when its process was killed."""
+    for path in glob.glob(os.path.join(glob.escape(folder), '.tmp-*')):
+        os.remove(path)
+
+def write_json(path, obj, overwrite=False):
+    return atomic_write(path, lambda f: f.write((json.dumps(obj, indent=2) + '\n').encode('utf-8')), overwrite=overwrite)
+
+def kimg_tag(nimg, fine=False):
+    """File-name tag of a position in training: '000123' (kimg) or, with `fine`, '000123.456'."""
+    return f'{nimg // 1000:06d}.{nimg % 1000:03d}' if fine else f'{nimg // 1000:06d}'
+
+#----------------------------------------------------------------------------
+# Run directories: <outdir>/<NNNNN>-<desc>.
+
+def next_run_dir(outdir, desc):
+    """A new, not yet existing run dir: 1 + the largest numeric prefix among the entries of outdir."""
+    ids = [int(m.group(1)) for name in (os.listdir(outdir) if os.path.isdir(outdir) else [])
+           if (m := re.match(r'^(\d+)', name))]
+    run_id = max(ids, default=-1) + 1
+    path = os.path.join(outdir, f'{run_id:05d}-{desc}')
+    while os.path.exists(path):
+        run_id += 1
+        path = os.path.join(outdir, f'{run_id:05d}-{desc}')
+    return path
+
+def run_dirs_with_desc(outdir, desc):
+    """Run dirs under outdir named <NNNNN>-<desc>, newest (highest number) first."""
+    found = []
+    for name in (os.listdir(outdir) if os.path.isdir(outdir) else []):
+        m = re.fullmatch(r'(\d+)-(.+)', name)
+        if m and m.group(2) == desc and os.path.isdir(os.path.join(outdir, name)):
+            found.append((int(m.group(1)), os.path.join(outdir, name)))
+    return [path for _, path in sorted(found, reverse=True)]
+
+#----------------------------------------------------------------------------
+# Finding states.
+
+def list_states(run_dir):
+    """[(nimg, path)] of the training states in run_dir, oldest first; nimg as far as the tag tells. A state that
+    found its name taken (-r<k>) was written later than the one of the plain name."""
+    found = []
+    for path in glob.glob(os.path.join(glob.escape(run_dir), 'training-state-*.pt')):
+        m = re.fullmatch(r'training-state-' + _TAG_RE + r'\.pt', os.path.basename(path))
+        if m:
+            found.append((int(m.group(1)) * 1000 + int(m.group(2) or 0), int(m.group(3) or 0), path))
+    return [(nimg, path) for nimg, _, path in sorted(found)]
+
+def latest_state(run_dir):
+    """Path of the most advanced training state in run_dir, or None."""
+    states = list_states(run_dir)
+    return states[-1][1] if states else None
+
+def prune_states(run_dir, keep):
+    """Delete all but the `keep` most advanced training states (keep <= 0: keep all)."""
+    if keep > 0:
+        for _, path in list_states(run_dir)[:-keep]:
+            os.remove(path)
+
+def resolve_resume(resume, outdir, desc):
+    """What --resume means: EasyDict-like dict(kind='state'|'pkl', path, run_dir).
+
+    'latest'              -> the latest state of the newest run dir <outdir>/<NNNNN>-<desc> that has one;
+    a run dir             -> its latest state;
+    a training-state file -> that state (the run continues in the state's folder);
+    anything else         -> a network pickle (path or URL) to take the weights from; a new run dir is made.
+    """
+    if resume == 'latest':
+        for run_dir in run_dirs_with_desc(outdir, desc):
+            state = latest_state(run_dir)
+            if state is not None:
+                return dict(kind='state', path=state, run_dir=run_dir)
+        raise FileNotFoundError(f'--resume=latest: no run dir "{os.path.join(outdir, "NNNNN-" + desc)}" contains a training state')
+    if os.path.isdir(resume):
+        state = latest_state(resume)
+        if state is None:
+            raise FileNotFoundError(f'--resume: run dir "{resume}" contains no training-state-*.pt')
+        return dict(kind='state', path=state, run_dir=resume)
+    if resume.endswith('.pt'):
+        if not os.path.isfile(resume):
+            raise FileNotFoundError(f'--resume: training state "{resume}" does not exist')
+        return dict(kind='state', path=resume, run_dir=os.path.dirname(os.path.abspath(resume)))
+    if '://' not in resume and not os.path.isfile(resume):
+        raise FileNotFoundError(f'--resume: "{resume}" is neither a run dir, a training state, nor a network pickle')
+    return dict(kind='pkl', path=resume, run_dir=None)
+
+#----------------------------------------------------------------------------
+# RNG states as plain tensors and lists.
+
+def get_rng_state(device):
+    """This process's RNG states (python, numpy, torch CPU, and the CUDA device in use) as plain data."""
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    state = dict(
+        python=[py_state[0], list(py_state[1]), py_state[2]],
+        numpy=[np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]), int(np_state[3]), float(np_state[4])],
+        torch=torch.get_rng_state(),
+    )
+    if device.type == 'cuda':
+        state['cuda'] = torch.cuda.get_rng_state(device)
+    return state
+
+def set_rng_state(state, device):
+    py = state['python']
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    n = state['numpy']
+    np.random.set_state((n[0], n[1].numpy().astype(np.uint32), n[2], n[3], n[4]))
+    torch.set_rng_state(state['torch'])
+    if device.type == 'cuda' and 'cuda' in state:
+        torch.cuda.set_rng_state(state['cuda'], device)
+
+#----------------------------------------------------------------------------
+# Saving and loading.
+
+def cpu_state_dict(module):
+    return {name: t.detach().cpu().clone() for name, t in module.state_dict().items()}
+
+def _to_cpu(obj):
+    """Optimiser state dicts with every tensor moved to the CPU."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().clone()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj
+
+def save_state(path, state):
+    """Write a state dict (see training_loop.training_state) atomically; returns the path written."""
+    state = dict(_to_cpu(state), version=STATE_VERSION)
+    return atomic_write(path, lambda f: torch.save(state, f))
+
+def load_state(path):
+    """Read a training state without executing code (weights_only)."""
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:
+        raise ValueError(f'Cannot read training state "{path}": {err}') from err
+    if not isinstance(state, dict) or state.get('version') != STATE_VERSION:
+        raise ValueError(f'"{path}" is not a training state of version {STATE_VERSION}')
+    return state
+
+def load_module_state(module, state_dict, what):
+    """load_state_dict with an error that says which network does not fit the state."""
+    try:
+        module.load_state_dict(state_dict)
+    except RuntimeError as err:
+        raise ValueError(f'The {what} of the training state does not match the configured network '
+                         f'(resume with the options of the original run): {err}') from err
+
+#----------------------------------------------------------------------------

@@ -1,0 +1,168 @@
+"""StyleGAN2 loss for the time-conditioned GAN: non-saturating logistic loss, R1 on reals, path-length regulariser,
+style mixing that never mixes the time features, optional blur of D's inputs and bf16 autocast / compiled forwards."""
+
+import contextlib
+
+import numpy as np
+import torch
+
+from torch_utils import training_stats
+from torch_utils.ops import conv2d_gradfix
+from torch_utils.ops import upfirdn2d
+
+#----------------------------------------------------------------------------
+
+class StyleGAN2Loss:
+    """Accumulates the gradients of one phase ('Gmain', 'Greg', 'Gboth', 'Dmain', 'Dreg', 'Dboth') per call.
+
+    G and D are the training modules. `compile=True` runs the first-order passes (Gmain, Dmain) through
+    torch.compile'd forwards; the regularisers need double backward, which compiled graphs do not support, so they
+    always run eagerly. `bf16=True` runs G and D under bf16 autocast (the penalties are computed in fp32).
+    """
+
+    def __init__(self, device, G, D, augment_pipe=None, r1_gamma=10, style_mixing_prob=0, pl_weight=0,
+                 pl_batch_shrink=2, pl_decay=0.01, pl_no_weight_grad=False, blur_init_sigma=0, blur_fade_kimg=0,
+                 bf16=False, compile=False):
+        self.device = device
+        self.G = G
+        self.D = D
+        self.augment_pipe = augment_pipe
+        self.r1_gamma = r1_gamma
+        self.style_mixing_prob = style_mixing_prob
+        self.pl_weight = pl_weight
+        self.pl_batch_shrink = pl_batch_shrink
+        self.pl_decay = pl_decay
+        self.pl_no_weight_grad = pl_no_weight_grad
+        self.pl_mean = torch.zeros([], device=device) # running mean of path lengths; part of the training state
+        self.blur_init_sigma = blur_init_sigma
+        self.blur_fade_kimg = blur_fade_kimg
+        self.bf16 = bf16
+        self.fast_synthesis = torch.compile(G.synthesis) if compile else G.synthesis
+        self.fast_D = torch.compile(D) if compile else D
+
+    def autocast(self):
+        if not self.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+
+    def run_G(self, z, c, update_emas=False, fast=False):
+        """Image and ws for latents z and times c. Style mixing swaps the tail of ws only; cs stay per-sample."""
+        cs = self.G.cond_xform(c) # [B, num_ws, dims]
+        ws = self.G.mapping(z, cs[:, 0], update_emas=update_emas)
+        if self.style_mixing_prob > 0:
+            with torch.autograd.profiler.record_function('style_mixing'):
+                cutoff = torch.randint(1, ws.shape[1], [], device=ws.device)
+                cutoff = torch.where(torch.rand([], device=ws.device) < self.style_mixing_prob, cutoff, ws.shape[1])
+                mixed = self.G.mapping(torch.randn_like(z), cs[:, 0], update_emas=False)
+                keep = torch.arange(ws.shape[1], device=ws.device)[None, :, None] < cutoff
+                ws = torch.where(keep, ws, mixed)
+        synthesis = self.fast_synthesis if fast else self.G.synthesis
+        img = synthesis(ws, cs, update_emas=update_emas)
+        return img, ws
+
+    def run_D(self, img, c, blur_sigma=0, update_emas=False, fast=False):
+        """D logits of images (blurred, then augmented; the time label is never augmented)."""
+        blur_size = np.floor(blur_sigma * 3)
+        if blur_size > 0:
+            with torch.autograd.profiler.record_function('blur'):
+                f = torch.arange(-blur_size, blur_size + 1, device=img.device).div(blur_sigma).square().neg().exp2()
+                img = upfirdn2d.filter2d(img, f / f.sum())
+        if self.augment_pipe is not None:
+            img = self.augment_pipe(img)
+        D = self.fast_D if fast else self.D
+        return D(img, c, update_emas=update_emas)
+
+    def accumulate_gradients(self, phase, real_img, real_c, gen_z, gen_c, gain, cur_nimg):
+        if phase not in ('Gmain', 'Greg', 'Gboth', 'Dmain', 'Dreg', 'Dboth'):
+            raise ValueError(f'Unknown training phase {phase!r}')
+        if self.pl_weight == 0:
+            phase = {'Greg': 'none', 'Gboth': 'Gmain'}.get(phase, phase)
+        if self.r1_gamma == 0:
+            phase = {'Dreg': 'none', 'Dboth': 'Dmain'}.get(phase, phase)
+        fade = 1 - cur_nimg / (self.blur_fade_kimg * 1e3) if self.blur_fade_kimg > 0 else 0
+        blur_sigma = max(fade, 0) * self.blur_init_sigma
+
+        if phase in ('Gmain', 'Gboth'):
+            self._G_main(gen_z, gen_c, gain, blur_sigma, fast=(phase == 'Gmain'))
+        if phase in ('Greg', 'Gboth'):
+            self._G_pl(gen_z, gen_c, gain)
+        loss_fake = None
+        if phase in ('Dmain', 'Dboth'):
+            loss_fake = self._D_fake(gen_z, gen_c, gain, blur_sigma, fast=(phase == 'Dmain'))
+        if phase in ('Dmain', 'Dreg', 'Dboth'):
+            self._D_real(phase, real_img, real_c, gain, blur_sigma, loss_fake)
+
+    #------------------------------------------------------------------------
+    # One method per loss term; each reports its statistics and runs its own backward pass.
+
+    def _G_main(self, gen_z, gen_c, gain, blur_sigma, fast):
+        """Non-saturating generator loss softplus(-D(G(z, c), c))."""
+        with torch.autograd.profiler.record_function('Gmain_forward'), self.autocast():
+            gen_img, _ = self.run_G(gen_z, gen_c, fast=fast)
+            gen_logits = self.run_D(gen_img, gen_c, blur_sigma=blur_sigma, fast=fast).float()
+        training_stats.report('Loss/scores/fake', gen_logits)
+        training_stats.report('Loss/signs/fake', gen_logits.sign())
+        loss = torch.nn.functional.softplus(-gen_logits)
+        training_stats.report('Loss/G/loss', loss)
+        with torch.autograd.profiler.record_function('Gmain_backward'):
+            loss.mean().mul(gain).backward()
+
+    def _G_pl(self, gen_z, gen_c, gain):
+        """Path-length regulariser on a shrunk batch: |J_w^T y| should stay near its running mean."""
+        batch = max(gen_z.shape[0] // self.pl_batch_shrink, 1)
+        with torch.autograd.profiler.record_function('Gpl_forward'):
+            with self.autocast():
+                gen_img, gen_ws = self.run_G(gen_z[:batch], gen_c[:batch])
+            gen_img = gen_img.float()
+            pl_noise = torch.randn_like(gen_img) / np.sqrt(gen_img.shape[2] * gen_img.shape[3])
+            with torch.autograd.profiler.record_function('pl_grads'), conv2d_gradfix.no_weight_gradients(self.pl_no_weight_grad):
+                pl_grads = torch.autograd.grad(outputs=[(gen_img * pl_noise).sum()], inputs=[gen_ws], create_graph=True, only_inputs=True)[0]
+            pl_lengths = pl_grads.float().square().sum(2).mean(1).sqrt()
+            self.pl_mean.copy_(self.pl_mean.lerp(pl_lengths.mean().detach(), self.pl_decay))
+            pl_penalty = (pl_lengths - self.pl_mean).square()
+            training_stats.report('Loss/pl_penalty', pl_penalty)
+            loss = pl_penalty * self.pl_weight
+            training_stats.report('Loss/G/reg', loss)
+        with torch.autograd.profiler.record_function('Gpl_backward'):
+            loss.mean().mul(gain).backward()
+
+    def _D_fake(self, gen_z, gen_c, gain, blur_sigma, fast):
+        """softplus(D(G(z, c), c)); this pass also advances G's w_avg tracker (update_emas)."""
+        with torch.autograd.profiler.record_function('Dgen_forward'), self.autocast():
+            with torch.no_grad():
+                gen_img, _ = self.run_G(gen_z, gen_c, update_emas=True, fast=fast)
+            gen_logits = self.run_D(gen_img, gen_c, blur_sigma=blur_sigma, update_emas=True, fast=fast).float()
+        training_stats.report('Loss/scores/fake', gen_logits)
+        training_stats.report('Loss/signs/fake', gen_logits.sign())
+        loss = torch.nn.functional.softplus(gen_logits)
+        with torch.autograd.profiler.record_function('Dgen_backward'):
+            loss.mean().mul(gain).backward()
+        return loss.detach()
+
+    def _D_real(self, phase, real_img, real_c, gain, blur_sigma, loss_fake):
+        """softplus(-D(x, c)) on reals (main phases) and R1 = gamma/2 |dD/dx|^2 through the augment pipe (reg phases)."""
+        name = {'Dmain': 'Dreal', 'Dreg': 'Dr1', 'Dboth': 'Dreal_Dr1'}[phase]
+        with torch.autograd.profiler.record_function(name + '_forward'):
+            real_img_tmp = real_img.detach().requires_grad_(phase in ('Dreg', 'Dboth'))
+            with self.autocast():
+                real_logits = self.run_D(real_img_tmp, real_c, blur_sigma=blur_sigma, fast=(phase == 'Dmain')).float()
+            training_stats.report('Loss/scores/real', real_logits)
+            training_stats.report('Loss/signs/real', real_logits.sign())
+
+            loss = torch.zeros([], device=real_logits.device)
+            if phase in ('Dmain', 'Dboth'):
+                loss_real = torch.nn.functional.softplus(-real_logits)
+                training_stats.report('Loss/D/loss', loss_fake + loss_real)
+                loss = loss + loss_real
+            if phase in ('Dreg', 'Dboth'):
+                with torch.autograd.profiler.record_function('r1_grads'), conv2d_gradfix.no_weight_gradients():
+                    r1_grads = torch.autograd.grad(outputs=[real_logits.sum()], inputs=[real_img_tmp], create_graph=True, only_inputs=True)[0]
+                r1_penalty = r1_grads.float().square().sum([1, 2, 3])
+                loss_r1 = r1_penalty * (self.r1_gamma / 2)
+                training_stats.report('Loss/r1_penalty', r1_penalty)
+                training_stats.report('Loss/D/reg', loss_r1)
+                loss = loss + loss_r1
+        with torch.autograd.profiler.record_function(name + '_backward'):
+            loss.mean().mul(gain).backward()
+
+#----------------------------------------------------------------------------
