@@ -1,0 +1,94 @@
+"""Tests of the ground-truth disentanglement metric on the tiny synthetic scene: slot <-> calendar mapping, the solar
+hour, and the calibration (the renderer as a generator scores near the probe's own error; generators that ignore c
+or z, or that memorise the sequence's weather, score clearly worse)."""
+
+import numpy as np
+import pytest
+import torch
+
+import dnnlib
+from metrics import disentanglement
+from metrics import factor_probe
+from metrics import metric_utils
+from preproc.synth import presets
+from preproc.synth import solar
+from training import networks_stylegan2
+from test_metrics import smooth_images, write_zip
+
+CFG = presets.PRESETS['tiny'] # 40 days at 64x64: slots lin and day, no year
+NUM_DAYS = 40
+PROBE = dict(num_train=768, num_val=256, steps=300)
+
+@pytest.fixture(scope='module')
+def synth(tmp_path_factory):
+    """A dataset zip whose meta names the scene config, and a cache dir shared by the module (one probe)."""
+    root = tmp_path_factory.mktemp('synth')
+    meta = dict(num_days=NUM_DAYS, date_start=CFG.start_unix, synth=CFG.as_dict())
+    return dnnlib.EasyDict(kwargs=write_zip(root / 'tiny.zip', smooth_images(4, 0, res=64), meta=meta), cache=root / 'cache')
+
+@pytest.fixture(autouse=True)
+def shared_cache(synth, monkeypatch):
+    monkeypatch.setenv('DNNLIB_CACHE_DIR', str(synth.cache))
+
+def evaluate(G, synth, num_samples=64):
+    opts = metric_utils.MetricOptions(G=G, dataset_kwargs=synth.kwargs, device='cpu')
+    return disentanglement.compute_disentanglement(opts, num_samples, probe_res=32, probe_kwargs=PROBE)
+
+def scene_G(mode):
+    return disentanglement.SceneGenerator(CFG, NUM_DAYS, CFG.start_unix, 64, mode=mode)
+
+#----------------------------------------------------------------------------
+
+def test_solar_hour_matches_the_clock():
+    u = CFG.start_unix + np.arange(0, 86400, 3600.0) + 200 * 86400
+    elevation, azimuth = solar.sun_position(u, CFG.lat, CFG.lon)
+    hour = factor_probe.solar_hour(elevation, azimuth, CFG.lat)
+    clock = np.mod(u / 3600 + CFG.lon / 15, 24) - 12 # mean solar time from noon; the equation of time is < 17 minutes
+    assert np.all(factor_probe.circular_error(hour, clock, 24) < 17 / 60)
+
+def test_slots_round_trip():
+    G = scene_G('ideal')
+    names, tl = disentanglement.slot_layout(G)
+    assert names == ['lin', 'day']
+    rng = np.random.default_rng(0)
+    u_lin = tl.t_to_unix(rng.random(10))
+    u_sun = factor_probe.daylight_time(CFG, u_lin, rng)
+    t = disentanglement.unix_to_slots(u_sun, u_lin, names, tl)
+    back_sun, back_lin = disentanglement.slots_to_unix(t.astype(np.float64), names, tl)
+    assert np.allclose(back_lin, u_lin, atol=60) and np.allclose(back_sun, u_sun, atol=60)
+    assert np.all(solar.sun_position(u_sun, CFG.lat, CFG.lon)[0] > factor_probe.MIN_ELEVATION)
+
+def test_needs_a_synthetic_dataset(tmp_path):
+    kwargs = write_zip(tmp_path / 'plain.zip', smooth_images(4, 0))
+    opts = metric_utils.MetricOptions(G=scene_G('ideal'), dataset_kwargs=kwargs, device='cpu')
+    with pytest.raises(ValueError, match='not a known synthetic sequence'):
+        disentanglement.compute_disentanglement(opts, 8, probe_res=32, probe_kwargs=PROBE)
+
+def test_calibration(synth):
+    ideal, ignore_c, ignore_z, memorize = (evaluate(scene_G(mode), synth) for mode in ('ideal', 'ignore_c', 'ignore_z', 'memorize'))
+    assert list(ideal) == disentanglement.result_keys(['lin', 'day'])
+    # The renderer itself: control errors at the probe's own error, weather moved by z.
+    assert ideal['err_hour'] < 1.5 * ideal['probe_err_hour'] + 0.25 and ideal['err_trend'] < 1.5 * ideal['probe_err_trend'] + 0.02
+    assert ideal['move_day_hour'] > 0.6 and ideal['move_lin_trend'] > 0.6 and ideal['z_weather'] > 0.4
+    # Ignoring c: no control; ignoring z: no weather from z; memorising: time moves the weather (leakage).
+    assert ignore_c['err_hour'] > max(2 * ideal['err_hour'], ideal['err_hour'] + 1) and ignore_c['err_trend'] > 3 * ideal['err_trend']
+    assert ignore_z['z_weather'] == 0 and ideal['z_weather'] > 0.4
+    assert memorize['leakage'] > 1.6 * ideal['leakage'] and memorize['z_weather'] == 0
+
+def test_network_generator(synth):
+    """A (random) TLGAN generator of the tiny sequence's timeline goes through the metric."""
+    torch.manual_seed(0)
+    cond_args = dict(type='fourier', f_manual=[float(NUM_DAYS)], include_lin=True, start_ts=CFG.start_unix, num_days=NUM_DAYS)
+    G = networks_stylegan2.Generator(z_dim=8, c_dim=1, w_dim=8, img_resolution=64, img_channels=3, cond_args=cond_args,
+        mapping_kwargs=dict(num_layers=2), channel_base=256, channel_max=16)
+    r = evaluate(G, synth, num_samples=8)
+    assert list(r) == disentanglement.result_keys(['lin', 'day']) and all(np.isfinite(v) for v in r.values())
+
+def test_scene_generator_images():
+    G = disentanglement.SceneGenerator(CFG, NUM_DAYS, CFG.start_unix, 64, out_rect=(0, 8, 64, 56))
+    with torch.no_grad():
+        images = G(torch.zeros([2, 3]), torch.full([2, 1], 0.3))
+    assert images.shape == (2, 3, 64, 64) and images.min() >= -1 and images.max() <= 1
+    assert (images[:, :, :8] == -1).all() and (images[:, :, 56:] == -1).all() and images[:, :, 8:56].std() > 0.05
+
+#----------------------------------------------------------------------------
