@@ -25,7 +25,6 @@ import subprocess
 import tempfile
 import zipfile
 
-import imageio_ffmpeg
 from PIL import Image, ImageOps
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff')
@@ -144,6 +143,10 @@ _SHOWINFO = re.compile(r'\bn:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:\s*(-?[0-9.eE+
 def extract_video(video, outdir):
     """Decode every frame of `video` into outdir/NNNNNNNN.jpg (ffmpeg, as a subprocess with a list argv). Returns the
     Source with the frames' presentation times in seconds, read from ffmpeg's showinfo filter."""
+    try:
+        import imageio_ffmpeg # Only videos need it; imported here so that everything else works without it.
+    except ImportError:
+        raise ValueError(f'Reading video {video} needs the ffmpeg binary of imageio-ffmpeg: pip install imageio-ffmpeg') from None
     argv = [imageio_ffmpeg.get_ffmpeg_exe(), '-hide_banner', '-nostdin', '-i', video, '-map', '0:v:0',
             '-fps_mode', 'passthrough', '-vf', 'showinfo', '-q:v', '2', '-start_number', '0',
             os.path.join(outdir, '%08d.jpg')]

@@ -90,13 +90,20 @@ def test_sigkill_then_resume_latest(tmp_path):
     assert final['elapsed_sec'] > saved['elapsed_sec']
     assert final['options']['resume_state'] == saved_path
 
-def test_sigterm_stops_gracefully_with_a_state(tmp_path):
+@pytest.mark.parametrize('target', ['process', 'group'])
+def test_sigterm_stops_gracefully_with_a_state(tmp_path, target):
+    # 'group': the signal reaches the data-loader workers too, as with `timeout`, SLURM or Ctrl-C; the workers must
+    # leave the stop to the main process instead of dying under it.
     data = make_tiny_dataset(tmp_path / 'tiny_32x32_730hz.zip')
     outdir = str(tmp_path / 'runs')
     log_path = tmp_path / 'run.log'
-    proc = start_train(['--outdir', outdir, '--data', data, '--kimg=5', '--snap=10'] + TINY, log_path)
+    args = ['--outdir', outdir, '--data', data, '--kimg=5', '--snap=10'] + TINY + (['--workers=1'] if target == 'group' else [])
+    proc = start_train(args, log_path, start_new_session=(target == 'group'))
     wait_for(lambda: num_states(outdir) >= 1 and 'tick 1 ' in open(log_path, encoding='utf-8').read(), proc, log_path)
-    proc.send_signal(signal.SIGTERM)
+    if target == 'group':
+        os.killpg(proc.pid, signal.SIGTERM)
+    else:
+        proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=120) == 0
     (run_dir,) = run_dirs(outdir)
     states = checkpoint.list_states(run_dir)

@@ -65,11 +65,11 @@ def run_train(args, timeout=240, launcher=None):
     assert proc.returncode == 0, f'{" ".join(cmd)}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}'
     return proc
 
-def start_train(args, log_path):
+def start_train(args, log_path, **popen_kwargs):
     """Start train.py in the background, its output going to log_path."""
     with open(log_path, 'w', encoding='utf-8') as log:
         return subprocess.Popen([sys.executable, os.path.join(ROOT, 'train.py')] + args, cwd=ROOT, env=train_env(),
-            stdout=log, stderr=subprocess.STDOUT)
+            stdout=log, stderr=subprocess.STDOUT, **popen_kwargs)
 
 def wait_for(condition, proc, log_path, timeout=180):
     """Poll condition() while the run started by start_train goes on; on failure end it and all its processes."""

@@ -295,6 +295,15 @@ def write_stats(stats_jsonl, stats_tfevents, stats_dict, stats_metrics, cur_nimg
 
 #----------------------------------------------------------------------------
 
+def _leave_stop_signals_to_main(worker_id):
+    """DataLoader workers ignore SIGTERM/SIGINT: a signal sent to the whole process group (timeout, SLURM, Ctrl-C)
+    must not kill them under the main process while it finishes its step and saves the training state. They still
+    exit with the main process (the DataLoader shuts them down, or their watchdog sees the parent gone)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+#----------------------------------------------------------------------------
+
 def training_loop(
     run_dir                 = '.',      # Output directory.
     training_set_kwargs     = {},       # Options for the training set.
@@ -373,6 +382,8 @@ def _train(run_dir, training_set_kwargs, data_loader_kwargs, G_kwargs, D_kwargs,
     if loader_kwargs.get('num_workers', 0) == 0:
         loader_kwargs.pop('prefetch_factor', None)
     loader_kwargs['pin_memory'] = loader_kwargs.get('pin_memory', True) and device.type == 'cuda'
+    if loader_kwargs.get('num_workers', 0) > 0:
+        loader_kwargs.setdefault('worker_init_fn', _leave_stop_signals_to_main)
     training_set_iterator = iter(torch.utils.data.DataLoader(dataset=training_set, sampler=sampler, batch_size=batch_size // world_size, **loader_kwargs))
     labels = torch.as_tensor(training_set.labels, device=device)
     dequantizer = Dequantizer(training_set.labels) if training_set.has_labels else None
