@@ -177,6 +177,16 @@ def _write_frames(job, out, workers, progress):
               discovery.format_names([f'{job.items[p][0].name} ({why})' for p, why in undecodable]))
     return undecodable
 
+def _synth_config(input_path):
+    """Scene config of a sequence written by preproc/synth_sequence.py (the `config` of its factors.json, beside or
+    one folder above the input), so that ground-truth metrics can recreate the scene; None for real sequences."""
+    for folder in [input_path, os.path.dirname(input_path)]:
+        path = os.path.join(folder, 'factors.json')
+        if os.path.isdir(folder) and os.path.isfile(path):
+            with open(path, encoding='utf-8') as f:
+                return json.load(f).get('config')
+    return None
+
 def _dataset_json(job, undecodable):
     bad = {p for p, _ in undecodable}
     kept = [p for p in range(len(job.items)) if p not in bad]
@@ -190,6 +200,9 @@ def _dataset_json(job, undecodable):
                 frames=[job.items[p][0].name for p in kept], undecodable=[job.items[p][0].name for p, _ in undecodable],
                 user_skipped=[job.timed.frames[i].name for i in sel.skipped], bad_times=job.timed.dropped,
                 ignored_files=job.source.ignored)
+    synth = _synth_config(job.options['input'])
+    if synth is not None:
+        meta['synth'] = synth
     labels = [[member_name(k), [float(tk)]] for k, tk in enumerate(t)]
     return json.dumps(dict(labels=labels, skipped=len(undecodable), meta=meta)).encode('utf-8')
 

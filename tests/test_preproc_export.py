@@ -243,17 +243,19 @@ def test_synthetic_sequence_labels_match_capture_times(tmp_path):
         subprocess.run([sys.executable, script, f'--outdir={tmp_path / "synth"}', '--preset=tiny', '--workers=1'],
                        cwd=REPO, check=True, capture_output=True)
         with open(tmp_path / 'synth' / 'factors.json', encoding='utf-8') as f:
-            frames = json.load(f)['frames']
+            doc = json.load(f)
+        frames, config = doc['frames'], doc['config']
         files = [os.path.basename(fr['file']) for fr in frames]
         unix = np.array([fr['unix'] for fr in frames], dtype=np.float64)
     else: # Until the generator exists: uneven captures with a gap.
-        unix = np.array(frame_times([0, 0.25, 0.75, 1, 26, 26.5, 50.1]))
+        unix, config = np.array(frame_times([0, 0.25, 0.75, 1, 26, 26.5, 50.1])), None
         files = write_frames(tmp_path / 'synth' / 'frames', unix)
     _, dataset = read_dataset(run_export(tmp_path / 'synth' / 'frames', tmp_path / 'out', name='synth'))
     meta = dataset['meta']
     t = np.array([v for _, (v,) in dataset['labels']])
     assert meta['frames'] == files and meta['num_days'] == math.ceil((unix[-1] - unix[0]) / 86400)
     assert np.allclose(meta['date_start'] + t * meta['num_days'] * 86400, unix, rtol=0, atol=1e-3)
+    assert meta.get('synth') == config # The scene config travels with the dataset, for ground-truth metrics.
 
 def test_validator_finds_format_errors(tmp_path):
     path = tmp_path / 'bad_32x32_1hz.zip'
