@@ -7,9 +7,7 @@ The dataset defaults to the one the network was trained on (training_set_kwargs.
 printed as a table, appended to metric-<name>.jsonl next to the pickle and, with --out, written to a JSON file.
 """
 
-import json
 import os
-import tempfile
 
 import click
 import torch
@@ -52,10 +50,7 @@ def format_table(results):
 
 def write_json(path, results):
     """All results in one JSON file, written atomically."""
-    folder = os.path.dirname(os.path.abspath(path))
-    with tempfile.NamedTemporaryFile('w', dir=folder, prefix='.tmp-', suffix='.json', delete=False, encoding='utf-8') as f:
-        json.dump({res.metric: res for res in results}, f, indent=2)
-    os.replace(f.name, path)
+    dnnlib.util.write_json(path, {res.metric: res for res in results})
 
 def run(network_pkl, metrics, data=None, inception=None, vgg16=None, out=None, progress=False):
     """Compute `metrics` in this process (rank and world from torch_utils.distributed); rank 0 reports."""

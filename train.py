@@ -320,7 +320,7 @@ def main(**kwargs):
 
     if dist.is_main():
         os.makedirs(run_dir, exist_ok='resume_state' in c)
-        checkpoint.write_json(os.path.join(run_dir, 'training_options.json'), c.options)
+        dnnlib.util.write_json(os.path.join(run_dir, 'training_options.json'), c.options)
     dist.barrier()
     if external or num_gpus == 1:
         run_training(c)

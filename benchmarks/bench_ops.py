@@ -7,12 +7,12 @@ Prints a markdown table (median of `reps` CUDA-event timings after warm-up) and 
 import os
 import statistics
 import sys
-import tempfile
 
 import click
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+import dnnlib # pylint: disable=wrong-import-position
 from torch_utils.ops import _dispatch, bias_act, upfirdn2d # pylint: disable=wrong-import-position
 
 #----------------------------------------------------------------------------
@@ -91,10 +91,7 @@ def main(out, reps, overwrite):
         lines += ['', f'WARNING: fast paths fell back to the reference: {_dispatch._disabled}']
         print(lines[-1])
 
-    with tempfile.NamedTemporaryFile('w', dir=os.path.dirname(os.path.abspath(out)), delete=False,
-                                     suffix='.tmp') as tmp:
-        tmp.write('\n'.join(lines) + '\n')
-    os.replace(tmp.name, out)
+    dnnlib.util.atomic_write(out, lambda f: f.write(('\n'.join(lines) + '\n').encode()), overwrite=True)
 
 #----------------------------------------------------------------------------
 

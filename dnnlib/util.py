@@ -3,6 +3,7 @@
 import hashlib
 import importlib
 import io
+import json
 import os
 import re
 import shutil
@@ -226,15 +227,49 @@ def open_url(url, cache_dir=None, num_attempts=10, verbose=True, return_filename
         _download(url, data, num_attempts, verbose, cache_file=None)
         data.seek(0)
         return data
-    os.makedirs(os.path.dirname(cache_file), exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=os.path.dirname(cache_file), prefix='.tmp-', delete=False) as tmp:
-        try:
-            _download(url, tmp, num_attempts, verbose, cache_file)
-        except BaseException:
-            tmp.close()
-            os.remove(tmp.name)
-            raise
-    os.replace(tmp.name, cache_file) # atomic: a partial download never looks cached
+    atomic_write(cache_file, lambda f: _download(url, f, num_attempts, verbose, cache_file), overwrite=True) # a partial download never looks cached
     return cache_file if return_filename else open(cache_file, 'rb')
+
+#----------------------------------------------------------------------------
+# Atomic, never-overwriting file output.
+
+_UMASK = os.umask(0o022) # Read once: mkstemp makes private files, and written files should get the usual permissions.
+os.umask(_UMASK)
+
+def unique_path(path):
+    """`path` if free, else the first free `<stem>-r<k><ext>`."""
+    stem, ext = os.path.splitext(path)
+    k = 0
+    while os.path.exists(path):
+        k += 1
+        path = f'{stem}-r{k}{ext}'
+    return path
+
+def atomic_write(path, write_fn, overwrite=False):
+    """Call write_fn(binary file) on a temp file in the target folder, then rename it into place.
+
+    A crash leaves either the old state of the folder or the complete file, never a partial one. Unless `overwrite`,
+    a taken name is replaced by unique_path(path). Returns the path written.
+    """
+    path = path if overwrite else unique_path(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp-', suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            write_fn(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+def write_json(path, obj, overwrite=False):
+    """atomic_write() of obj as indented UTF-8 JSON."""
+    return atomic_write(path, lambda f: f.write((json.dumps(obj, indent=2) + '\n').encode('utf-8')), overwrite=overwrite)
 
 #----------------------------------------------------------------------------

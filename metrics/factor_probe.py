@@ -9,7 +9,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import tempfile
 
 import numpy as np
 import torch
@@ -176,10 +175,7 @@ def get_probe(cfg, render_size, res, device, **train_kwargs):
         probe.load_state_dict(data['state'])
         return probe.eval().requires_grad_(False), data['info']
     probe, info = train_probe(cfg, render_size, res, device, **train_kwargs)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=os.path.dirname(path), prefix='.tmp-', delete=False) as f:
-        torch.save(dict(state=probe.state_dict(), info=info), f)
-    os.replace(f.name, path)
+    dnnlib.util.atomic_write(path, lambda f: torch.save(dict(state=probe.state_dict(), info=info), f), overwrite=True)
     return probe, info
 
 #----------------------------------------------------------------------------

@@ -5,7 +5,6 @@ import copy
 import hashlib
 import json
 import os
-import tempfile
 
 import numpy as np
 import torch
@@ -163,10 +162,7 @@ class FeatureStats:
             arrays['all'] = self.get_all()
         if self.capture_mean_cov:
             arrays.update(sum=self.sum.cpu().numpy(), sum_outer=self.sum_outer.cpu().numpy())
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=os.path.dirname(path), prefix='.tmp-', delete=False) as f:
-            np.savez(f, **arrays)
-        os.replace(f.name, path)
+        dnnlib.util.atomic_write(path, lambda f: np.savez(f, **arrays), overwrite=True)
 
     @staticmethod
     def load(path):

@@ -37,8 +37,8 @@ def _output_dtypes(modules):
     try:
         yield seen
     finally:
-        for hook in hooks:
-            hook.remove()
+        for handle in hooks:
+            handle.remove()
 
 def _no_tf32():
     """Full fp32 convolutions for comparisons (matmuls are fp32 by PyTorch's default)."""

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from test_training import TINY, make_tiny_dataset, read_stats, run_dirs, run_train, start_train, wait_for
+import dnnlib
 from training import checkpoint
 
 #----------------------------------------------------------------------------
@@ -118,18 +119,18 @@ def test_sigterm_stops_gracefully_with_a_state(tmp_path, target):
 
 def test_atomic_write_never_overwrites(tmp_path):
     path = str(tmp_path / 'a.json')
-    assert checkpoint.write_json(path, {'x': 1}) == path
-    assert checkpoint.write_json(path, {'x': 2}) == str(tmp_path / 'a-r1.json')
-    assert checkpoint.write_json(path, {'x': 3}) == str(tmp_path / 'a-r2.json')
+    assert dnnlib.util.write_json(path, {'x': 1}) == path
+    assert dnnlib.util.write_json(path, {'x': 2}) == str(tmp_path / 'a-r1.json')
+    assert dnnlib.util.write_json(path, {'x': 3}) == str(tmp_path / 'a-r2.json')
     assert json.load(open(path, encoding='utf-8')) == {'x': 1}
-    assert checkpoint.write_json(path, {'x': 4}, overwrite=True) == path
+    assert dnnlib.util.write_json(path, {'x': 4}, overwrite=True) == path
     assert json.load(open(path, encoding='utf-8')) == {'x': 4}
 
     def fail(f):
         f.write(b'partial')
         raise RuntimeError('disk full')
     with pytest.raises(RuntimeError):
-        checkpoint.atomic_write(str(tmp_path / 'b.bin'), fail)
+        dnnlib.util.atomic_write(str(tmp_path / 'b.bin'), fail)
     assert sorted(os.listdir(tmp_path)) == ['a-r1.json', 'a-r2.json', 'a.json'] # no partial file left
 
 def test_tags_states_and_pruning(tmp_path):

@@ -12,61 +12,25 @@ the suffix `-r1`, `-r2`, ...
 """
 
 import glob
-import json
 import os
 import random
 import re
-import tempfile
 
 import numpy as np
 import torch
 
+import dnnlib
+
 STATE_VERSION = 1
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 _TAG_RE = r'(\d{6})(?:\.(\d{3}))?(?:-r(\d+))?'
 
 #----------------------------------------------------------------------------
-# Atomic, never-overwriting file output.
-
-def unique_path(path):
-    """`path` if free, else the first free `<stem>-r<k><ext>`."""
-    stem, ext = os.path.splitext(path)
-    k = 0
-    while os.path.exists(path):
-        k += 1
-        path = f'{stem}-r{k}{ext}'
-    return path
-
-def atomic_write(path, write_fn, overwrite=False):
-    """Call write_fn(binary file) on a temp file in the target folder, then rename it into place.
-
-    A crash leaves either the old state of the folder or the complete file, never a partial one. Unless `overwrite`,
-    a taken name is replaced by unique_path(path). Returns the path written.
-    """
-    path = path if overwrite else unique_path(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp-', suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            write_fn(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK) # mkstemp makes private files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+# File names.
 
 def remove_stale_temp_files(folder):
-    """Delete the partial files that atomic_write left behind when its process was killed."""
+    """Delete the partial files that dnnlib.util.atomic_write left behind when its process was killed."""
     for path in glob.glob(os.path.join(glob.escape(folder), '.tmp-*')):
         os.remove(path)
-
-def write_json(path, obj, overwrite=False):
-    return atomic_write(path, lambda f: f.write((json.dumps(obj, indent=2) + '\n').encode('utf-8')), overwrite=overwrite)
 
 def kimg_tag(nimg, fine=False):
     """File-name tag of a position in training: '000123' (kimg) or, with `fine`, '000123.456'."""
@@ -190,7 +154,7 @@ def _to_cpu(obj):
 def save_state(path, state):
     """Write a state dict (see training_loop.training_state) atomically; returns the path written."""
     state = dict(_to_cpu(state), version=STATE_VERSION)
-    return atomic_write(path, lambda f: torch.save(state, f))
+    return dnnlib.util.atomic_write(path, lambda f: torch.save(state, f))
 
 def load_state(path):
     """Read a training state without executing code (weights_only)."""

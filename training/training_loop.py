@@ -64,7 +64,7 @@ def save_image_grid(images, path, grid_size, pad=(0, 0)):
     h, w = images.shape[2:]
     grid = images.reshape(gh, gw, c, h, w).transpose(0, 3, 1, 4, 2).reshape(gh * h, gw * w, c)
     image = PIL.Image.fromarray(grid[:, :, 0], 'L') if c == 1 else PIL.Image.fromarray(grid[:, :, :3], 'RGB')
-    return checkpoint.atomic_write(path, lambda f: image.save(f, format='JPEG', quality=97))
+    return dnnlib.util.atomic_write(path, lambda f: image.save(f, format='JPEG', quality=97))
 
 @torch.no_grad()
 def generate_images(G, z, c, batch):
@@ -547,7 +547,7 @@ def _train(run_dir, training_set_kwargs, data_loader_kwargs, G_kwargs, D_kwargs,
             snapshot['training_set_kwargs'] = dict(training_set_kwargs)
             snapshot_pkl = None
             if rank == 0:
-                snapshot_pkl = checkpoint.atomic_write(os.path.join(run_dir, f'network-snapshot-{tag}.pkl'), lambda f: pickle.dump(snapshot, f))
+                snapshot_pkl = dnnlib.util.atomic_write(os.path.join(run_dir, f'network-snapshot-{tag}.pkl'), lambda f: pickle.dump(snapshot, f))
             snapshot_pkl = dist.broadcast_object(snapshot_pkl)
             if metrics:
                 dist.print0('Evaluating metrics...')

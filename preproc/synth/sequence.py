@@ -15,6 +15,7 @@ import numpy as np
 import tqdm
 from PIL import Image
 
+import dnnlib
 from preproc import timestamps
 from preproc.synth import capture, factors, renderer, scene
 
@@ -81,12 +82,11 @@ def generate_sequence(outdir, cfg, workers=1, overwrite=False, progress=True):
     return fac
 
 def _write_factors(path, cfg, outages, fac, names):
-    from training import checkpoint # Imports torch: only the main process needs it, and only here.
     frames = [dict(file=f'frames/{name}', **{k: fac[k][i].item() for k in factors.FACTOR_KEYS})
               for i, name in enumerate(names)]
     doc = dict(version=FACTORS_VERSION, config=cfg.as_dict(),
                scene=dict(camera_azimuth=scene.CAM_AZIMUTH, camera_hfov=scene.CAM_HFOV, jitter_ref_width=scene.REF_WIDTH),
                outages=[[float(a), float(b)] for a, b in outages], frames=frames)
-    checkpoint.write_json(path, doc, overwrite=True)
+    dnnlib.util.write_json(path, doc, overwrite=True)
 
 #----------------------------------------------------------------------------

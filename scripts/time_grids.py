@@ -1,0 +1,106 @@
+"""Render grids that show whether a trained generator follows the requested time, one factor at a time.
+
+Each grid has one fixed latent z per row; across the columns only one time slot changes, through [B,F] inputs:
+  day_grid.png    the time of day (every 3 h, UTC) on a fixed date,
+  season_grid.png the date within the year (the 1st of each month, at local solar noon) at a fixed trend,
+  trend_grid.png  the trend from the start to the end of the sequence, at a fixed summer noon.
+
+  python scripts/time_grids.py --network=network-snapshot-000100.pkl --outdir=grids [--rows=4] [--seed=0]
+"""
+
+import datetime
+import os
+import sys
+
+import click
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from torch_utils import safe_pickle
+from training import timeline
+
+#----------------------------------------------------------------------------
+
+def _slot_times(G, tl, overrides, t_base):
+    """[N, F] per-frequency times: every slot at t_base, except the overridden slots ({'lin'|'year'|'day': t})."""
+    names = timeline.frequency_names(G.frequencies)
+    stack = np.full([len(overrides), len(names)], t_base, dtype=np.float64)
+    for col, override in enumerate(overrides):
+        for name, t in override.items():
+            if name in names:
+                stack[col, names.index(name)] = t
+    return stack
+
+def _solar_noon_t(tl, date, lon):
+    """t of local solar noon (approximately: 12:00 UTC minus the longitude offset) on a calendar date."""
+    noon = datetime.datetime(date.year, date.month, date.day, 12, tzinfo=datetime.timezone.utc)
+    return tl.datetime_to_t(noon - datetime.timedelta(hours=lon / 15))
+
+def grid_columns(G, lon):
+    """{grid name: (column labels, [C, F] slot times)} for the three grids."""
+    tl = timeline.Timeline(date_start=float(G.cond_args.start_ts), num_days=int(G.cond_args.num_days))
+    mid = tl.t_to_datetime(0.5)
+    first = tl.t_to_datetime(0.0)
+    midnight = datetime.datetime(mid.year, mid.month, mid.day, tzinfo=datetime.timezone.utc)
+    hours = list(range(0, 24, 3))
+    day = [{'day': tl.datetime_to_t(midnight + datetime.timedelta(hours=h))} for h in hours]
+    months = [datetime.date(first.year + (first.month - 1 + k) // 12, (first.month - 1 + k) % 12 + 1, 1) for k in range(12)]
+    season = [{'year': _solar_noon_t(tl, m, lon), 'day': _solar_noon_t(tl, m, lon)} for m in months]
+    summer_noon = _solar_noon_t(tl, datetime.date(first.year if first.month <= 7 else first.year + 1, 7, 1), lon)
+    trends = np.linspace(0, 1, 8)
+    trend = [{'lin': t, 'year': summer_noon, 'day': summer_noon} for t in trends]
+    return {
+        'day_grid': ([f'{h:02d}:00 UTC' for h in hours], _slot_times(G, tl, day, 0.5)),
+        'season_grid': ([m.strftime('%b') for m in months], _slot_times(G, tl, season, 0.5)),
+        'trend_grid': ([f'trend {t:.2f}' for t in trends], _slot_times(G, tl, trend, 0.5)),
+    }
+
+@torch.no_grad()
+def render_grid(G, slot_times, rows, seed, device):
+    """uint8 [rows, C, H, W, 3]: one z per row (seeds seed..seed+rows-1, as the viewers draw them)."""
+    z = torch.from_numpy(np.stack([np.random.RandomState(seed + r).standard_normal(G.z_dim) for r in range(rows)]))
+    images = []
+    for r in range(rows):
+        c = torch.from_numpy(slot_times).float().to(device)
+        zr = z[r:r + 1].float().to(device).repeat(len(c), 1)
+        img = G(zr, c, noise_mode='const')
+        images.append((img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu().numpy())
+    return np.stack(images)
+
+def save_labelled_grid(images, labels, path):
+    rows, cols, h, w, _ = images.shape
+    header = 14
+    canvas = Image.new('RGB', (cols * w, rows * h + header), 'white')
+    draw = ImageDraw.Draw(canvas)
+    for c, label in enumerate(labels):
+        draw.text((c * w + 2, 1), label, fill='black')
+        for r in range(rows):
+            canvas.paste(Image.fromarray(images[r, c]), (c * w, header + r * h))
+    canvas.save(path)
+
+#----------------------------------------------------------------------------
+
+@click.command()
+@click.option('--network', 'network_pkl', help='Network pickle', metavar='PATH', required=True)
+@click.option('--outdir', help='Where to write the grids', metavar='DIR', required=True)
+@click.option('--rows', help='Latents (rows) per grid', type=click.IntRange(min=1), default=4, show_default=True)
+@click.option('--seed', help='Seed of the first row', type=click.IntRange(min=0), default=0, show_default=True)
+@click.option('--lon', help='Camera longitude in degrees east, for local solar noon', type=float, default=8.5, show_default=True)
+def main(network_pkl, outdir, rows, seed, lon):
+    """Day-phase, season and trend grids of a time-conditioned generator."""
+    device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    G = safe_pickle.load_network_pkl(network_pkl, device=device).G_ema.eval()
+    if G.cond_args.type not in ('fourier', 'f_concat'):
+        raise click.UsageError(f'{network_pkl}: per-frequency grids need a fourier/f_concat generator, not {G.cond_args.type!r}')
+    os.makedirs(outdir, exist_ok=True)
+    for name, (labels, slot_times) in grid_columns(G, lon).items():
+        path = os.path.join(outdir, f'{name}.png')
+        save_labelled_grid(render_grid(G, slot_times, rows, seed, device), labels, path)
+        print(path)
+
+if __name__ == '__main__':
+    main()
+
+#----------------------------------------------------------------------------
