@@ -103,7 +103,7 @@ def build_config(opts, num_gpus):
         raise click.UsageError(f'--batch={opts.batch} must be a multiple of --gpus ({num_gpus}) x --batch-gpu ({c.batch_gpu})')
     mbstd_group = min(c.batch_gpu, 4)
     if c.batch_gpu % mbstd_group != 0:
-        raise click.UsageError(f'--batch-gpu={c.batch_gpu} must be a multiple of the minibatch-stddev group size 4')
+        raise click.UsageError(f'--batch-gpu={c.batch_gpu} must be at most 4 or a multiple of 4 (the minibatch-stddev group size)')
 
     # Networks.
     pad_h, pad_v = dataset.pad

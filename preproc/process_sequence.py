@@ -2,7 +2,7 @@
 
 Examples:
   python preproc/process_sequence.py ~/frames/valley --export=~/datasets --resolution=512
-  python preproc/process_sequence.py cam.zip --export=out --time-format='IMG_*%Y%m%d-%H%M%S' --timezone=Europe/Zurich
+  python preproc/process_sequence.py cam.zip --export=out --time-format='IMG_%Y%m%d-%H%M%S' --timezone=Europe/Zurich
   python preproc/process_sequence.py lapse.mp4 --export=out --video-start=2021-06-01T06:00 --video-interval=10min
   python preproc/process_sequence.py --validate out/valley_512x512_1200hz.zip
 """

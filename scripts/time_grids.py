@@ -95,7 +95,11 @@ def main(network_pkl, outdir, rows, seed, lon):
     if G.cond_args.type not in ('fourier', 'f_concat'):
         raise click.UsageError(f'{network_pkl}: per-frequency grids need a fourier/f_concat generator, not {G.cond_args.type!r}')
     os.makedirs(outdir, exist_ok=True)
+    names = timeline.frequency_names(G.frequencies)
     for name, (labels, slot_times) in grid_columns(G, lon).items():
+        if name == 'season_grid' and 'year' not in names:
+            print(f'No season grid: the sequence is shorter than a year, so the generator has no year slot ({names})')
+            continue
         path = os.path.join(outdir, f'{name}.png')
         save_labelled_grid(render_grid(G, slot_times, rows, seed, device), labels, path)
         print(path)

@@ -96,7 +96,8 @@ def resolve_resume(resume, outdir, desc):
             state = latest_state(run_dir)
             if state is not None:
                 return dict(kind='state', path=state, run_dir=run_dir)
-        raise FileNotFoundError(f'--resume=latest: no run dir "{os.path.join(outdir, "NNNNN-" + desc)}" contains a training state')
+        raise FileNotFoundError(f'--resume=latest: no run dir "{os.path.join(outdir, "NNNNN-" + desc)}" contains a training '
+            'state (the name depends on the options, e.g. --gpus); give the run dir itself: --resume=<outdir>/<NNNNN-...>')
     if os.path.isdir(resume):
         state = latest_state(resume)
         if state is None:
