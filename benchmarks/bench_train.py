@@ -1,7 +1,8 @@
 """Training throughput (s/kimg) and peak GPU memory of the real training step on one device.
 
 Runs the training loop's own step (training_loop.run_phases + update_ema: Gmain, Greg every 4, Dmain, Dreg every 16,
-with lazy-regularisation optimisers) on random data held in memory, ADA off, as the original's figures were measured:
+with lazy-regularisation optimisers) on random data held in memory, ADA off as the original's figures were measured
+(--aug-p=P adds the ADA 'bgc' pipeline at a fixed probability, to measure its cost):
 batch 32 at 128^2 (cbase 16384, cmax 256), 256^2 and 1024^2 (cbase 32768, cmax 512), fourier conditioning with
 trend, year and day. Each resolution runs for --seconds after a warm-up and prints one markdown table row.
 
@@ -29,8 +30,8 @@ NUM_DAYS = 2225                                            # a six-year sequence
 
 #----------------------------------------------------------------------------
 
-def build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, device):
-    """G, G_ema, loss and phases configured as train.py does (ADA off)."""
+def build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p, device):
+    """G, G_ema, loss and phases configured as train.py does (ADA at the fixed probability aug_p; 0 = off)."""
     f_manual = timeline.cycle_frequencies(NUM_DAYS)
     cond_args = dnnlib.EasyDict(type='fourier', dims=2 * (len(f_manual) + 1), f_manual=f_manual, include_lin=True,
         lin_lr=0.01, lr=1.0, noise=0.0, noise_f=[200.0, 4.0, 0.0], noise_f_int=[], d_time_noise=True, dequant='gauss',
@@ -45,17 +46,22 @@ def build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, devic
         block_kwargs=dict(fp16_channels_last=channels_last), epilogue_kwargs=dict(mbstd_group_size=min(batch_gpu, 4)),
         **common).train().requires_grad_(False).to(device)
     G_ema = copy.deepcopy(G).eval()
-    loss = dnnlib.util.construct_class_by_name(class_name='training.loss.StyleGAN2Loss', device=device, G=G, D=D,
+    augment_pipe = None
+    if aug_p > 0:
+        bgc = dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1, brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1)
+        augment_pipe = dnnlib.util.construct_class_by_name(class_name='training.augment.AugmentPipe', **bgc).train().requires_grad_(False).to(device)
+        augment_pipe.p.fill_(aug_p)
+    loss = dnnlib.util.construct_class_by_name(class_name='training.loss.StyleGAN2Loss', device=device, G=G, D=D, augment_pipe=augment_pipe,
         r1_gamma=(res / 256) ** 2, style_mixing_prob=0.9, pl_weight=2, pl_no_weight_grad=True, bf16=bf16, compile=compile)
     opt_kwargs = dict(class_name='torch.optim.Adam', lr=0.002, betas=[0, 0.99], eps=1e-8)
     phases = training_loop.build_phases(G, D, opt_kwargs, opt_kwargs, 4, 16, device)
     return G, G_ema, loss, phases
 
-def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channels_last, compile, tf32, device):
+def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, device):
     """(s/kimg, peak GPU memory in GiB) of one configuration."""
     training_loop.setup_backends(cudnn_benchmark=True, allow_tf32=tf32)
     torch.manual_seed(0)
-    G, G_ema, loss, phases = build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, device)
+    G, G_ema, loss, phases = build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p, device)
     real_img = torch.rand([batch, 3, res, res], device=device) * 2 - 1
     real_c = torch.rand([batch, 1], device=device)
     batch_idx = 0
@@ -104,10 +110,12 @@ def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channel
 @click.option('--channels-last', help='Channels-last fp16 blocks', is_flag=True)
 @click.option('--compile', help='torch.compile the main-phase forwards', is_flag=True)
 @click.option('--tf32', help='Allow TF32', is_flag=True)
-def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channels_last, compile, tf32):
+@click.option('--aug-p', help='ADA (bgc) at this fixed probability; 0 = off', type=click.FloatRange(min=0, max=1), default=0, show_default=True)
+def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p):
     """Print a markdown table of s/kimg and peak memory per resolution."""
     device = torch.device('cuda') if torch.cuda.is_available() else torch.device('cpu')
     flags = [name for name, on in [('fp32', fp32), ('bf16', bf16), ('channels-last', channels_last), ('compile', compile), ('tf32', tf32)] if on]
+    flags += [f'ADA p={aug_p:g}'] if aug_p > 0 else []
     print(f'Device: {torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"}, torch {torch.__version__}, '
           f'options: {", ".join(flags) or "defaults"}\n')
     print('| res | batch | batch_gpu | cbase/cmax | s/kimg | img/s | peak GPU mem (GiB) | original s/kimg | speed-up |')
@@ -118,7 +126,7 @@ def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16
         bgpu = batch_gpu or max(min(4096 // res, batch), 1)
         if batch % bgpu != 0:
             raise click.BadParameter(f'batch {batch} is not a multiple of batch_gpu {bgpu}', param_hint='--batch-gpu')
-        sec_per_kimg, peak = run(res, batch, bgpu, base, top, seconds, warmup, fp32, bf16, channels_last, compile, tf32, device)
+        sec_per_kimg, peak = run(res, batch, bgpu, base, top, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, device)
         orig = ORIGINAL_SEC_PER_KIMG.get(res) if (base, top) == ORIGINAL_CHANNELS.get(res, (32768, 512)) else None
         ref = f'{orig:.1f} | {orig / sec_per_kimg:.2f}x' if orig else '- | -'
         print(f'| {res} | {batch} | {bgpu} | {base}/{top} | {sec_per_kimg:.2f} | {1000 / sec_per_kimg:.1f} | '
