@@ -305,39 +305,39 @@ def _leave_stop_signals_to_main(worker_id):
 #----------------------------------------------------------------------------
 
 def training_loop(
-    run_dir                 = '.',      # Output directory.
-    training_set_kwargs     = {},       # Options for the training set.
-    data_loader_kwargs      = {},       # Options for torch.utils.data.DataLoader.
-    G_kwargs                = {},       # Options for the generator network.
-    D_kwargs                = {},       # Options for the discriminator network.
-    G_opt_kwargs            = {},       # Options for the generator optimizer.
-    D_opt_kwargs            = {},       # Options for the discriminator optimizer.
-    augment_kwargs          = None,     # Options for the augmentation pipeline; None = disable.
-    loss_kwargs             = {},       # Options for the loss function.
-    metrics                 = [],       # Metrics to evaluate after each network snapshot.
-    random_seed             = 0,        # Global random seed.
-    batch_size              = 4,        # Total batch size for one training iteration.
-    batch_gpu               = 4,        # Images per process per micro-batch.
-    ema_kimg                = 10,       # Half-life of the exponential moving average of G's weights.
-    ema_rampup              = 0.05,     # EMA ramp-up coefficient; None = no ramp-up.
-    G_reg_interval          = None,     # How often to run the G regulariser (lazy); None = with every step.
-    D_reg_interval          = 16,       # How often to run the D regulariser (lazy); None = with every step.
-    augment_p               = 0,        # Initial augmentation probability.
-    ada_target              = None,     # ADA target value; None = fixed p.
-    ada_interval            = 4,        # Steps between ADA adjustments.
-    ada_kimg                = 500,      # ADA speed: kimg for p to go from 0 to 1.
-    total_kimg              = 25000,    # Total length of the training, in thousands of real images.
-    kimg_per_tick           = 4,        # Progress snapshot interval.
-    image_snapshot_ticks    = 50,       # Ticks between image grids; None = never.
-    network_snapshot_ticks  = 50,       # Ticks between network snapshots and training states; None = only at the end.
-    resume_pkl              = None,     # Network pickle to take the weights from (weights only).
+    run_dir                 = '.',      # Where every output of the run goes.
+    training_set_kwargs     = {},       # construct_class_by_name() arguments of the dataset.
+    data_loader_kwargs      = {},       # Extra torch.utils.data.DataLoader arguments (workers, prefetch, ...).
+    G_kwargs                = {},       # construct_class_by_name() arguments of G.
+    D_kwargs                = {},       # construct_class_by_name() arguments of D.
+    G_opt_kwargs            = {},       # construct_class_by_name() arguments of G's optimiser (lr, betas, ...).
+    D_opt_kwargs            = {},       # The same for D.
+    augment_kwargs          = None,     # AugmentPipe arguments; None: no augmentation.
+    loss_kwargs             = {},       # StyleGAN2Loss arguments.
+    metrics                 = [],       # Metric names run on G_ema at every network snapshot.
+    random_seed             = 0,        # Seeds every RNG (offset per rank).
+    batch_size              = 4,        # Images per step, all ranks together.
+    batch_gpu               = 4,        # Micro-batch: images per forward pass on one rank.
+    ema_kimg                = 10,       # G_ema's half-life in thousands of images.
+    ema_rampup              = 0.05,     # The half-life grows as this fraction of the images seen; None: constant.
+    G_reg_interval          = None,     # Steps between path-length regularisations; None: in every step.
+    D_reg_interval          = 16,       # Steps between R1 regularisations; None: in every step.
+    augment_p               = 0,        # Augmentation probability at the start.
+    ada_target              = None,     # Adapt p towards this mean sign of D(real); None: p stays fixed.
+    ada_interval            = 4,        # Steps between adaptations of p.
+    ada_kimg                = 500,      # Thousands of images over which p could move from 0 to 1.
+    total_kimg              = 25000,    # Length of the run in thousands of real images.
+    kimg_per_tick           = 4,        # Thousands of images between status lines.
+    image_snapshot_ticks    = 50,       # Ticks between image grids; None: never.
+    network_snapshot_ticks  = 50,       # Ticks between network snapshots and training states; None: only at the end.
+    resume_pkl              = None,     # Network pickle whose weights start the run (weights only).
     resume_state            = None,     # Training state to continue exactly (training-state-*.pt in run_dir).
-    keep_states             = 3,        # Keep only this many newest training states; 0 = all.
-    cudnn_benchmark         = True,     # cudnn.benchmark.
+    keep_states             = 3,        # How many of the newest training states to keep; 0: all.
+    cudnn_benchmark         = True,     # Let cuDNN pick the fastest convolution algorithms.
     allow_tf32              = False,    # TF32 matmuls and convolutions.
     options                 = None,     # The whole config (plain data), stored in each training state.
-    abort_fn                = None,     # Callback: True to stop training at the next tick.
-    progress_fn             = None,     # Callback: called with (cur_kimg, total_kimg) at every tick.
+    abort_fn                = None,     # Called at every tick; True stops the run.
+    progress_fn             = None,     # Called at every tick with (cur_kimg, total_kimg).
 ):
     rank = dist.get_rank()
     world_size = dist.get_world_size()
