@@ -114,7 +114,7 @@ def build_config(opts, num_gpus):
         cond_args=cond_args, mapping_kwargs=dnnlib.EasyDict(num_layers=opts.map_depth),
         channel_base=opts.cbase, channel_max=opts.cmax, num_fp16_res=(4 if mixed else 0),
         conv_clamp=(None if opts.fp32 else 256), fp16_channels_last=opts.channels_last,
-        fused_modconv_default='inference_only', out_rect=(pad_h, pad_v, res - pad_h, res - pad_v))
+        out_rect=(pad_h, pad_v, res - pad_h, res - pad_v))
     c.D_kwargs = dnnlib.EasyDict(class_name='training.networks_stylegan2.Discriminator', cond_args=cond_args,
         channel_base=opts.cbase, channel_max=opts.cmax, num_fp16_res=(4 if mixed else 0),
         conv_clamp=(None if opts.fp32 else 256),

@@ -40,7 +40,7 @@ def build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p
     common = dict(c_dim=1, img_resolution=res, img_channels=3, cond_args=cond_args, channel_base=cbase,
         channel_max=cmax, num_fp16_res=(4 if mixed else 0), conv_clamp=(None if fp32 else 256))
     G = dnnlib.util.construct_class_by_name(class_name='training.networks_stylegan2.Generator', z_dim=512, w_dim=512,
-        mapping_kwargs=dict(num_layers=2), fp16_channels_last=channels_last, fused_modconv_default='inference_only',
+        mapping_kwargs=dict(num_layers=2), fp16_channels_last=channels_last,
         **common).train().requires_grad_(False).to(device)
     D = dnnlib.util.construct_class_by_name(class_name='training.networks_stylegan2.Discriminator',
         block_kwargs=dict(fp16_channels_last=channels_last), epilogue_kwargs=dict(mbstd_group_size=min(batch_gpu, 4)),
