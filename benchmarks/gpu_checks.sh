@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The GPU checks behind docs/PERFORMANCE.md and the GPU-marked tests, in one run of under 10 minutes on one GPU.
+# Each step has its own time limit, so one slow step cannot starve the others; results go to OUTDIR.
+#   bash benchmarks/gpu_checks.sh [OUTDIR]
+set -u
+cd "$(dirname "$0")/.."
+out=${1:-gpu_checks}
+mkdir -p "$out"
+export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0
+
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$out/env.txt"
+python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' >> "$out/env.txt"
+step() { # step SECONDS FILE COMMAND...: run with a time limit, keep the output, say how it ended
+    local limit=$1 file=$2; shift 2
+    timeout "$limit" "$@" > "$out/$file" 2>&1
+    echo "$file: exit $? ($(tail -n 1 "$out/$file"))"
+}
+step 240 gpu_tests.txt    python3 -m pytest -q -p no:cacheprovider -m gpu tests/
+step 90  bench_ops.txt    python3 benchmarks/bench_ops.py --out "$out/bench_ops.md" --reps 20 --overwrite
+step 150 bench_1024.md    python3 benchmarks/bench_train.py --res 1024 --seconds 30 --warmup 4
+step 60  bench_256_ada.md python3 benchmarks/bench_train.py --res 256 --seconds 20 --warmup 8 --aug-p 0.6
+step 60  bench_256_bf16.md python3 benchmarks/bench_train.py --res 256 --batch-gpu 32 --bf16 --tf32 --seconds 20 --warmup 8
