@@ -137,8 +137,11 @@ def plan_export(cfg, source):
                                     cfg.skip_bad_times, cfg.check_order)
     sel = selection.select(len(timed.frames), cfg.trim, cfg.skip)
     tl = timeline.Timeline.from_unix(timed.unix[sel.start:sel.end + 1])
-    raw_warps = geometry.load_warps(cfg.warps, len(timed.frames)) if cfg.warps else None
-    warps = geometry.smooth_warps(raw_warps, cfg.warp_smoothing) if cfg.warps else None
+    raw_warps = warps = None
+    if cfg.warps: # One row per input frame in discovery order (the original's format), smoothed over that order.
+        rows = geometry.load_warps(cfg.warps, len(source.frames))
+        raw_warps = rows[timed.source_index]
+        warps = geometry.smooth_warps(rows, cfg.warp_smoothing)[timed.source_index]
     ref_size = geometry.reference_size([timed.frames[i] for i in sel.indices])
     box = geometry.crop_box(cfg.crop, ref_size, raw_warps, sel.indices)
     plan = geometry.make_plan(ref_size, cfg.resolution, box, cfg.fit, cfg.quality)

@@ -48,7 +48,7 @@ def load_warps(path, num_frames):
         raise ValueError(f'Cannot read warps file {path}: {e}') from e
     if rows.shape != (num_frames, 6) or not np.issubdtype(rows.dtype, np.floating):
         raise ValueError(f'Warps file {path} holds a {rows.dtype} array of shape {rows.shape}; expected float rows of shape '
-                         f'({num_frames}, 6): one [a11-1, a21, a12, a22-1, tx, ty] per frame with a valid time, in time order')
+                         f'({num_frames}, 6): one [a11-1, a21, a12, a22-1, tx, ty] per input frame, in discovery order')
     if not np.isfinite(rows).all():
         raise ValueError(f'Warps file {path} contains NaN or infinite values')
     return rows.astype(np.float64)

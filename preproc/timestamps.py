@@ -149,6 +149,7 @@ class TimedFrames:
     unix: np.ndarray    # float64 [N] unix seconds, strictly increasing.
     origins: list       # Per frame: 'name', 'exif' or 'video'.
     dropped: dict       # {'unparsable'|'out_of_order'|'duplicate': [names]} (only with skip_bad_times).
+    source_index: np.ndarray # int64 [N]: each frame's position in discovery order (what warps rows follow).
 
 def _raw_times(source, parser, tz, video_start, video_interval):
     if source.video_pts is not None:
@@ -222,6 +223,6 @@ def assign_times(source, time_format=None, timezone='UTC', video_start=None, vid
     if not unique:
         raise BadTimesError(f'No frame of {len(frames)} has a usable capture time')
     return TimedFrames(frames=[frames[i] for i in unique], unix=np.array([unix[i] for i in unique], dtype=np.float64),
-                       origins=[origins[i] for i in unique], dropped=dropped)
+                       origins=[origins[i] for i in unique], dropped=dropped, source_index=np.array(unique, dtype=np.int64))
 
 #----------------------------------------------------------------------------

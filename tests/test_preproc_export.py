@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from preproc import export, geometry, process_sequence, validate
+from preproc import discovery, export, geometry, process_sequence, validate
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 T0 = datetime.datetime(2021, 3, 1, 6, 0, tzinfo=datetime.timezone.utc).timestamp()
@@ -110,6 +110,20 @@ def test_warps_and_fit_crop(tmp_path):
     np.save(tmp_path / 'short.npy', rows[:2])
     with pytest.raises(ValueError, match=r'shape \(2, 6\)'):
         run_export(tmp_path / 'seq', tmp_path / 'out2', warps=str(tmp_path / 'short.npy'))
+
+def test_warps_rows_follow_discovery_order(tmp_path):
+    # Folder a/ holds the later frames and is discovered first, so discovery order differs from time order; the
+    # rows of an original warps file belong to the frames in discovery order, one per input frame.
+    write_frames(tmp_path / 'seq' / 'a', frame_times([2, 3]), size=(32, 32))
+    write_frames(tmp_path / 'seq' / 'b', frame_times([0, 1]), size=(32, 32), seed=1)
+    rows = np.zeros((4, 6))
+    rows[:, 4] = [0.2, 0.3, 0.0, 0.1] # tx = a tenth of each frame's capture hour
+    np.save(tmp_path / 'warps.npy', rows)
+    cfg = export.ExportConfig(input=str(tmp_path / 'seq'), export=str(tmp_path / 'out'), resolution=32,
+                              warps=str(tmp_path / 'warps.npy'))
+    with discovery.open_input(cfg.input) as source:
+        job = export.plan_export(cfg, source)
+    assert [w[4] for _, w in job.items] == [0.0, 0.1, 0.2, 0.3]
 
 #----------------------------------------------------------------------------
 # Bad inputs.
