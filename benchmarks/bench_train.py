@@ -27,6 +27,7 @@ from training import training_loop # pylint: disable=wrong-import-position
 ORIGINAL_SEC_PER_KIMG = {128: 6.5, 256: 14.6, 1024: 98.0} # original code, one H100, batch 32, --aug=noaug
 ORIGINAL_CHANNELS = {128: (16384, 256)}                    # cbase, cmax of the 128^2 measurement (others 32768, 512)
 NUM_DAYS = 2225                                            # a six-year sequence: trend, year and day slots
+NUM_FRAMES = 1000                                          # frames of that sequence ('auto' time noise is in frames)
 
 #----------------------------------------------------------------------------
 
@@ -34,8 +35,9 @@ def build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p
     """G, G_ema, loss and phases configured as train.py does (ADA at the fixed probability aug_p; 0 = off)."""
     f_manual = timeline.cycle_frequencies(NUM_DAYS)
     cond_args = dnnlib.EasyDict(type='fourier', dims=2 * (len(f_manual) + 1), f_manual=f_manual, include_lin=True,
-        lin_lr=0.01, lr=1.0, noise=0.0, noise_f=[200.0, 4.0, 0.0], noise_f_int=[], d_time_noise=True, dequant='gauss',
-        t_delta=1 / 1000, num_frames=1000, start_ts=timeline.DEFAULT_DATE_START, num_days=NUM_DAYS)
+        lin_lr=0.01, lr=1.0, noise=0.0, noise_f=[s * NUM_FRAMES / NUM_DAYS for s in timeline.auto_noise_spans(NUM_DAYS)],
+        noise_f_int=[], d_time_noise=True, dequant='gauss', t_delta=1 / NUM_FRAMES, num_frames=NUM_FRAMES,
+        start_ts=timeline.DEFAULT_DATE_START, num_days=NUM_DAYS)
     mixed = not (fp32 or bf16)
     common = dict(c_dim=1, img_resolution=res, img_channels=3, cond_args=cond_args, channel_base=cbase,
         channel_max=cmax, num_fp16_res=(4 if mixed else 0), conv_clamp=(None if fp32 else 256))

@@ -61,7 +61,10 @@ def parse_iso(text, tz):
 
 
 def parse_interval_seconds(text):
-    """A frame interval in seconds: '30s', '10min', '1.5 h', '2 days' (see training.timeline.parse_span_seconds)."""
+    """A frame interval in seconds: '30s', '10min', '1.5 h', '2 days' (see training.timeline.parse_span_seconds). A
+    unit is required: a bare number would be days there, which nobody means for the frames of a video."""
+    if not re.search(r'[a-zA-Z]', str(text)):
+        raise ValueError(f'The frame interval {text!r} needs a unit, e.g. 30s, 10min or 1h')
     seconds = timeline.parse_span_seconds(text)
     if seconds <= 0:
         raise ValueError(f'The frame interval must be positive, got {text!r}')

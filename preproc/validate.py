@@ -11,7 +11,7 @@ import zipfile
 
 from PIL import Image
 
-from preproc import discovery
+from preproc import discovery, geometry
 
 #----------------------------------------------------------------------------
 
@@ -38,19 +38,22 @@ class _Reader:
         with open(os.path.join(self.root, name), 'rb') as f:
             return f.read()
 
-def _check_meta(meta, res, errors):
-    for key in ('num_days', 'date_start', 'pad_horizontal', 'pad_vertical', 'img_shape'):
-        if key not in meta:
-            errors.append(f'meta lacks "{key}"')
-    if not (isinstance(meta.get('num_days'), int) and meta['num_days'] >= 1):
-        errors.append(f'meta.num_days must be a positive int, got {meta.get("num_days")!r}')
-    if not isinstance(meta.get('date_start'), (int, float)):
-        errors.append(f'meta.date_start must be unix seconds, got {meta.get("date_start")!r}')
+def _check_meta(meta, res, errors, warnings):
+    """The keys the trainer reads. Only num_days is needed (else train.py needs --days); pads default to 0 and
+    date_start to 2000-01-01, as in the original, and img_shape is informative."""
+    if 'num_days' not in meta:
+        warnings.append('meta lacks "num_days": train.py will need --days')
+    elif not (isinstance(meta['num_days'], int) and meta['num_days'] >= 1):
+        errors.append(f'meta.num_days must be a positive int, got {meta["num_days"]!r}')
+    if 'date_start' not in meta:
+        warnings.append('meta lacks "date_start": dates will count from 2000-01-01')
+    elif not isinstance(meta['date_start'], (int, float)):
+        errors.append(f'meta.date_start must be unix seconds, got {meta["date_start"]!r}')
     for key in ('pad_horizontal', 'pad_vertical'):
-        if not (isinstance(meta.get(key), int) and 0 <= meta[key] < (res or 2) // 2):
-            errors.append(f'meta.{key} must be an int in [0, R/2), got {meta.get(key)!r}')
-    if res and meta.get('img_shape') != [3, res, res]:
-        errors.append(f'meta.img_shape is {meta.get("img_shape")!r}, the images are {[3, res, res]}')
+        if key in meta and not (isinstance(meta[key], int) and (res is None or 0 <= meta[key] < res // 2)):
+            errors.append(f'meta.{key} must be an int in [0, R/2), got {meta[key]!r}')
+    if res and 'img_shape' in meta and meta['img_shape'] != [3, res, res]:
+        errors.append(f'meta.img_shape is {meta["img_shape"]!r}, the images are {[3, res, res]}')
 
 def _check_labels(labels, errors):
     """Label times, or None if the list is malformed."""
@@ -107,10 +110,14 @@ def validate_dataset(path, verbose=True):
         errors.append('images differ in size or mode: ' + ', '.join(f'{len(v)}x {k[0][0]}x{k[0][1]} {k[1]}' for k, v in sizes.items()))
     elif sizes:
         (w, h), mode = next(iter(sizes))
-        res = w if w == h and w & (w - 1) == 0 else None
+        try:
+            geometry.check_resolution(w if w == h else None)
+            res = w
+        except ValueError:
+            res = None
         if res is None or mode != 'RGB':
-            errors.append(f'images are {w}x{h} {mode}; expected R x R RGB with R a power of two')
-    _check_meta(meta, res, errors)
+            errors.append(f'images are {w}x{h} {mode}; expected R x R RGB with R a power of two >= 32')
+    _check_meta(meta, res, errors, warnings)
     if reader.zip is not None:
         if any(i.compress_type != zipfile.ZIP_STORED for i in reader.infos.values()):
             warnings.append('some members are compressed; the format uses ZIP_STORED')

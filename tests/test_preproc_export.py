@@ -282,8 +282,26 @@ def test_validator_finds_format_errors(tmp_path):
     report = validate.validate_dataset(str(path), verbose=False)
     text = '\n'.join(report['errors'])
     assert not report['ok']
-    for problem in ['not strictly increasing', 'no label', 'differ in size', 'num_days', 'date_start', 'pad_horizontal']:
+    for problem in ['not strictly increasing', 'no label', 'differ in size', 'num_days']:
         assert problem in text
+    assert 'date_start' in '\n'.join(report['warnings']) # Optional in the original format: a warning only.
+
+def test_validator_accepts_minimal_original_meta(tmp_path):
+    # The original trainer needs only labels and num_days; pads, date_start and img_shape are optional.
+    path = tmp_path / 'old_32x32_2hz.zip'
+    with zipfile.ZipFile(path, 'w') as zf:
+        for k in range(2):
+            with zf.open(f'00000/img{k:08d}.jpg', 'w') as f:
+                Image.new('RGB', (32, 32)).save(f, format='JPEG')
+        labels = [[f'00000/img{k:08d}.jpg', [0.25 * k]] for k in range(2)]
+        zf.writestr('dataset.json', json.dumps(dict(labels=labels, meta=dict(num_days=2))))
+    report = validate.validate_dataset(str(path), verbose=False)
+    assert report['ok'], report['errors']
+    meta_bad = dict(num_days=2, pad_vertical=16, img_shape=[3, 64, 64])
+    with zipfile.ZipFile(path, 'a') as zf, pytest.warns(UserWarning, match='Duplicate name'): # The last copy counts.
+        zf.writestr('dataset.json', json.dumps(dict(labels=labels, meta=meta_bad)))
+    text = '\n'.join(validate.validate_dataset(str(path), verbose=False)['errors'])
+    assert 'pad_vertical' in text and 'img_shape' in text
     result = CliRunner().invoke(process_sequence.main, ['--validate', str(path)])
     assert result.exit_code == 1 and 'INVALID' in result.output
 

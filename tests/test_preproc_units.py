@@ -80,6 +80,8 @@ def test_timezones():
 
 def test_intervals_and_iso():
     assert timestamps.parse_interval_seconds('10min') == 600
+    with pytest.raises(ValueError, match='needs a unit'):
+        timestamps.parse_interval_seconds('30')
     assert timestamps.parse_interval_seconds('30 s') == 30
     assert timestamps.parse_interval_seconds('1.5h') == 5400
     assert timestamps.parse_interval_seconds('2 days') == 2 * 86400
