@@ -4,7 +4,7 @@ weather and capture defects from the seed)."""
 
 import numpy as np
 
-from preproc.synth import capture, solar, weather
+from preproc.synth import capture, scene, solar, weather
 
 # Keys of factors_at(), in the order of factors.json. The renderer reads only RENDER_KEYS.
 FACTOR_KEYS = ('unix', 'sun_elevation', 'sun_azimuth', 'hour_utc', 'day_of_year', 'season_phase', 'trend',
@@ -18,8 +18,7 @@ RENDER_KEYS = ('sun_elevation', 'sun_azimuth', 'season_phase', 'trend', 'cloud',
 
 def trend_at(unix, cfg):
     """Construction progress in [0, 1]: a smooth step over [start, start + days]."""
-    s = np.clip((np.asarray(unix, dtype=np.float64) - cfg.start_unix) / (cfg.end_unix - cfg.start_unix), 0, 1)
-    return s * s * (3 - 2 * s)
+    return scene.smoothstep(cfg.start_unix, cfg.end_unix, np.asarray(unix, dtype=np.float64))
 
 def factors_at(unix_times, cfg):
     """dict factor name -> [N] array for the given UTC unix seconds; deterministic given cfg (seed included).

@@ -8,7 +8,8 @@ fog and rain are stationary; snow cover comes from a temperature proxy (seasonal
 
 import numpy as np
 
-from preproc.synth import noise, solar
+from preproc.synth import noise, scene, solar
+from training import timeline
 
 # (stream id, [(time constant in hours, variance share), ...]) of the latents.
 CLOUD = (11, [(10.0, 0.35), (72.0, 0.65)])
@@ -20,10 +21,6 @@ TEMP_MEAN, TEMP_SEASON, TEMP_ANOMALY = 8.5, 10.5, 4.0 # deg C: annual mean, seas
 COLDEST_DAY = 15.0                                   # day of year of the seasonal minimum (mid January)
 
 #----------------------------------------------------------------------------
-
-def _smoothstep(a, b, x):
-    s = np.clip((x - a) / (b - a), 0, 1)
-    return s * s * (3 - 2 * s)
 
 def ar1(unix, seed, stream, tau_hours):
     """Unit-variance AR(1) process with correlation time tau_hours at the given times (linear between whole hours)."""
@@ -48,16 +45,16 @@ def latent(unix, seed, spec):
 def temperature(unix, seed):
     """Temperature proxy in deg C: seasonal cycle plus a slow random anomaly (no daily cycle)."""
     day_of_year, _, _ = solar.calendar(unix)
-    seasonal = TEMP_MEAN - TEMP_SEASON * np.cos(2 * np.pi * (day_of_year - COLDEST_DAY) / 365.25)
+    seasonal = TEMP_MEAN - TEMP_SEASON * np.cos(2 * np.pi * (day_of_year - COLDEST_DAY) / timeline.DAYS_PER_YEAR)
     return seasonal + TEMP_ANOMALY * latent(unix, seed, TEMP)
 
 def weather_at(unix, seed):
     """dict of cloud, fog, rain, snow in [0, 1] (float64 arrays) at the given unix times."""
     unix = np.atleast_1d(np.asarray(unix, dtype=np.float64))
     cloud = 1 / (1 + np.exp(-2.2 * (latent(unix, seed, CLOUD) + 0.1)))
-    fog = _smoothstep(1.0, 2.4, latent(unix, seed, FOG))
-    rain = _smoothstep(0.3, 1.6, latent(unix, seed, RAIN)) * _smoothstep(0.55, 0.8, cloud)
-    snow = _smoothstep(1.5, -2.5, temperature(unix, seed))
+    fog = scene.smoothstep(1.0, 2.4, latent(unix, seed, FOG))
+    rain = scene.smoothstep(0.3, 1.6, latent(unix, seed, RAIN)) * scene.smoothstep(0.55, 0.8, cloud)
+    snow = scene.smoothstep(1.5, -2.5, temperature(unix, seed))
     return dict(cloud=cloud, fog=fog, rain=rain, snow=snow)
 
 #----------------------------------------------------------------------------
