@@ -239,3 +239,12 @@ def test_safe_loader_unknown_and_non_module(tmp_path):
         safe_pickle.load_network_pkl(save([1, 2], tmp_path / 'list.pkl'))
 
 #----------------------------------------------------------------------------
+
+def test_exec_loaded_source_never_replaces_registered_classes(tmp_path):
+    # A pickle loaded with allow_source_exec runs its own copy of a module's source, which calls register_safe_class
+    # again; the safe loader must keep rebuilding with the project's own classes afterwards.
+    from training import networks_stylegan2
+    from torch_utils import persistence
+    foreign = type('Generator', (torch.nn.Module,), {'__module__': persistence.EXEC_MODULE_PREFIX + 'test'})
+    safe_pickle.register_safe_class(foreign)
+    assert safe_pickle._registry['Generator'][0] is networks_stylegan2.Generator

@@ -9,6 +9,7 @@ import io
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -255,6 +256,26 @@ def test_metric_hook_and_callbacks(tmp_path, dataset_zip, monkeypatch, one_threa
 
 #----------------------------------------------------------------------------
 # --noise.
+
+
+def test_stop_signal_skips_the_metrics(tmp_path, dataset_zip, monkeypatch, one_thread):
+    # After SIGTERM the run must reach its training state quickly: metrics (minutes at full size) are skipped.
+    import dnnlib
+    import metrics
+    from training import checkpoint, training_loop
+    calls = []
+    fake = types.ModuleType('metrics.metric_main')
+    fake.calc_metric = lambda **kwargs: calls.append(kwargs['metric'])
+    monkeypatch.setitem(sys.modules, 'metrics.metric_main', fake)
+    monkeypatch.setattr(metrics, 'metric_main', fake, raising=False)
+    c = dry_run_options(tmp_path / 'runs', dataset_zip, ['--kimg=1', '--snap=1'])
+    run_dir = tmp_path / 'run'
+    run_dir.mkdir()
+    c.update(run_dir=str(run_dir), metrics=['fid_fake'], progress_fn=lambda cur, total: os.kill(os.getpid(), signal.SIGTERM))
+    training_loop.training_loop(**c)
+    assert calls == []
+    assert checkpoint.latest_state(str(run_dir)) is not None
+    assert 'Skipping the metrics' in open(run_dir / 'log.txt', encoding='utf-8').read()
 
 def test_parse_noise_values():
     # (global span, per-slot spans, run-dir label) in days.

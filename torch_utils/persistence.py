@@ -18,6 +18,7 @@ import dnnlib
 #----------------------------------------------------------------------------
 
 _version = 6             # meta['version'] written by StyleGAN2-ADA and StyleGAN3; the only one understood here
+EXEC_MODULE_PREFIX = '_imported_module_' # name prefix of the modules made from embedded source
 _decorators = set()      # the classes returned by persistent_class()
 _import_hooks = []       # callbacks that may rewrite meta before loading
 _module_to_src_dict = {} # module object -> source text
@@ -124,7 +125,7 @@ def _src_to_module(src):
     """Module made by exec'ing `src`; the same text always maps to the same module (so classes stay identical)."""
     module = _src_to_module_dict.get(src)
     if module is None:
-        module_name = '_imported_module_' + uuid.uuid4().hex
+        module_name = EXEC_MODULE_PREFIX + uuid.uuid4().hex
         module = types.ModuleType(module_name)
         sys.modules[module_name] = module # persistent_class() looks the module up by name while the source runs
         _module_to_src_dict[module] = src

@@ -112,7 +112,11 @@ def register_safe_class(cls, names=None, rebuild=None):
     """Rebuild pickled objects whose class name is in `names` (default [cls.__name__]) as `cls`; returns cls.
 
     rebuild(stub) -> module replaces the default rebuild_module(cls, stub), e.g. to translate init arguments.
+    Classes defined by source that a pickle carried (exec'd by allow_source_exec=True) are never registered: the
+    safe loader must keep rebuilding with this project's own code.
     """
+    if cls.__module__.startswith(persistence.EXEC_MODULE_PREFIX):
+        return cls
     for name in [cls.__name__] if names is None else names:
         _registry[name] = (cls, rebuild)
     return cls

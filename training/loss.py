@@ -118,8 +118,9 @@ class StyleGAN2Loss:
             with torch.autograd.profiler.record_function('pl_grads'), conv2d_gradfix.no_weight_gradients(self.pl_no_weight_grad):
                 pl_grads = torch.autograd.grad(outputs=[(gen_img * pl_noise).sum()], inputs=[gen_ws], create_graph=True, only_inputs=True)[0]
             pl_lengths = pl_grads.float().square().sum(2).mean(1).sqrt()
-            self.pl_mean.copy_(self.pl_mean.lerp(pl_lengths.mean().detach(), self.pl_decay))
-            pl_penalty = (pl_lengths - self.pl_mean).square()
+            pl_mean = self.pl_mean.lerp(pl_lengths.mean(), self.pl_decay) # in the graph, as in StyleGAN2's definition
+            self.pl_mean.copy_(pl_mean.detach())
+            pl_penalty = (pl_lengths - pl_mean).square()
             training_stats.report('Loss/pl_penalty', pl_penalty)
             loss = pl_penalty * self.pl_weight
             training_stats.report('Loss/G/reg', loss)

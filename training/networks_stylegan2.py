@@ -790,10 +790,7 @@ def _rebuild(cls, stub, kwargs):
     safe_pickle.load_stub_tensors(module, stub)
     return module
 
-# Only the imported module registers: pickles exec this same source into throwaway modules (allow_source_exec),
-# whose classes must not replace the registered ones.
-if __name__ in safe_pickle.SAFE_CLASS_MODULES:
-    safe_pickle.register_safe_class(Generator, rebuild=_rebuild_generator)
-    safe_pickle.register_safe_class(Discriminator, rebuild=_rebuild_discriminator)
+safe_pickle.register_safe_class(Generator, rebuild=_rebuild_generator)
+safe_pickle.register_safe_class(Discriminator, rebuild=_rebuild_discriminator)
 
 #----------------------------------------------------------------------------

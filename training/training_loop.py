@@ -386,7 +386,6 @@ def _train(run_dir, training_set_kwargs, data_loader_kwargs, G_kwargs, D_kwargs,
         loader_kwargs.setdefault('worker_init_fn', _leave_stop_signals_to_main)
     training_set_iterator = iter(torch.utils.data.DataLoader(dataset=training_set, sampler=sampler, batch_size=batch_size // world_size, **loader_kwargs))
     labels = torch.as_tensor(training_set.labels, device=device)
-    dequantizer = Dequantizer(training_set.labels) if training_set.has_labels else None
     dist.print0(f'Num images: {len(training_set)}, image shape: {training_set.image_shape}, label shape: {training_set.label_shape}')
 
     # Networks.
@@ -395,6 +394,7 @@ def _train(run_dir, training_set_kwargs, data_loader_kwargs, G_kwargs, D_kwargs,
     G = dnnlib.util.construct_class_by_name(**G_kwargs, **common_kwargs).train().requires_grad_(False).to(device)
     D = dnnlib.util.construct_class_by_name(**D_kwargs, **common_kwargs).train().requires_grad_(False).to(device)
     G_ema = copy.deepcopy(G).eval()
+    dequantizer = Dequantizer(training_set.labels, mode=G.cond_args.get('dequant', 'gauss')) if training_set.has_labels else None
     augment_pipe = None
     if augment_kwargs is not None and (augment_p > 0 or ada_target is not None):
         augment_pipe = dnnlib.util.construct_class_by_name(**augment_kwargs).train().requires_grad_(False).to(device)
@@ -541,7 +541,7 @@ def _train(run_dir, training_set_kwargs, data_loader_kwargs, G_kwargs, D_kwargs,
             name = ('seq_fakes' if training_set.has_labels else 'fakes') + tag + '.jpg'
             save_image_grid(generate_images(G_ema, grid_z, grid_c, batch_gpu), os.path.join(run_dir, name), grid_size, training_set.pad)
 
-        # Save a network snapshot, evaluate the metrics, save the training state.
+        # Save a network snapshot, evaluate the metrics (not when stopping on a signal), save the training state.
         if done or (network_snapshot_ticks is not None and cur_tick % network_snapshot_ticks == 0):
             snapshot = snapshot_modules(dict(G=G, D=D, G_ema=G_ema, augment_pipe=augment_pipe), world_size)
             snapshot['training_set_kwargs'] = dict(training_set_kwargs)
@@ -549,7 +549,9 @@ def _train(run_dir, training_set_kwargs, data_loader_kwargs, G_kwargs, D_kwargs,
             if rank == 0:
                 snapshot_pkl = dnnlib.util.atomic_write(os.path.join(run_dir, f'network-snapshot-{tag}.pkl'), lambda f: pickle.dump(snapshot, f))
             snapshot_pkl = dist.broadcast_object(snapshot_pkl)
-            if metrics:
+            if metrics and stopped: # a stop signal leaves little time (SLURM, timeout): the state comes first
+                dist.print0(f'Skipping the metrics on the way out; run calc_metrics.py on {snapshot_pkl}')
+            elif metrics:
                 dist.print0('Evaluating metrics...')
                 from metrics import metric_main # lazily: metrics are optional for training
                 for metric in metrics:
@@ -570,7 +572,7 @@ def _train(run_dir, training_set_kwargs, data_loader_kwargs, G_kwargs, D_kwargs,
                     world_size=world_size, options=json.loads(json.dumps(options or {}))))
                 checkpoint.prune_states(run_dir, keep_states)
                 print(f'Saved {os.path.basename(snapshot_pkl)} and {os.path.basename(state_pt)}')
-            del snapshot # conserve memory
+            del snapshot # the CPU copies are large
 
         # Collect statistics.
         for phase in phases:
