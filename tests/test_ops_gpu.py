@@ -112,3 +112,22 @@ def test_grid_sample(dtype):
     _check(fn, fn, [_randn(2, 3, 8, 8)], dtype, ref_device='cpu')
 
 #----------------------------------------------------------------------------
+
+def test_upfirdn2d_backward_falls_back(monkeypatch):
+    # The backward runs the kernel with transposed parameters (another compiled variant); if that fails, the gradient
+    # must come from the reference with one warning, not break the training step.
+    monkeypatch.setattr(_dispatch, '_disabled', {})
+    f = upfirdn2d.setup_filter([1, 3, 3, 1], device='cuda')
+    x = _randn(2, 4, 16, 16).requires_grad_()
+    y = upfirdn2d.upsample2d(x, f, impl='cuda')
+    assert 'upfirdn2d' not in _dispatch._disabled # the forward took the fast path
+    upfirdn2d._upfirdn2d_fast(x.detach(), f, (1, 1, 0, 0), (1, 1, 0, 0), False, 1) # make sure the kernels are loaded
+    def broken(*args, **kwargs):
+        raise RuntimeError('simulated kernel failure')
+    monkeypatch.setattr(upfirdn2d._kernels, 'launch', broken)
+    with pytest.warns(RuntimeWarning, match='upfirdn2d'):
+        (dx,) = torch.autograd.grad(y.square().sum(), [x])
+    x_ref = x.detach().requires_grad_()
+    (dx_ref,) = torch.autograd.grad(upfirdn2d.upsample2d(x_ref, f, impl='ref').square().sum(), [x_ref])
+    torch.testing.assert_close(dx, dx_ref, rtol=1e-5, atol=1e-5)
+    _dispatch._disabled.clear() # this fallback was intended; the autouse check looks for unintended ones

@@ -140,18 +140,19 @@ class _BiasActGrad(torch.autograd.Function):
 #----------------------------------------------------------------------------
 
 def _probe(key):
-    """Run the fast path once, forward and both backward orders, without and with a clamp (two kernel variants), on
-    a tiny tensor and compare with the reference evaluated in fp32 on the same inputs. The clamp lies beyond the
-    data, so that the comparison cannot hinge on rounding deciding which side of it a value falls."""
+    """Run the fast path once, forward and both backward orders, without and with a clamp, in both memory layouts
+    (the kernel variants), on a tiny tensor and compare with the reference evaluated in fp32 on the same inputs. The
+    clamp lies beyond the data, so that the comparison cannot hinge on rounding deciding which side of it a value
+    falls."""
     device, dtype, act = key
     gen = torch.Generator(device=device).manual_seed(0)
     x0 = torch.randn([2, 3, 5, 7], device=device, generator=gen).to(dtype)
     b0 = torch.randn([3], device=device, generator=gen).to(dtype)
     w = torch.randn([2, 3, 5, 7], device=device, generator=gen)
-    for clamp in (-1, 100):
+    for clamp, layout in ((-1, torch.contiguous_format), (100, torch.contiguous_format), (-1, torch.channels_last)):
         results = []
         for fn, cast in ((_bias_act_fast, dtype), (_bias_act_ref, torch.float32)):
-            x = x0.to(cast).requires_grad_()
+            x = x0.to(cast).contiguous(memory_format=layout).requires_grad_()
             b = b0.to(cast).requires_grad_()
             y = fn(x, b, 1, act, 0.2, 1.5, clamp)
             dx, db = torch.autograd.grad((y * w).sum(), [x, b], create_graph=True)

@@ -156,7 +156,11 @@ class _Upfirdn2d(torch.autograd.Function):
         f, = ctx.saved_tensors
         in_shape, out_shape, ax, ay, flip_filter, gain = ctx.params
         gx, gy, flip = _transpose_params(in_shape, out_shape, f, ax, ay, flip_filter)
-        return _Upfirdn2d.apply(dy, f, gx, gy, flip, gain), None, None, None, None, None
+        # Through the dispatcher again: the transposed parameters compile another kernel variant, whose failure must
+        # fall back to the (differentiable) reference here too, not break the user's backward pass.
+        dx = _dispatch.call('upfirdn2d', 'cuda', dy, fast=lambda: _Upfirdn2d.apply(dy, f, gx, gy, flip, gain),
+                            ref=lambda: _upfirdn2d_ref(dy, f, gx, gy, flip, gain))
+        return dx, None, None, None, None, None
 
 #----------------------------------------------------------------------------
 # Convenience wrappers whose padding keeps the signal centred (output size = input size * up / down).
