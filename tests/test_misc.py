@@ -20,9 +20,9 @@ def test_constant_is_cached():
 def test_assert_shape():
     x = torch.zeros(2, 3, 4)
     misc.assert_shape(x, [2, None, 4])
-    with pytest.raises(AssertionError, match='number of dimensions'):
+    with pytest.raises(AssertionError, match='has 3 dimensions, 2 expected'):
         misc.assert_shape(x, [2, 3])
-    with pytest.raises(AssertionError, match='dimension 1: got 3, expected 5'):
+    with pytest.raises(AssertionError, match='dimension 1 is 3, 5 expected'):
         misc.assert_shape(x, [None, 5, 4])
 
 @pytest.mark.filterwarnings('ignore::DeprecationWarning') # torch.jit.trace is deprecated but still used

@@ -139,7 +139,7 @@ def test_hand_made_stylegan3_pickle_execs(netmod, tmp_path):
     assert persistence.is_persistent(data.G) and data.G.init_kwargs == dict(gain=3.0)
 
 def test_import_hook_rewrites_meta(netmod, tmp_path, monkeypatch):
-    monkeypatch.setattr(persistence, '_import_hooks', [])
+    monkeypatch.setattr(persistence, '_meta_hooks', [])
     def hook(meta):
         if meta.class_name == 'Tiny':
             meta.state.gain = 10.0

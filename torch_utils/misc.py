@@ -3,6 +3,7 @@ the infinite data sampler, parameter copying, DDP checks and a module summary ta
 
 import contextlib
 import functools
+import itertools
 import re
 import warnings
 
@@ -12,28 +13,23 @@ import torch
 #----------------------------------------------------------------------------
 # Constant tensors, cached per value/shape/dtype/device so that hot code does not rebuild them.
 
-_constant_cache = dict()
+_constants = {}
 
 def constant(value, shape=None, dtype=None, device=None, memory_format=None):
-    """A cached tensor holding `value` (broadcast to `shape`); treat it as read-only."""
-    value = np.asarray(value)
-    if shape is not None:
-        shape = tuple(shape)
-    if dtype is None:
-        dtype = torch.get_default_dtype()
-    device = torch.device('cpu' if device is None else device)
-    if memory_format is None:
-        memory_format = torch.contiguous_format
-
-    key = (value.shape, value.dtype, value.tobytes(), shape, dtype, device, memory_format)
-    tensor = _constant_cache.get(key)
-    if tensor is None:
-        tensor = torch.as_tensor(value.copy(), dtype=dtype, device=device)
+    """A cached, read-only tensor of `value` broadcast to `shape`: hot code asks for the same small constants over and
+    over, and building each anew would cost an allocation and a host-to-device copy every time."""
+    array = np.asarray(value)
+    shape = None if shape is None else tuple(shape)
+    dtype = torch.get_default_dtype() if dtype is None else dtype
+    device = torch.device('cpu') if device is None else torch.device(device)
+    memory_format = torch.contiguous_format if memory_format is None else memory_format
+    key = (array.dtype.str, array.shape, array.tobytes(), shape, dtype, str(device), memory_format)
+    if key not in _constants:
+        tensor = torch.tensor(array, dtype=dtype, device=device) # torch.tensor copies: the cache owns its data
         if shape is not None:
             tensor = tensor.expand(shape)
-        tensor = tensor.contiguous(memory_format=memory_format)
-        _constant_cache[key] = tensor
-    return tensor
+        _constants[key] = tensor.contiguous(memory_format=memory_format)
+    return _constants[key]
 
 #----------------------------------------------------------------------------
 # Shape checks that also hold while torch.jit.trace records the graph.
@@ -49,16 +45,16 @@ class suppress_tracer_warnings(warnings.catch_warnings):
 def assert_shape(tensor, ref_shape):
     """Raise AssertionError unless tensor.shape matches ref_shape; None entries match any size."""
     if tensor.ndim != len(ref_shape):
-        raise AssertionError(f'Wrong number of dimensions: got {tensor.ndim}, expected {len(ref_shape)}')
+        raise AssertionError(f'assert_shape: the tensor has {tensor.ndim} dimensions, {len(ref_shape)} expected ({list(ref_shape)})')
     for idx, (size, ref_size) in enumerate(zip(tensor.shape, ref_shape)):
         if ref_size is None:
             continue
         if isinstance(size, torch.Tensor) or isinstance(ref_size, torch.Tensor): # traced sizes: record the check
             with suppress_tracer_warnings():
                 same = torch.equal(torch.as_tensor(size), torch.as_tensor(ref_size))
-                torch._assert(same, f'Wrong size for dimension {idx}: expected {ref_size}')
+                torch._assert(same, f'assert_shape: dimension {idx} should be {ref_size}')
         elif size != ref_size:
-            raise AssertionError(f'Wrong size for dimension {idx}: got {size}, expected {ref_size}')
+            raise AssertionError(f'assert_shape: dimension {idx} is {size}, {ref_size} expected')
 
 #----------------------------------------------------------------------------
 
@@ -96,22 +92,19 @@ class InfiniteSampler(torch.utils.data.Sampler):
         self.window_size = window_size
 
     def __iter__(self):
-        order = np.arange(len(self.dataset))
-        rnd = None
-        window = 0
-        if self.shuffle:
-            rnd = np.random.RandomState(self.seed)
-            rnd.shuffle(order)
-            window = int(np.rint(order.size * self.window_size))
-        pos = 0
-        while True:
-            i = pos % order.size
-            if pos % self.num_replicas == self.rank:
+        n = len(self.dataset)
+        order = np.arange(n)
+        rng = np.random.RandomState(self.seed) if self.shuffle else None
+        window = int(np.rint(n * self.window_size)) if self.shuffle else 0
+        if rng is not None:
+            rng.shuffle(order)
+        for step in itertools.count():
+            i = step % n
+            if step % self.num_replicas == self.rank: # ranks take turns, so they never see the same item at once
                 yield int(order[i])
-            if window >= 2:
-                j = i - rnd.randint(min(window, i + 1)) # only already-visited positions: every pass stays a permutation
-                order[i], order[j] = order[j], order[i]
-            pos += 1
+            if window >= 2: # swap with a recently visited position: the order drifts, and every pass is a permutation
+                j = i - rng.randint(min(window, i + 1))
+                order[[i, j]] = order[[j, i]]
 
 #----------------------------------------------------------------------------
 # Parameters and buffers.

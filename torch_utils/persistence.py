@@ -19,10 +19,10 @@ import dnnlib
 
 _version = 6             # meta['version'] written by StyleGAN2-ADA and StyleGAN3; the only one understood here
 EXEC_MODULE_PREFIX = '_imported_module_' # name prefix of the modules made from embedded source
-_decorators = set()      # the classes returned by persistent_class()
-_import_hooks = []       # callbacks that may rewrite meta before loading
-_module_to_src_dict = {} # module object -> source text
-_src_to_module_dict = {} # source text -> module object
+_persistent_classes = set()      # the classes returned by persistent_class()
+_meta_hooks = []       # callbacks that may rewrite meta before loading
+_source_of_module = {} # module object -> source text
+_module_of_source = {} # source text -> module object
 
 #----------------------------------------------------------------------------
 
@@ -36,7 +36,7 @@ def persistent_class(orig_class):
         raise TypeError('persistent_class() decorates classes only')
     if is_persistent(orig_class):
         return orig_class
-    module_src = _module_to_src(sys.modules[orig_class.__module__])
+    module_src = _source_from_module(sys.modules[orig_class.__module__])
 
     class Decorator(orig_class):
         _orig_module_src = module_src
@@ -69,22 +69,22 @@ def persistent_class(orig_class):
     Decorator.__name__ = orig_class.__name__
     Decorator.__qualname__ = orig_class.__qualname__
     Decorator.__module__ = orig_class.__module__
-    _decorators.add(Decorator)
+    _persistent_classes.add(Decorator)
     return Decorator
 
 #----------------------------------------------------------------------------
 
 def is_persistent(obj):
     """True for a class returned by persistent_class() and for its instances."""
-    if isinstance(obj, type) and obj in _decorators:
+    if isinstance(obj, type) and obj in _persistent_classes:
         return True
-    return type(obj) in _decorators
+    return type(obj) in _persistent_classes
 
 def import_hook(hook):
     """Register `hook(meta) -> meta`, called on every persistent object before it is loaded (e.g. to patch source)."""
     if not callable(hook):
         raise TypeError('import_hook() needs a callable')
-    _import_hooks.append(hook)
+    _meta_hooks.append(hook)
 
 #----------------------------------------------------------------------------
 
@@ -92,7 +92,7 @@ def _reconstruct_persistent_obj(meta):
     """Unpickling entry point: rebuild one persistent object from its meta dict (execs the embedded source)."""
     meta = dnnlib.EasyDict(meta)
     meta.state = dnnlib.EasyDict(meta.state)
-    for hook in _import_hooks:
+    for hook in _meta_hooks:
         meta = hook(meta)
         if meta is None:
             raise TypeError(f'persistence import hook {hook!r} returned None instead of meta')
@@ -100,7 +100,7 @@ def _reconstruct_persistent_obj(meta):
         raise ValueError(f'Unsupported persistent object: type {meta.get("type")!r}, version {meta.get("version")!r} '
             f'(expected type "class", version {_version})')
 
-    module = _src_to_module(meta.module_src)
+    module = _module_from_source(meta.module_src)
     if meta.class_name not in module.__dict__:
         raise ValueError(f'Embedded source defines no class "{meta.class_name}"')
     cls = persistent_class(module.__dict__[meta.class_name])
@@ -112,28 +112,28 @@ def _reconstruct_persistent_obj(meta):
         obj.__dict__.update(meta.state)
     return obj
 
-def _module_to_src(module):
-    """Full source text of a module (cached; the fresh modules made by _src_to_module are pre-registered)."""
-    src = _module_to_src_dict.get(module)
+def _source_from_module(module):
+    """Full source text of a module (cached; the fresh modules made by _module_from_source are pre-registered)."""
+    src = _source_of_module.get(module)
     if src is None:
         src = inspect.getsource(module)
-        _module_to_src_dict[module] = src
-        _src_to_module_dict.setdefault(src, module)
+        _source_of_module[module] = src
+        _module_of_source.setdefault(src, module)
     return src
 
-def _src_to_module(src):
+def _module_from_source(src):
     """Module made by exec'ing `src`; the same text always maps to the same module (so classes stay identical)."""
-    module = _src_to_module_dict.get(src)
+    module = _module_of_source.get(src)
     if module is None:
         module_name = EXEC_MODULE_PREFIX + uuid.uuid4().hex
         module = types.ModuleType(module_name)
         sys.modules[module_name] = module # persistent_class() looks the module up by name while the source runs
-        _module_to_src_dict[module] = src
-        _src_to_module_dict[src] = module
+        _source_of_module[module] = src
+        _module_of_source[src] = module
         try:
             exec(src, module.__dict__)
         except BaseException:
-            del sys.modules[module_name], _module_to_src_dict[module], _src_to_module_dict[src] # no half-built module
+            del sys.modules[module_name], _source_of_module[module], _module_of_source[src] # no half-built module
             raise
     return module
 
