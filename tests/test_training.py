@@ -252,7 +252,7 @@ def test_metric_hook_and_callbacks(tmp_path, dataset_zip, monkeypatch, one_threa
     assert progress == [(0, 1), (0, 1), (0, 1)] # at the start and at each of the two ticks
     state = checkpoint.load_state(checkpoint.latest_state(str(run_dir)))
     assert state['cur_nimg'] == 24 and state['best_metrics'] == {'fid_fake': dict(value=8.0, snapshot='network-snapshot-000000.024.pkl')}
-    assert 'Aborting...' in open(run_dir / 'log.txt', encoding='utf-8').read()
+    assert 'Stopping: abort_fn asked for it.' in open(run_dir / 'log.txt', encoding='utf-8').read()
 
 #----------------------------------------------------------------------------
 # --noise.

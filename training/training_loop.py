@@ -262,21 +262,26 @@ def tick_status(cur_tick, cur_nimg, total_kimg, start_time, tick_start_time, tic
     gpu_reserved = torch.cuda.max_memory_reserved(device) / 2**30 if device.type == 'cuda' else 0
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
-    report0 = training_stats.report0
+    columns = [ # (label, statistic reported, value, format; 'time' = h/m/s)
+        ('tick', 'Progress/tick', cur_tick, '<5d'),
+        ('kimg', 'Progress/kimg', cur_nimg / 1e3, '<9.3f'),
+        ('time', 'Timing/total_sec', tick_end_time - start_time, 'time'),
+        ('sec/tick', 'Timing/sec_per_tick', tick_end_time - tick_start_time, '<7.1f'),
+        ('sec/kimg', 'Timing/sec_per_kimg', sec_per_kimg, '<7.2f'),
+        ('eta', None, eta, 'time'),
+        ('maintenance', 'Timing/maintenance_sec', maintenance_time, '<6.1f'),
+        ('cpumem', 'Resources/cpu_mem_gb', psutil.Process(os.getpid()).memory_info().rss / 2**30, '<6.2f'),
+        ('gpumem', 'Resources/peak_gpu_mem_gb', gpu_mem, '<6.2f'),
+        ('reserved', 'Resources/peak_gpu_mem_reserved_gb', gpu_reserved, '<6.2f'),
+        ('augment', 'Progress/augment', float(augment_pipe.p) if augment_pipe is not None else 0.0, '.3f'),
+    ]
     fields = []
-    fields += [f"tick {report0('Progress/tick', cur_tick):<5d}"]
-    fields += [f"kimg {report0('Progress/kimg', cur_nimg / 1e3):<9.3f}"]
-    fields += [f"time {dnnlib.util.format_time(report0('Timing/total_sec', tick_end_time - start_time)):<12s}"]
-    fields += [f"sec/tick {report0('Timing/sec_per_tick', tick_end_time - tick_start_time):<7.1f}"]
-    fields += [f"sec/kimg {report0('Timing/sec_per_kimg', sec_per_kimg):<7.2f}"]
-    fields += [f"eta {dnnlib.util.format_time(eta):<12s}"]
-    fields += [f"maintenance {report0('Timing/maintenance_sec', maintenance_time):<6.1f}"]
-    fields += [f"cpumem {report0('Resources/cpu_mem_gb', psutil.Process(os.getpid()).memory_info().rss / 2**30):<6.2f}"]
-    fields += [f"gpumem {report0('Resources/peak_gpu_mem_gb', gpu_mem):<6.2f}"]
-    fields += [f"reserved {report0('Resources/peak_gpu_mem_reserved_gb', gpu_reserved):<6.2f}"]
-    fields += [f"augment {report0('Progress/augment', float(augment_pipe.p) if augment_pipe is not None else 0):.3f}"]
-    report0('Timing/total_hours', (tick_end_time - start_time) / (60 * 60))
-    report0('Timing/total_days', (tick_end_time - start_time) / (24 * 60 * 60))
+    for label, stat, value, fmt in columns:
+        if stat is not None:
+            training_stats.report0(stat, value)
+        fields.append(f'{label} ' + (f'{dnnlib.util.format_time(value):<12s}' if fmt == 'time' else format(value, fmt)))
+    training_stats.report0('Timing/total_hours', (tick_end_time - start_time) / (60 * 60))
+    training_stats.report0('Timing/total_days', (tick_end_time - start_time) / (24 * 60 * 60))
     return ' '.join(fields)
 
 def write_stats(stats_jsonl, stats_tfevents, stats_dict, stats_metrics, cur_nimg, start_time):
@@ -374,7 +379,7 @@ def _train(run_dir, training_set_kwargs, data_loader_kwargs, G_kwargs, D_kwargs,
     state = checkpoint.load_state(resume_state) if resume_state is not None else None
 
     # Training data.
-    dist.print0('Loading training set...')
+    dist.print0(f'Opening the training data {training_set_kwargs.get("path", "")}...')
     training_set = dnnlib.util.construct_class_by_name(**training_set_kwargs)
     sampler_seed = random_seed + (state['batch_idx'] if state is not None else 0) # a fresh order after a resume
     sampler = misc.InfiniteSampler(dataset=training_set, rank=rank, num_replicas=world_size, seed=sampler_seed)
@@ -386,10 +391,10 @@ def _train(run_dir, training_set_kwargs, data_loader_kwargs, G_kwargs, D_kwargs,
         loader_kwargs.setdefault('worker_init_fn', _leave_stop_signals_to_main)
     training_set_iterator = iter(torch.utils.data.DataLoader(dataset=training_set, sampler=sampler, batch_size=batch_size // world_size, **loader_kwargs))
     labels = torch.as_tensor(training_set.labels, device=device)
-    dist.print0(f'Num images: {len(training_set)}, image shape: {training_set.image_shape}, label shape: {training_set.label_shape}')
+    dist.print0(f'{len(training_set)} images of shape {training_set.image_shape}, labels of shape {training_set.label_shape}')
 
     # Networks.
-    dist.print0('Constructing networks...')
+    dist.print0('Building the networks...')
     common_kwargs = dict(c_dim=training_set.label_dim, img_resolution=training_set.resolution, img_channels=training_set.num_channels)
     G = dnnlib.util.construct_class_by_name(**G_kwargs, **common_kwargs).train().requires_grad_(False).to(device)
     D = dnnlib.util.construct_class_by_name(**D_kwargs, **common_kwargs).train().requires_grad_(False).to(device)
@@ -415,7 +420,7 @@ def _train(run_dir, training_set_kwargs, data_loader_kwargs, G_kwargs, D_kwargs,
             augment_pipe.p.copy_(torch.as_tensor(state['augment_p']))
             dist.print0(f'Augment p restored: {float(augment_pipe.p):.6f}')
 
-    # Print network summary tables.
+    # Layer tables of G and D, from one forward pass each.
     if rank == 0:
         z = torch.zeros([batch_gpu, G.z_dim], device=device)
         c = torch.zeros([batch_gpu, G.c_dim], device=device)
@@ -430,7 +435,7 @@ def _train(run_dir, training_set_kwargs, data_loader_kwargs, G_kwargs, D_kwargs,
                     torch.distributed.broadcast(tensor, src=0)
 
     # Loss, phases, optimisers.
-    dist.print0('Setting up training phases...')
+    dist.print0('Preparing the optimisers...')
     loss = dnnlib.util.construct_class_by_name(device=device, G=G, D=D, augment_pipe=augment_pipe, **loss_kwargs)
     phases = build_phases(G, D, G_opt_kwargs, D_opt_kwargs, G_reg_interval, D_reg_interval, device)
     opts = dict(G_opt=phases[0].opt, D_opt=phases[-1].opt)
@@ -475,15 +480,15 @@ def _train(run_dir, training_set_kwargs, data_loader_kwargs, G_kwargs, D_kwargs,
             import torch.utils.tensorboard as tensorboard
             stats_tfevents = tensorboard.SummaryWriter(run_dir)
         except ImportError as err:
-            print('Skipping tfevents export:', err)
+            print('No TensorBoard output:', err)
     stats_collector = training_stats.Collector(regex='.*')
     stats_metrics = dict()
 
-    # Train.
+    # The loop: one step per iteration, a tick every kimg_per_tick.
     if cur_nimg >= total_kimg * 1000:
         dist.print0(f'Nothing to do: the run is at {cur_nimg / 1000:.3f} kimg of {total_kimg} kimg.')
         return
-    dist.print0(f'Training for {total_kimg} kimg...\n')
+    dist.print0(f'Training until {total_kimg} kimg...\n')
     tick_start_nimg = cur_nimg
     tick_start_time = time.time()
     maintenance_time = tick_start_time - start_time if state is None else 0.0
@@ -518,7 +523,7 @@ def _train(run_dir, training_set_kwargs, data_loader_kwargs, G_kwargs, D_kwargs,
             adjust = np.sign(ada_stats['Loss/signs/real'] - ada_target) * (batch_size * ada_interval) / (ada_kimg * 1000)
             augment_pipe.p.copy_((augment_pipe.p + adjust).clamp(min=0))
 
-        # Tick?
+        # Is a tick due (or the end)?
         if world_size == 1 or batch_idx % 16 == 0: # polling is a collective: not every step on many ranks
             stopped = stopper.requested(device, world_size)
         done = cur_nimg >= total_kimg * 1000 or stopped
@@ -530,10 +535,10 @@ def _train(run_dir, training_set_kwargs, data_loader_kwargs, G_kwargs, D_kwargs,
         dist.print0(tick_status(cur_tick, cur_nimg, total_kimg, start_time, tick_start_time, tick_end_time,
             tick_start_nimg, maintenance_time, augment_pipe, device))
 
-        # Check for abort.
+        # The caller may end the run at a tick.
         if (not done) and (abort_fn is not None) and abort_fn():
             done = True
-            dist.print0('\nAborting...')
+            dist.print0('\nStopping: abort_fn asked for it.')
         tag = checkpoint.kimg_tag(cur_nimg, fine=fine_tags)
 
         # Save an image grid.
@@ -552,7 +557,7 @@ def _train(run_dir, training_set_kwargs, data_loader_kwargs, G_kwargs, D_kwargs,
             if metrics and stopped: # a stop signal leaves little time (SLURM, timeout): the state comes first
                 dist.print0(f'Skipping the metrics on the way out; run calc_metrics.py on {snapshot_pkl}')
             elif metrics:
-                dist.print0('Evaluating metrics...')
+                dist.print0('Running the metrics...')
                 from metrics import metric_main # lazily: metrics are optional for training
                 for metric in metrics:
                     result_dict = metric_main.calc_metric(metric=metric, G=snapshot['G_ema'],
@@ -574,7 +579,7 @@ def _train(run_dir, training_set_kwargs, data_loader_kwargs, G_kwargs, D_kwargs,
                 print(f'Saved {os.path.basename(snapshot_pkl)} and {os.path.basename(state_pt)}')
             del snapshot # the CPU copies are large
 
-        # Collect statistics.
+        # Phase timings, then this tick's statistics from every rank.
         for phase in phases:
             if phase.get('timed', False):
                 phase.end_event.synchronize()
@@ -582,13 +587,13 @@ def _train(run_dir, training_set_kwargs, data_loader_kwargs, G_kwargs, D_kwargs,
         stats_collector.update()
         stats_dict = stats_collector.as_dict()
 
-        # Update logs.
+        # Write them out.
         if rank == 0:
             write_stats(stats_jsonl, stats_tfevents, stats_dict, stats_metrics, cur_nimg, start_time)
         if progress_fn is not None:
             progress_fn(cur_nimg // 1000, total_kimg)
 
-        # Update state.
+        # On to the next tick.
         cur_tick += 1
         tick_start_nimg = cur_nimg
         tick_start_time = time.time()
@@ -596,7 +601,7 @@ def _train(run_dir, training_set_kwargs, data_loader_kwargs, G_kwargs, D_kwargs,
         if done:
             break
 
-    # Done.
+    # After the last tick.
     report_rank_checksums(dict(G=G, D=D, G_ema=G_ema), world_size, rank)
     if stats_jsonl is not None:
         stats_jsonl.close()
@@ -605,6 +610,6 @@ def _train(run_dir, training_set_kwargs, data_loader_kwargs, G_kwargs, D_kwargs,
     if stopped:
         dist.print0(f'\nStopped by a signal at {cur_nimg / 1000:.3f} kimg; continue with --resume={run_dir}')
     else:
-        dist.print0('\nExiting...')
+        dist.print0('\nTraining finished.')
 
 #----------------------------------------------------------------------------
