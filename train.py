@@ -124,7 +124,7 @@ def build_config(opts, num_gpus):
     c.D_opt_kwargs = dnnlib.EasyDict(class_name='torch.optim.Adam', lr=opts.dlr, betas=[0, 0.99], eps=1e-8)
     c.loss_kwargs = dnnlib.EasyDict(class_name='training.loss.StyleGAN2Loss',
         r1_gamma=(opts.gamma if opts.gamma is not None else (res / 256) ** 2), style_mixing_prob=0.9, pl_weight=2,
-        pl_no_weight_grad=True, blur_init_sigma=0, bf16=opts.bf16, compile=opts.compile)
+        pl_no_weight_grad=True, bf16=opts.bf16, compile=opts.compile)
     c.G_reg_interval = 4
     c.D_reg_interval = 16
     c.ema_kimg = c.batch_size * 10 / 32

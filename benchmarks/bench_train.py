@@ -72,7 +72,7 @@ def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channel
         nonlocal batch_idx
         gen_z = torch.randn([len(phases) * batch, G.z_dim], device=device).split(batch)
         gen_c = torch.rand([len(phases) * batch, 1], device=device).split(batch)
-        training_loop.run_phases(phases, loss, batch_idx, real_img, real_c, gen_z, gen_c, batch_gpu, batch_idx * batch, 1)
+        training_loop.run_phases(phases, loss, batch_idx, real_img, real_c, gen_z, gen_c, batch_gpu, 1)
         training_loop.update_ema(G_ema, G, batch_idx * batch, batch, ema_kimg=batch * 10 / 32, ema_rampup=0.05)
         batch_idx += 1
 

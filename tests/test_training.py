@@ -180,7 +180,7 @@ def test_tiny_training_run(tmp_path, dataset_zip):
 #----------------------------------------------------------------------------
 # The loss, phase by phase.
 
-def test_loss_phases_style_mixing_and_blur(one_thread):
+def test_loss_phases_and_style_mixing(one_thread):
     import torch
     from training.augment import AugmentPipe
     from training.loss import StyleGAN2Loss
@@ -193,14 +193,14 @@ def test_loss_phases_style_mixing_and_blur(one_thread):
     pipe = AugmentPipe(xflip=1, rotate=1, scale=1, brightness=1)
     pipe.p.fill_(0.5)
     loss = StyleGAN2Loss(torch.device('cpu'), G, D, augment_pipe=pipe, r1_gamma=1, style_mixing_prob=1, pl_weight=2,
-        pl_no_weight_grad=True, blur_init_sigma=2, blur_fade_kimg=1)
+        pl_no_weight_grad=True)
     seen = []
     G.synthesis.register_forward_hook(lambda _mod, args, _out: seen.append((args[0].detach(), args[1].detach())))
     real_img = torch.rand([4, 3, 32, 32]) * 2 - 1
     z, c = torch.randn([4, 32]), torch.rand([4, 1])
     for phase, module in [('Gmain', G), ('Greg', G), ('Gboth', G), ('Dmain', D), ('Dreg', D), ('Dboth', D)]:
         module.requires_grad_(True)
-        loss.accumulate_gradients(phase, real_img, c, z, c, gain=4, cur_nimg=100)
+        loss.accumulate_gradients(phase, real_img, c, z, c, gain=4)
         grads = [p.grad for p in module.parameters() if p.grad is not None]
         assert grads and all(torch.isfinite(g).all() for g in grads), phase
         module.zero_grad(set_to_none=True)
@@ -212,7 +212,7 @@ def test_loss_phases_style_mixing_and_blur(one_thread):
     assert torch.equal(cs, G.cond_xform(c))
     assert torch.equal(ws[:, 0], G.mapping(z, cs[:, 0])[:, 0]) and not torch.equal(ws[:, 0], ws[:, -1])
     with pytest.raises(ValueError, match='Unknown training phase'):
-        loss.accumulate_gradients('Gfoo', real_img, c, z, c, gain=1, cur_nimg=0)
+        loss.accumulate_gradients('Gfoo', real_img, c, z, c, gain=1)
 
 #----------------------------------------------------------------------------
 # The loop in-process: metric hook (metrics imported lazily), best metrics in the state, abort_fn, progress_fn.

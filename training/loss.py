@@ -1,5 +1,5 @@
 """StyleGAN2 loss for the time-conditioned GAN: non-saturating logistic loss, R1 on reals, path-length regulariser,
-style mixing that never mixes the time features, optional blur of D's inputs and bf16 autocast / compiled forwards."""
+style mixing that never mixes the time features, bf16 autocast and compiled forwards."""
 
 import contextlib
 
@@ -8,7 +8,6 @@ import torch
 
 from torch_utils import training_stats
 from torch_utils.ops import conv2d_gradfix
-from torch_utils.ops import upfirdn2d
 
 #----------------------------------------------------------------------------
 
@@ -21,8 +20,7 @@ class StyleGAN2Loss:
     """
 
     def __init__(self, device, G, D, augment_pipe=None, r1_gamma=10, style_mixing_prob=0, pl_weight=0,
-                 pl_batch_shrink=2, pl_decay=0.01, pl_no_weight_grad=False, blur_init_sigma=0, blur_fade_kimg=0,
-                 bf16=False, compile=False):
+                 pl_batch_shrink=2, pl_decay=0.01, pl_no_weight_grad=False, bf16=False, compile=False):
         self.device = device
         self.G = G
         self.D = D
@@ -34,8 +32,6 @@ class StyleGAN2Loss:
         self.pl_decay = pl_decay
         self.pl_no_weight_grad = pl_no_weight_grad
         self.pl_mean = torch.zeros([], device=device) # running mean of path lengths; part of the training state
-        self.blur_init_sigma = blur_init_sigma
-        self.blur_fade_kimg = blur_fade_kimg
         self.bf16 = bf16
         self.fast_synthesis = torch.compile(G.synthesis) if compile else G.synthesis
         self.fast_D = torch.compile(D) if compile else D
@@ -60,46 +56,39 @@ class StyleGAN2Loss:
         img = synthesis(ws, cs, update_emas=update_emas)
         return img, ws
 
-    def run_D(self, img, c, blur_sigma=0, update_emas=False, fast=False):
-        """D logits of images (blurred, then augmented; the time label is never augmented)."""
-        blur_size = np.floor(blur_sigma * 3)
-        if blur_size > 0:
-            with torch.autograd.profiler.record_function('blur'):
-                f = torch.arange(-blur_size, blur_size + 1, device=img.device).div(blur_sigma).square().neg().exp2()
-                img = upfirdn2d.filter2d(img, f / f.sum())
+    def run_D(self, img, c, update_emas=False, fast=False):
+        """D logits of images, augmented first (the time label is never augmented)."""
         if self.augment_pipe is not None:
             img = self.augment_pipe(img)
         D = self.fast_D if fast else self.D
         return D(img, c, update_emas=update_emas)
 
-    def accumulate_gradients(self, phase, real_img, real_c, gen_z, gen_c, gain, cur_nimg):
+    def accumulate_gradients(self, phase, real_img, real_c, gen_z, gen_c, gain):
         if phase not in ('Gmain', 'Greg', 'Gboth', 'Dmain', 'Dreg', 'Dboth'):
             raise ValueError(f'Unknown training phase {phase!r}')
         if self.pl_weight == 0:
             phase = {'Greg': 'none', 'Gboth': 'Gmain'}.get(phase, phase)
         if self.r1_gamma == 0:
             phase = {'Dreg': 'none', 'Dboth': 'Dmain'}.get(phase, phase)
-        fade = 1 - cur_nimg / (self.blur_fade_kimg * 1e3) if self.blur_fade_kimg > 0 else 0
-        blur_sigma = max(fade, 0) * self.blur_init_sigma
 
         if phase in ('Gmain', 'Gboth'):
-            self._G_main(gen_z, gen_c, gain, blur_sigma, fast=(phase == 'Gmain'))
+            self._G_main(gen_z, gen_c, gain, fast=(phase == 'Gmain'))
         if phase in ('Greg', 'Gboth'):
             self._G_pl(gen_z, gen_c, gain)
         loss_fake = None
         if phase in ('Dmain', 'Dboth'):
-            loss_fake = self._D_fake(gen_z, gen_c, gain, blur_sigma, fast=(phase == 'Dmain'))
+            loss_fake = self._D_fake(gen_z, gen_c, gain, fast=(phase == 'Dmain'))
         if phase in ('Dmain', 'Dreg', 'Dboth'):
-            self._D_real(phase, real_img, real_c, gain, blur_sigma, loss_fake)
+            self._D_real(phase, real_img, real_c, gain, loss_fake)
 
     #------------------------------------------------------------------------
     # One method per loss term; each reports its statistics and runs its own backward pass.
 
-    def _G_main(self, gen_z, gen_c, gain, blur_sigma, fast):
+    def _G_main(self, gen_z, gen_c, gain, fast):
         """Non-saturating generator loss softplus(-D(G(z, c), c))."""
         with torch.autograd.profiler.record_function('Gmain_forward'), self.autocast():
             gen_img, _ = self.run_G(gen_z, gen_c, fast=fast)
-            gen_logits = self.run_D(gen_img, gen_c, blur_sigma=blur_sigma, fast=fast).float()
+            gen_logits = self.run_D(gen_img, gen_c, fast=fast).float()
         training_stats.report('Loss/scores/fake', gen_logits)
         training_stats.report('Loss/signs/fake', gen_logits.sign())
         loss = torch.nn.functional.softplus(-gen_logits)
@@ -127,12 +116,12 @@ class StyleGAN2Loss:
         with torch.autograd.profiler.record_function('Gpl_backward'):
             loss.mean().mul(gain).backward()
 
-    def _D_fake(self, gen_z, gen_c, gain, blur_sigma, fast):
+    def _D_fake(self, gen_z, gen_c, gain, fast):
         """softplus(D(G(z, c), c)); this pass also advances G's w_avg tracker (update_emas)."""
         with torch.autograd.profiler.record_function('Dgen_forward'), self.autocast():
             with torch.no_grad():
                 gen_img, _ = self.run_G(gen_z, gen_c, update_emas=True, fast=fast)
-            gen_logits = self.run_D(gen_img, gen_c, blur_sigma=blur_sigma, update_emas=True, fast=fast).float()
+            gen_logits = self.run_D(gen_img, gen_c, update_emas=True, fast=fast).float()
         training_stats.report('Loss/scores/fake', gen_logits)
         training_stats.report('Loss/signs/fake', gen_logits.sign())
         loss = torch.nn.functional.softplus(gen_logits)
@@ -140,13 +129,13 @@ class StyleGAN2Loss:
             loss.mean().mul(gain).backward()
         return loss.detach()
 
-    def _D_real(self, phase, real_img, real_c, gain, blur_sigma, loss_fake):
+    def _D_real(self, phase, real_img, real_c, gain, loss_fake):
         """softplus(-D(x, c)) on reals (main phases) and R1 = gamma/2 |dD/dx|^2 through the augment pipe (reg phases)."""
         name = {'Dmain': 'Dreal', 'Dreg': 'Dr1', 'Dboth': 'Dreal_Dr1'}[phase]
         with torch.autograd.profiler.record_function(name + '_forward'):
             real_img_tmp = real_img.detach().requires_grad_(phase in ('Dreg', 'Dboth'))
             with self.autocast():
-                real_logits = self.run_D(real_img_tmp, real_c, blur_sigma=blur_sigma, fast=(phase == 'Dmain')).float()
+                real_logits = self.run_D(real_img_tmp, real_c, fast=(phase == 'Dmain')).float()
             training_stats.report('Loss/scores/real', real_logits)
             training_stats.report('Loss/signs/real', real_logits.sign())
 

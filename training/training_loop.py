@@ -119,7 +119,7 @@ def reduce_grads_and_step(module, opt, world_size):
             p.grad = grad.reshape(p.shape)
     opt.step()
 
-def run_phases(phases, loss, batch_idx, real_img, real_c, gen_z, gen_c, batch_gpu, cur_nimg, world_size):
+def run_phases(phases, loss, batch_idx, real_img, real_c, gen_z, gen_c, batch_gpu, world_size):
     """One training step: every phase due at batch_idx, each with its own z and c (lists with one entry per phase),
     accumulated over micro-batches of batch_gpu."""
     for phase, phase_z, phase_c in zip(phases, gen_z, gen_c):
@@ -131,7 +131,7 @@ def run_phases(phases, loss, batch_idx, real_img, real_c, gen_z, gen_c, batch_gp
         phase.opt.zero_grad(set_to_none=True)
         phase.module.requires_grad_(True)
         for r_img, r_c, g_z, g_c in zip(real_img.split(batch_gpu), real_c.split(batch_gpu), phase_z.split(batch_gpu), phase_c.split(batch_gpu)):
-            loss.accumulate_gradients(phase=phase.name, real_img=r_img, real_c=r_c, gen_z=g_z, gen_c=g_c, gain=phase.interval, cur_nimg=cur_nimg)
+            loss.accumulate_gradients(phase=phase.name, real_img=r_img, real_c=r_c, gen_z=g_z, gen_c=g_c, gain=phase.interval)
         phase.module.requires_grad_(False)
         with torch.autograd.profiler.record_function(phase.name + '_opt'):
             reduce_grads_and_step(phase.module, phase.opt, world_size)
@@ -511,7 +511,7 @@ def _train(run_dir, training_set_kwargs, data_loader_kwargs, G_kwargs, D_kwargs,
             gen_z = torch.randn([num_phases * n, G.z_dim], device=device).split(n)
             gen_c = sample_gen_c(labels, num_phases * n, dequantizer, device).split(n)
 
-        run_phases(phases, loss, batch_idx, real_img, real_c, gen_z, gen_c, batch_gpu, cur_nimg, world_size)
+        run_phases(phases, loss, batch_idx, real_img, real_c, gen_z, gen_c, batch_gpu, world_size)
         with torch.autograd.profiler.record_function('Gema'):
             update_ema(G_ema, G, cur_nimg, batch_size, ema_kimg, ema_rampup)
         cur_nimg += batch_size
