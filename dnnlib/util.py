@@ -268,6 +268,16 @@ def atomic_write(path, write_fn, overwrite=False):
         raise
     return path
 
+def open_jsonl_for_append(path):
+    """Binary append handle of a JSON-lines file. If a kill cut its last line short, a newline first, so that the
+    broken line stays alone and the next record starts on a line of its own."""
+    f = open(path, 'a+b')
+    if f.tell() > 0:
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) != b'\n':
+            f.write(b'\n')
+    return f
+
 def write_json(path, obj, overwrite=False):
     """atomic_write() of obj as indented UTF-8 JSON."""
     return atomic_write(path, lambda f: f.write((json.dumps(obj, indent=2) + '\n').encode('utf-8')), overwrite=overwrite)

@@ -53,8 +53,8 @@ def report_metric(result_dict, run_dir=None, snapshot_pkl=None):
     line = json.dumps(dict(result_dict, snapshot_pkl=snapshot_pkl, timestamp=time.time()))
     print(line)
     if run_dir is not None and os.path.isdir(run_dir):
-        with open(os.path.join(run_dir, f'metric-{metric}.jsonl'), 'at', encoding='utf-8') as f:
-            f.write(line + '\n')
+        with dnnlib.util.open_jsonl_for_append(os.path.join(run_dir, f'metric-{metric}.jsonl')) as f:
+            f.write((line + '\n').encode('utf-8'))
 
 #----------------------------------------------------------------------------
 # Image quality against the whole dataset.

@@ -116,3 +116,14 @@ def test_open_url_offline_names_cache_path(monkeypatch, tmp_path):
     assert util.url_cache_file(url).startswith(str(tmp_path))
 
 #----------------------------------------------------------------------------
+
+def test_jsonl_append_after_a_cut_line(tmp_path):
+    path = tmp_path / 'stats.jsonl'
+    path.write_bytes(b'{"a": 1}\n{"b": 2, "cut sh') # a kill in the middle of a write
+    with dnnlib.util.open_jsonl_for_append(str(path)) as f:
+        f.write(b'{"c": 3}\n')
+    lines = path.read_bytes().decode().splitlines()
+    assert lines == ['{"a": 1}', '{"b": 2, "cut sh', '{"c": 3}']
+    with dnnlib.util.open_jsonl_for_append(str(tmp_path / 'new.jsonl')) as f: # a new file gets no leading newline
+        f.write(b'{}\n')
+    assert (tmp_path / 'new.jsonl').read_bytes() == b'{}\n'

@@ -471,11 +471,7 @@ def _train(run_dir, training_set_kwargs, data_loader_kwargs, G_kwargs, D_kwargs,
 
     # Stats outputs: appended to on resume.
     if rank == 0:
-        stats_jsonl = open(os.path.join(run_dir, 'stats.jsonl'), 'a+b')
-        if stats_jsonl.tell() > 0:
-            stats_jsonl.seek(-1, os.SEEK_END)
-            if stats_jsonl.read(1) != b'\n':
-                stats_jsonl.write(b'\n') # a line cut short by a kill stays alone on its line
+        stats_jsonl = dnnlib.util.open_jsonl_for_append(os.path.join(run_dir, 'stats.jsonl'))
         try:
             import torch.utils.tensorboard as tensorboard
             stats_tfevents = tensorboard.SummaryWriter(run_dir)
