@@ -61,7 +61,7 @@ def slot_layout(G):
     if 'lin' not in names or 'day' not in names:
         raise ValueError(f'The disentanglement metric needs a generator with per-slot Fourier times including the trend '
             f'and the day cycle (cond type fourier/f_concat with include_lin); this one has slots {names}')
-    return names, timeline.Timeline(date_start=float(G.cond_args.start_ts), num_days=int(G.cond_args.num_days))
+    return names, timeline.Timeline.from_cond_args(G.cond_args)
 
 def slots_to_unix(t, names, tl):
     """[B, F] per-slot times -> (u_sun, u_lin): date from the year slot (else the trend slot), time from the day slot."""

@@ -23,7 +23,7 @@ from training import timeline
 
 #----------------------------------------------------------------------------
 
-def _slot_times(G, tl, overrides, t_base):
+def _slot_times(G, overrides, t_base):
     """[N, F] per-frequency times: every slot at t_base, except the overridden slots ({'lin'|'year'|'day': t})."""
     names = timeline.frequency_names(G.frequencies)
     stack = np.full([len(overrides), len(names)], t_base, dtype=np.float64)
@@ -40,7 +40,7 @@ def _solar_noon_t(tl, date, lon):
 
 def grid_columns(G, lon):
     """{grid name: (column labels, [C, F] slot times)} for the three grids."""
-    tl = timeline.Timeline(date_start=float(G.cond_args.start_ts), num_days=int(G.cond_args.num_days))
+    tl = timeline.Timeline.from_cond_args(G.cond_args)
     mid = tl.t_to_datetime(0.5)
     first = tl.t_to_datetime(0.0)
     midnight = datetime.datetime(mid.year, mid.month, mid.day, tzinfo=datetime.timezone.utc)
@@ -52,18 +52,18 @@ def grid_columns(G, lon):
     trends = np.linspace(0, 1, 8)
     trend = [{'lin': t, 'year': summer_noon, 'day': summer_noon} for t in trends]
     return {
-        'day_grid': ([f'{h:02d}:00 UTC' for h in hours], _slot_times(G, tl, day, 0.5)),
-        'season_grid': ([m.strftime('%b') for m in months], _slot_times(G, tl, season, 0.5)),
-        'trend_grid': ([f'trend {t:.2f}' for t in trends], _slot_times(G, tl, trend, 0.5)),
+        'day_grid': ([f'{h:02d}:00 UTC' for h in hours], _slot_times(G, day, 0.5)),
+        'season_grid': ([m.strftime('%b') for m in months], _slot_times(G, season, 0.5)),
+        'trend_grid': ([f'trend {t:.2f}' for t in trends], _slot_times(G, trend, 0.5)),
     }
 
 @torch.no_grad()
 def render_grid(G, slot_times, rows, seed, device):
     """uint8 [rows, C, H, W, 3]: one z per row (seeds seed..seed+rows-1, as the viewers draw them)."""
     z = torch.from_numpy(np.stack([np.random.RandomState(seed + r).standard_normal(G.z_dim) for r in range(rows)]))
+    c = torch.from_numpy(slot_times).float().to(device)
     images = []
     for r in range(rows):
-        c = torch.from_numpy(slot_times).float().to(device)
         zr = z[r:r + 1].float().to(device).repeat(len(c), 1)
         img = G(zr, c, noise_mode='const')
         images.append((img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu().numpy())

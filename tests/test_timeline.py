@@ -28,6 +28,7 @@ def test_dates_roundtrip_utc():
     assert tl.format(t) == '04.07.2022 12:30:00'
     assert timeline.Timeline.from_meta(tl.as_meta()) == tl
     assert timeline.Timeline.from_meta({}).date_start == timeline.DEFAULT_DATE_START
+    assert timeline.Timeline.from_cond_args(dict(start_ts=tl.date_start, num_days=730)) == tl
     with pytest.raises(ValueError):
         timeline.Timeline(num_days=0)
 

@@ -54,6 +54,11 @@ class Timeline:
         meta = meta or {}
         return cls(date_start=float(meta.get('date_start', DEFAULT_DATE_START)), num_days=int(meta.get('num_days', 1)))
 
+    @classmethod
+    def from_cond_args(cls, cond_args):
+        """Timeline of a generator, from the metadata its pickle carries (G.cond_args: start_ts, num_days)."""
+        return cls(date_start=float(cond_args.get('start_ts', DEFAULT_DATE_START)), num_days=int(cond_args.get('num_days', 1)))
+
     @property
     def seconds(self):
         return self.num_days * SECONDS_PER_DAY
