@@ -1,0 +1,47 @@
+"""scripts/time_grids.py: per-factor grids of a generator, through the safe loader, on the CPU."""
+
+import os
+import pickle
+import sys
+
+import numpy as np
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'scripts'))
+import time_grids # pylint: disable=wrong-import-position
+from training import timeline # pylint: disable=wrong-import-position
+from training.networks_stylegan2 import Generator # pylint: disable=wrong-import-position
+
+#----------------------------------------------------------------------------
+
+def test_grids_vary_only_the_requested_slot(tmp_path):
+    torch.manual_seed(0)
+    cond_args = dict(type='fourier', f_manual=timeline.cycle_frequencies(730), start_ts=1614556800.0, num_days=730)
+    G = Generator(z_dim=16, w_dim=16, c_dim=1, img_resolution=32, img_channels=3, cond_args=cond_args,
+                  mapping_kwargs=dict(num_layers=2), channel_base=256, channel_max=16).eval()
+    with torch.no_grad(): # make time visible in the output: random time modulation instead of the near-identity init
+        for name, param in G.named_parameters():
+            if name.endswith('c_to_scales.weight'):
+                param.normal_()
+    with open(tmp_path / 'G.pkl', 'wb') as f:
+        pickle.dump(dict(G_ema=G), f)
+    result = CliRunner().invoke(time_grids.main, ['--network', str(tmp_path / 'G.pkl'), '--outdir', str(tmp_path / 'g'), '--rows=2'])
+    assert result.exit_code == 0, result.output
+    # (columns, least mean change between two columns): the trend enters as 0.01 t, so it moves the image only a little.
+    sizes = {'day_grid': (8, 1), 'season_grid': (12, 1), 'trend_grid': (8, 0.1)}
+    for name, (cols, change) in sizes.items():
+        img = np.asarray(Image.open(tmp_path / 'g' / f'{name}.png'))
+        assert img.shape[1] == cols * 32 and img.shape[0] == 2 * 32 + 14
+        cells = img[14:46].reshape(32, cols, 32, 3).transpose(1, 0, 2, 3).astype(int)
+        assert np.abs(cells[0] - cells[cols // 2]).mean() > change, name # the requested time changes the image
+
+    # The slots: only the day slot changes across the day grid, and it lands on the requested hours.
+    tl = timeline.Timeline.from_cond_args(G.cond_args)
+    labels, slots = time_grids.grid_columns(G, lon=0.0)['day_grid']
+    assert np.all(slots[:, 0] == slots[0, 0]) and np.all(slots[:, 1] == slots[0, 1])
+    hours = [tl.t_to_datetime(t).hour for t in slots[:, 2]]
+    assert hours == list(range(0, 24, 3)) and labels[1] == '03:00 UTC'
+
+#----------------------------------------------------------------------------
