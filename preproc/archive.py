@@ -15,6 +15,8 @@ import struct
 import zipfile
 import zlib
 
+import dnnlib
+
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 _LOCAL_HEADER = struct.Struct('<IHHHHHIIIHH')
 _LOCAL_SIGNATURE = 0x04034b50
@@ -99,10 +101,7 @@ class PartialZip:
         """Make the members written so far and `state` (JSON-able) survive a crash of this process."""
         self.file.flush()
         self.state = state
-        tmp = self.sidecar_path + '.tmp'
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(dict(fingerprint=self.fingerprint, written=self.written, state=state), f)
-        os.replace(tmp, self.sidecar_path)
+        dnnlib.util.write_json(self.sidecar_path, dict(fingerprint=self.fingerprint, written=self.written, state=state), overwrite=True)
 
     def finish(self, extra_members):
         """Append {name: bytes} members, write the central directory and move the archive to its final name."""
