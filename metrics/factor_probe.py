@@ -15,8 +15,9 @@ import torch
 
 import dnnlib
 from preproc.synth import capture, factors, renderer, solar, weather
+from training import timeline
 
-DAY = 86400.0
+DAY = timeline.SECONDS_PER_DAY
 YEAR = 365.2425 * DAY         # Whole multiples of the Gregorian mean year keep the calendar date.
 MIN_ELEVATION = 5.0           # Degrees: the probe only sees (and is only asked about) daylight scenes.
 FACTORS = ('hour', 'season', 'trend', 'cloud', 'fog', 'snow')
