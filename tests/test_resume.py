@@ -197,3 +197,10 @@ def test_state_roundtrip_with_rng(tmp_path):
         checkpoint.load_state(str(tmp_path / 'bad.pt'))
 
 #----------------------------------------------------------------------------
+
+def test_changed_options_are_named():
+    from training.training_loop import changed_options
+    saved = dict(batch_size=32, loss_kwargs=dict(r1_gamma=1.0, pl_weight=2), run_dir='a', resume_state=None)
+    current = dict(batch_size=32, loss_kwargs=dict(r1_gamma=4.0, pl_weight=2), run_dir='b', resume_state='x.pt', kimg=9)
+    assert changed_options(saved, current) == ['kimg', 'loss_kwargs.r1_gamma']
+    assert changed_options(None, current) == []

@@ -226,6 +226,21 @@ def restore_rng(state, rank, world_size, random_seed, device):
     torch.manual_seed(seed)
     print(f'Rank {rank}: the state was saved by {len(state["rng"])} processes, not {world_size}: RNGs reseeded.')
 
+def changed_options(saved, current, ignore=('run_dir', 'resume_pkl', 'resume_state', 'options')):
+    """Dotted names of the config entries that differ between a saved run's options and the current ones."""
+    if not isinstance(saved, dict) or not isinstance(current, dict):
+        return []
+    changed = []
+    for key in sorted(set(saved) | set(current)):
+        if key in ignore:
+            continue
+        a, b = saved.get(key), current.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            changed += [f'{key}.{sub}' for sub in changed_options(a, b, ignore=())]
+        elif a != b:
+            changed.append(key)
+    return changed
+
 def module_checksum(module):
     """sha1 of all parameters (not buffers: w_avg is tracked per rank), to compare ranks."""
     sha = hashlib.sha1()
@@ -412,6 +427,8 @@ def _train(run_dir, training_set_kwargs, data_loader_kwargs, G_kwargs, D_kwargs,
             misc.copy_params_and_buffers(resume_data[name], module, require_all=False)
     if state is not None:
         dist.print0(f'Resuming training state "{resume_state}" at {state["cur_nimg"] / 1000:.3f} kimg')
+        for key in changed_options(state.get('options'), options):
+            dist.print0(f'Note: option "{key}" differs from the run being resumed; the new value applies from here on.')
         if rank == 0:
             checkpoint.remove_stale_temp_files(run_dir)
         for name, module in [('G', G), ('D', D), ('G_ema', G_ema)]:
