@@ -146,8 +146,7 @@ def update_ema(G_ema, G, cur_nimg, batch_size, ema_kimg, ema_rampup):
         ema_nimg = min(ema_nimg, cur_nimg * ema_rampup)
     beta = 0.5 ** (batch_size / max(ema_nimg, 1e-8))
     torch._foreach_lerp_(list(G_ema.parameters()), list(G.parameters()), 1 - beta)
-    for b_ema, b in zip(G_ema.buffers(), G.buffers()):
-        b_ema.copy_(b)
+    torch._foreach_copy_(list(G_ema.buffers()), list(G.buffers())) # one launch for all buffers (w_avg, noise, filters)
 
 def sample_gen_c(labels, n, dequantizer, device):
     """Generator times: labels of uniformly random dataset frames (the empirical capture density), dequantised."""
