@@ -277,6 +277,22 @@ def test_stop_signal_skips_the_metrics(tmp_path, dataset_zip, monkeypatch, one_t
     assert checkpoint.latest_state(str(run_dir)) is not None
     assert 'Skipping the metrics' in open(run_dir / 'log.txt', encoding='utf-8').read()
 
+def test_update_ema_lerps_parameters_and_copies_buffers():
+    import torch
+    from training.training_loop import update_ema
+    def net(value):
+        m = torch.nn.Linear(2, 2)
+        torch.nn.init.constant_(m.weight, value)
+        torch.nn.init.constant_(m.bias, value)
+        m.register_buffer('w_avg', torch.full([2], value))
+        return m
+    G, G_ema = net(1.0), net(0.0)
+    update_ema(G_ema, G, cur_nimg=10**6, batch_size=32, ema_kimg=0.032, ema_rampup=None) # half-life = one batch
+    assert torch.allclose(G_ema.weight, torch.full([2, 2], 0.5)) and torch.equal(G_ema.w_avg, G.w_avg)
+    G_ema = net(0.0)
+    update_ema(G_ema, G, cur_nimg=100, batch_size=32, ema_kimg=0.032, ema_rampup=0.05) # ramp-up: half-life 5 images
+    assert torch.allclose(G_ema.bias, torch.full([2], 1 - 0.5 ** (32 / 5)))
+
 def test_parse_noise_values():
     # (global span, per-slot spans, run-dir label) in days.
     assert train.parse_noise('auto', 730, 3) == (0.0, [146.0, 4.0, 0.0], '0.40years_4days_0')
