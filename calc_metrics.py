@@ -48,30 +48,28 @@ def format_table(results):
             lines.append(f'{res.metric if i == 0 else "":<24} {key:<32} {value:>12.6g}  {res.total_time_str if i == 0 else ""}')
     return '\n'.join(lines)
 
-def write_json(path, results):
-    """All results in one JSON file, written atomically."""
-    dnnlib.util.write_json(path, {res.metric: res for res in results})
-
 def run(network_pkl, metrics, data=None, inception=None, vgg16=None, out=None, progress=False):
     """Compute `metrics` in this process (rank and world from torch_utils.distributed); rank 0 reports."""
     distributed.init()
-    rank, num_gpus = distributed.get_rank(), distributed.get_world_size()
-    G, training_set_kwargs = load_network(network_pkl)
-    kwargs = dict(G=G, dataset_kwargs=dataset_kwargs_for(G, training_set_kwargs, data), num_gpus=num_gpus, rank=rank,
-        device=distributed.device(), progress=progress, inception=inception, vgg16=vgg16)
-    results = []
-    for metric in metrics:
-        result = metric_main.calc_metric(metric, **kwargs)
+    try:
+        rank, num_gpus = distributed.get_rank(), distributed.get_world_size()
+        G, training_set_kwargs = load_network(network_pkl)
+        kwargs = dict(G=G, dataset_kwargs=dataset_kwargs_for(G, training_set_kwargs, data), num_gpus=num_gpus, rank=rank,
+            device=distributed.device(), progress=progress, inception=inception, vgg16=vgg16)
+        results = []
+        for metric in metrics:
+            result = metric_main.calc_metric(metric, **kwargs)
+            if rank == 0:
+                run_dir = os.path.dirname(os.path.abspath(network_pkl)) if os.path.isfile(network_pkl) else None
+                metric_main.report_metric(result, run_dir=run_dir, snapshot_pkl=network_pkl)
+            results.append(result)
         if rank == 0:
-            run_dir = os.path.dirname(os.path.abspath(network_pkl)) if os.path.isfile(network_pkl) else None
-            metric_main.report_metric(result, run_dir=run_dir, snapshot_pkl=network_pkl)
-        results.append(result)
-    if rank == 0:
-        print(format_table(results))
-        if out is not None:
-            write_json(out, results)
-    distributed.shutdown()
-    return results
+            if out is not None: # never overwrites: a file that appeared meanwhile makes this one out-r1.json
+                print('Wrote', dnnlib.util.write_json(out, {res.metric: res for res in results}))
+            print(format_table(results))
+        return results
+    finally:
+        distributed.shutdown()
 
 #----------------------------------------------------------------------------
 
