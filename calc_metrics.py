@@ -67,9 +67,11 @@ def run(network_pkl, metrics, data=None, inception=None, vgg16=None, out=None, p
             if out is not None: # never overwrites: a file that appeared meanwhile makes this one out-r1.json
                 print('Wrote', dnnlib.util.write_json(out, {res.metric: res for res in results}))
             print(format_table(results))
-        return results
-    finally:
-        distributed.shutdown()
+    except BaseException:
+        distributed.shutdown(barrier=False)
+        raise
+    distributed.shutdown()
+    return results
 
 #----------------------------------------------------------------------------
 

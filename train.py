@@ -210,8 +210,10 @@ def run_training(c):
     dist.init()
     try:
         training_loop.training_loop(**c)
-    finally:
-        dist.shutdown()
+    except BaseException:
+        dist.shutdown(barrier=False)
+        raise
+    dist.shutdown()
 
 def _forward_signals():
     """Pass SIGTERM/SIGINT on to the training processes started by launch_local, which stop gracefully."""

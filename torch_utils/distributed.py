@@ -114,8 +114,13 @@ def broadcast_object(obj, src=0):
     torch.distributed.broadcast_object_list(objects, src=src)
     return objects[0]
 
-def shutdown():
+def shutdown(barrier=True):
+    """Leave the process group. The barrier keeps a rank that finished early from tearing down its connections while
+    another rank still uses them (gloo aborts the process on the other side). After an error, pass barrier=False:
+    the other ranks may never arrive, and this process should exit so that the launcher can stop them."""
     if _grouped():
+        if barrier:
+            torch.distributed.barrier()
         torch.distributed.destroy_process_group()
 
 #----------------------------------------------------------------------------
