@@ -326,6 +326,8 @@ def main(**kwargs):
     dist.barrier()
     if external or num_gpus == 1:
         run_training(c)
+        if external:
+            dist.exit_now()
     else:
         _forward_signals()
         dist.launch_local(run_training, num_gpus, copy.deepcopy(c))
