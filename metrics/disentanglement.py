@@ -157,12 +157,8 @@ def _probe_for(G, cfg, probe_res, opts, probe_kwargs):
     x1, y1, x2, y2 = getattr(G.synthesis, 'out_rect', None) or (0, 0, G.img_resolution, G.img_resolution)
     scale = min(1.0, 2 * probe_res / max(x2 - x1, y2 - y1))
     render_size = (max(round((x2 - x1) * scale), 16), max(round((y2 - y1) * scale), 16))
-    if opts.rank != 0:
-        metric_utils.barrier(opts)
-    probe = factor_probe.get_probe(cfg, render_size, probe_res, opts.device, **probe_kwargs)
-    if opts.rank == 0:
-        metric_utils.barrier(opts)
-    return probe
+    with metric_utils.rank0_first(opts):
+        return factor_probe.get_probe(cfg, render_size, probe_res, opts.device, **probe_kwargs)
 
 @torch.no_grad()
 def compute_disentanglement(opts, num_samples, probe_res=64, batch_size=32, probe_kwargs={}):

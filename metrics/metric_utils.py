@@ -1,6 +1,7 @@
 """What the metrics share: options, work split over processes, feature statistics of the real dataset (cached on
 disk) and of generated images, and generator sampling with labels drawn from the dataset."""
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -38,12 +39,8 @@ class MetricOptions:
 
     def detector(self, kind):
         """The feature network `kind`; rank 0 fetches it first so that several ranks never download at once."""
-        if self.rank != 0:
-            barrier(self)
-        det = feature_nets.get_detector(kind, self.detector_specs[kind], self.device)
-        if self.rank == 0:
-            barrier(self)
-        return det
+        with rank0_first(self):
+            return feature_nets.get_detector(kind, self.detector_specs[kind], self.device)
 
     def rngs(self, salt):
         """(numpy Generator, CPU torch.Generator) seeded by (seed, rank, salt): reproducible, different per rank."""
@@ -77,6 +74,16 @@ class _Progress:
 def barrier(opts):
     if opts.num_gpus > 1:
         torch.distributed.barrier()
+
+@contextlib.contextmanager
+def rank0_first(opts):
+    """Rank 0 runs the body first (e.g. a download or a training whose result is cached), then the other ranks,
+    which find the cache filled."""
+    if opts.rank != 0:
+        barrier(opts)
+    yield
+    if opts.rank == 0:
+        barrier(opts)
 
 def gather_rows(x, opts):
     """Concatenate the equally shaped [n, ...] tensors of all ranks in rank order."""
