@@ -43,10 +43,21 @@ def _cases():
     yield 'upsample2d x2', [16, 128, 128, 128], lambda x, impl: upfirdn2d.upsample2d(x, f, impl=impl)
     yield 'filter2d 4x4', [16, 128, 257, 257], lambda x, impl: upfirdn2d.upfirdn2d(x, f, padding=1, impl=impl)
     yield 'downsample2d x2', [16, 128, 256, 256], lambda x, impl: upfirdn2d.downsample2d(x, f, impl=impl)
+    # The same in channels-last layout (the fp16 blocks with --channels-last), where the pixel kernel runs.
+    yield 'upsample2d x2 NHWC', [16, 128, 128, 128], lambda x, impl: upfirdn2d.upsample2d(_nhwc(x), f, impl=impl)
+    yield 'filter2d 4x4 NHWC', [16, 128, 257, 257], lambda x, impl: upfirdn2d.upfirdn2d(_nhwc(x), f, padding=1, impl=impl)
+    yield 'downsample2d x2 NHWC', [16, 128, 256, 256], lambda x, impl: upfirdn2d.downsample2d(_nhwc(x), f, impl=impl)
+    yield 'bias_act lrelu clamp NHWC', [16, 128, 256, 256], lambda x, impl, b=torch.randn(128, device='cuda'): bias_act.bias_act(
+        _nhwc(x), b.to(x.dtype), act='lrelu', clamp=256, impl=impl)
 
-def _measure(op, shape, dtype, reps):
+def _nhwc(x):
+    return x.contiguous(memory_format=torch.channels_last) # a no-op on an input already in that layout
+
+def _measure(op_label, op, shape, dtype, reps):
     """Forward and forward+backward times of the reference, the kernel forced at any size, and the default."""
     x = torch.randn(shape, device='cuda', dtype=dtype)
+    if 'NHWC' in op_label:
+        x = _nhwc(x)
     xg = x.detach().requires_grad_()
     dy = torch.randn_like(op(x, 'ref'))
     default_min_bytes = bias_act.FAST_MIN_BYTES
@@ -66,7 +77,8 @@ def _measure(op, shape, dtype, reps):
 @click.option('--out', type=click.Path(dir_okay=False), required=True, help='Markdown file to write')
 @click.option('--reps', type=click.IntRange(min=3), default=50, show_default=True, help='Timed calls per entry')
 @click.option('--overwrite', is_flag=True, help='Replace an existing --out file')
-def main(out, reps, overwrite):
+@click.option('--only', help='Only ops whose label contains this text')
+def main(out, reps, overwrite, only):
     """Benchmark the ops' fast paths (impl='cuda') against the references (impl='ref') on a CUDA device."""
     if not torch.cuda.is_available():
         raise click.UsageError('bench_ops.py needs a CUDA device')
@@ -80,8 +92,10 @@ def main(out, reps, overwrite):
              '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|']
     print('\n'.join(lines), flush=True)
     for label, shape, op in _cases():
+        if only and only not in label:
+            continue
         for dtype_name, dtype in DTYPES.items():
-            (ref_f, ref_fb), (ker_f, ker_fb), (def_f, def_fb) = _measure(op, shape, dtype, reps)
+            (ref_f, ref_fb), (ker_f, ker_fb), (def_f, def_fb) = _measure(label, op, shape, dtype, reps)
             line = (f'| {label} | {"x".join(map(str, shape))} | {dtype_name} | {ref_f:.3f} | {ker_f:.3f} | '
                     f'{def_f:.3f} | {ref_f / def_f:.2f}x | {ref_fb:.3f} | {ker_fb:.3f} | {def_fb:.3f} | '
                     f'{ref_fb / def_fb:.2f}x |')

@@ -59,8 +59,8 @@ def build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p
     phases = training_loop.build_phases(G, D, opt_kwargs, opt_kwargs, 4, 16, device)
     return G, G_ema, loss, phases
 
-def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, device):
-    """(s/kimg, peak GPU memory in GiB) of one configuration."""
+def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, profile, device):
+    """(s/kimg, peak GPU memory in GiB) of one configuration; profile=True also prints where one cycle's time goes."""
     training_loop.setup_backends(cudnn_benchmark=True, allow_tf32=tf32)
     torch.manual_seed(0)
     G, G_ema, loss, phases = build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p, device)
@@ -95,7 +95,24 @@ def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channel
     sync()
     elapsed = time.perf_counter() - start
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == 'cuda' else float('nan')
+    if profile:
+        print_profile(step, sync, device, steps=4)
     return elapsed / (steps * batch) * 1000, peak
+
+def print_profile(step, sync, device, steps):
+    """Wall time vs. summed kernel time per step (how idle the GPU is), launches per step, and the top kernels."""
+    activities = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if device.type == 'cuda' else [])
+    with torch.profiler.profile(activities=activities) as prof:
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        sync()
+        wall = (time.perf_counter() - start) / steps * 1e3
+    kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    busy = sum(e.device_time for e in kernels) / 1e3 / steps
+    print(f'\nProfile over {steps} steps: wall {wall:.1f} ms/step, kernels {busy:.1f} ms/step '
+          f'({busy / wall:.0%} busy), {len(kernels) / steps:.0f} kernel launches/step\n', file=sys.stderr)
+    print(prof.key_averages().table(sort_by='self_device_time_total', row_limit=30, max_name_column_width=70), file=sys.stderr)
 
 #----------------------------------------------------------------------------
 
@@ -113,7 +130,8 @@ def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channel
 @click.option('--compile', help='torch.compile the main-phase forwards', is_flag=True)
 @click.option('--tf32', help='Allow TF32', is_flag=True)
 @click.option('--aug-p', help='ADA (bgc) at this fixed probability; 0 = off', type=click.FloatRange(min=0, max=1), default=0, show_default=True)
-def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p):
+@click.option('--profile', help='Also profile 4 steps (to stderr)', is_flag=True)
+def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, profile):
     """Print a markdown table of s/kimg and peak memory per resolution."""
     device = torch.device('cuda') if torch.cuda.is_available() else torch.device('cpu')
     flags = [name for name, on in [('fp32', fp32), ('bf16', bf16), ('channels-last', channels_last), ('compile', compile), ('tf32', tf32)] if on]
@@ -128,7 +146,7 @@ def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16
         bgpu = batch_gpu or max(min(4096 // res, batch), 1)
         if batch % bgpu != 0:
             raise click.BadParameter(f'batch {batch} is not a multiple of batch_gpu {bgpu}', param_hint='--batch-gpu')
-        sec_per_kimg, peak = run(res, batch, bgpu, base, top, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, device)
+        sec_per_kimg, peak = run(res, batch, bgpu, base, top, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, profile, device)
         orig = ORIGINAL_SEC_PER_KIMG.get(res) if (base, top) == ORIGINAL_CHANNELS.get(res, (32768, 512)) else None
         ref = f'{orig:.1f} | {orig / sec_per_kimg:.2f}x' if orig else '- | -'
         print(f'| {res} | {batch} | {bgpu} | {base}/{top} | {sec_per_kimg:.2f} | {1000 / sec_per_kimg:.1f} | '

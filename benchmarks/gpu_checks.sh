@@ -15,8 +15,15 @@ step() { # step SECONDS FILE COMMAND...: run with a time limit, keep the output,
     timeout "$limit" "$@" > "$out/$file" 2>&1
     echo "$file: exit $? ($(tail -n 1 "$out/$file"))"
 }
-step 240 gpu_tests.txt    python3 -m pytest -q -p no:cacheprovider -m gpu tests/
-step 90  bench_ops.txt    python3 benchmarks/bench_ops.py --out "$out/bench_ops.md" --reps 20 --overwrite
-step 150 bench_1024.md    python3 benchmarks/bench_train.py --res 1024 --seconds 30 --warmup 4
-step 60  bench_256_ada.md python3 benchmarks/bench_train.py --res 256 --seconds 20 --warmup 8 --aug-p 0.6
-step 60  bench_256_bf16.md python3 benchmarks/bench_train.py --res 256 --batch-gpu 32 --bf16 --tf32 --seconds 20 --warmup 8
+# The GPU tests as four processes at once (kernel compilation is CPU-bound): one per precision of the op tests, one
+# for everything else.
+pytest_gpu="python3 -m pytest -q -p no:cacheprovider -m gpu"
+step 300 gpu_tests_fp32.txt  $pytest_gpu tests/test_ops_gpu.py -k fp32 &
+step 300 gpu_tests_fp16.txt  $pytest_gpu tests/test_ops_gpu.py -k fp16 &
+step 300 gpu_tests_bf16.txt  $pytest_gpu tests/test_ops_gpu.py -k bf16 &
+step 300 gpu_tests_rest.txt  $pytest_gpu tests/ -k 'not fp32 and not fp16 and not bf16' &
+wait
+step 90  bench_ops.txt     python3 benchmarks/bench_ops.py --out "$out/bench_ops.md" --reps 20 --overwrite
+step 150 bench_1024.md     python3 benchmarks/bench_train.py --res 1024 --seconds 30 --warmup 4
+step 60  bench_256_ada.md  python3 benchmarks/bench_train.py --res 256 --seconds 20 --warmup 8 --aug-p 0.6
+step 60  bench_256_fast.md python3 benchmarks/bench_train.py --res 256 --batch-gpu 32 --bf16 --tf32 --seconds 20 --warmup 8

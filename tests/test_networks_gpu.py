@@ -102,3 +102,20 @@ def test_compiles_without_graph_breaks():
     assert img.shape == (4, 3, RES, RES) and torch.isfinite(logits).all()
 
 #----------------------------------------------------------------------------
+
+def test_channels_last_training_step():
+    # Channels-last fp16 blocks keep their weights channels-last; the flat gradient reduction must hand fused Adam
+    # gradients in the same layout (it refuses mixed layouts).
+    from training import training_loop
+    _, D = _nets(num_fp16_res=2)
+    G = N.Generator(z_dim=32, c_dim=1, w_dim=32, mapping_kwargs=dict(num_layers=2), img_resolution=RES, img_channels=3,
+        cond_args=COND_ARGS, channel_base=1024, channel_max=64, num_fp16_res=2, fp16_channels_last=True)
+    G, D = G.cuda(), D.cuda()
+    assert G.synthesis.b32.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(G.parameters(), lr=1e-3, fused=True)
+    z, c = _inputs('cuda')
+    before = G.synthesis.b32.conv1.weight.detach().clone()
+    D(G(z, c), c).sum().backward()
+    training_loop.reduce_grads_and_step(G, opt, world_size=1)
+    assert not torch.equal(G.synthesis.b32.conv1.weight, before)
+    assert all(torch.isfinite(p).all() for p in G.parameters())

@@ -259,6 +259,8 @@ def test_no_weight_gradients_path_length_style(conv_gradfix_on):
     noise = _randn(1, 2, 4, 4, requires_grad=False, seed=2)
     with conv2d_gradfix.no_weight_gradients():
         gx, = torch.autograd.grad((conv2d_gradfix.conv2d(x, w, padding=1) * noise).sum(), [x], create_graph=True)
+    # Differentiable through our own gradient op, not PyTorch's double backward (image-sized kernels, slow on GPUs).
+    assert type(gx.grad_fn).__name__ == '_GradInputBackward'
     gw, = torch.autograd.grad(gx.square().sum(), [w])
     gx_ref, = torch.autograd.grad((F.conv2d(x, w, padding=1) * noise).sum(), [x], create_graph=True)
     gw_ref, = torch.autograd.grad(gx_ref.square().sum(), [w])

@@ -8,12 +8,14 @@ from torch_utils.ops import _dispatch, bias_act, conv2d_gradfix, conv2d_resample
 pytestmark = pytest.mark.gpu
 
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]
+DTYPE_IDS = ['fp32', 'fp16', 'bf16'] # so that `-k fp16` picks one precision
 TOL = {torch.float32: 2e-5, torch.float16: 1e-2, torch.bfloat16: 6e-2, torch.float64: 1e-10}
 
 #----------------------------------------------------------------------------
 
 def _randn(*shape, seed=0, device='cuda'):
-    return torch.randn(shape, generator=torch.Generator(device).manual_seed(seed), device=device)
+    """The same numbers on every device (drawn on the CPU), so that a CUDA result can be checked against a CPU one."""
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed)).to(device)
 
 def _value_and_grads(fn, inputs, memory_format=torch.contiguous_format):
     """fn's output, its first-order gradients and the gradients of a function of those, as float64 CPU tensors.
@@ -47,7 +49,7 @@ def _no_fallback(monkeypatch):
 
 #----------------------------------------------------------------------------
 
-@pytest.mark.parametrize('dtype', DTYPES)
+@pytest.mark.parametrize('dtype', DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize('act', list(bias_act.activation_funcs))
 def test_bias_act(act, dtype):
     x, b = _randn(3, 16, 9, 7) * 2, _randn(16, seed=1)
@@ -55,7 +57,7 @@ def test_bias_act(act, dtype):
         _check(lambda x, b: bias_act.bias_act(x, b, act=act, **kwargs),
                lambda x, b: bias_act.bias_act(x, b, act=act, impl='ref', **kwargs), [x, b], dtype, memory_format=fmt)
 
-@pytest.mark.parametrize('dtype', DTYPES)
+@pytest.mark.parametrize('dtype', DTYPES, ids=DTYPE_IDS)
 def test_bias_act_layouts(dtype):
     for shape, dim in [([8, 300], 1), ([5, 6, 7], 2), ([4, 6, 1, 1], 1), ([2, 3, 4, 5], 0)]:
         fn = lambda impl: lambda x, b: bias_act.bias_act(x, b, dim=dim, act='lrelu', clamp=0.8, impl=impl)
@@ -71,15 +73,15 @@ _UPFIRDN_CASES = [
     (list(range(1, 9)), 2, 1, [4, 3, 4, 3]), ([1, 3, 3, 1], [2, 1], [1, 2], [0, 1, 2, -1]),
 ]
 
-@pytest.mark.parametrize('dtype', DTYPES)
+@pytest.mark.parametrize('dtype', DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize('taps, up, down, padding', _UPFIRDN_CASES)
 def test_upfirdn2d(taps, up, down, padding, dtype):
     f = upfirdn2d.setup_filter(taps, device='cuda')
     fn = lambda impl: lambda x: upfirdn2d.upfirdn2d(x, f, up=up, down=down, padding=padding, gain=1.5, impl=impl)
     _check(fn('cuda'), fn('ref'), [_randn(2, 5, 12, 10)], dtype)
-    _check(fn('cuda'), fn('ref'), [_randn(2, 5, 12, 10)], dtype, memory_format=torch.channels_last)
+    _check(fn('cuda'), fn('ref'), [_randn(2, 70, 12, 10)], dtype, memory_format=torch.channels_last) # > 64 channels
 
-@pytest.mark.parametrize('dtype', DTYPES)
+@pytest.mark.parametrize('dtype', DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize('k, up, down', [(3, 1, 1), (3, 2, 1), (3, 1, 2), (1, 1, 2), (1, 2, 1)])
 def test_conv2d_resample(monkeypatch, k, up, down, dtype):
     monkeypatch.setattr(conv2d_gradfix, 'enabled', True)
@@ -89,7 +91,7 @@ def test_conv2d_resample(monkeypatch, k, up, down, dtype):
 
 #----------------------------------------------------------------------------
 
-@pytest.mark.parametrize('dtype', DTYPES)
+@pytest.mark.parametrize('dtype', DTYPES, ids=DTYPE_IDS)
 def test_conv2d_gradfix(monkeypatch, dtype):
     monkeypatch.setattr(conv2d_gradfix, 'enabled', True)
     x, w, b = _randn(2, 8, 7, 7), _randn(8, 4, 3, 3, seed=1) * 0.3, _randn(8, seed=2)
@@ -101,13 +103,13 @@ def test_conv2d_gradfix(monkeypatch, dtype):
         conv2d_gradfix.conv2d(x, w, padding=1, groups=2).sum().backward()
     assert w.grad is None and x.grad is not None
 
-@pytest.mark.parametrize('dtype', DTYPES)
+@pytest.mark.parametrize('dtype', DTYPES, ids=DTYPE_IDS)
 def test_fma(dtype):
     _check(fma.fma, fma.fma, [_randn(4, 1, 6), _randn(3, 1, seed=1), _randn(6, seed=2)], dtype, ref_device='cpu')
 
-@pytest.mark.parametrize('dtype', DTYPES)
+@pytest.mark.parametrize('dtype', DTYPES, ids=DTYPE_IDS)
 def test_grid_sample(dtype):
-    grid = (torch.rand(2, 6, 5, 2, generator=torch.Generator('cuda').manual_seed(1), device='cuda') * 2.4 - 1.2)
+    grid = (torch.rand(2, 6, 5, 2, generator=torch.Generator().manual_seed(1)).cuda() * 2.4 - 1.2)
     fn = lambda x: grid_sample_gradfix.grid_sample(x, grid.to(x.device, x.dtype))
     _check(fn, fn, [_randn(2, 3, 8, 8)], dtype, ref_device='cpu')
 

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import zipfile
 
-import imageio_ffmpeg
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -236,6 +235,7 @@ def test_script_with_workers_equals_in_process_export(tmp_path):
 # Video, synthetic sequence, validator.
 
 def test_video_input(tmp_path):
+    imageio_ffmpeg = pytest.importorskip('imageio_ffmpeg') # a dependency; absent only on bare GPU machines
     video = tmp_path / 'lapse.mp4'
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i',
                     'testsrc=size=48x32:rate=5', '-frames:v', '6', '-pix_fmt', 'yuv420p', str(video)], check=True)

@@ -4,8 +4,9 @@ One elementwise kernel, in fp32 registers, evaluates for z = x + b and v = act(z
   mode 0: clamp(v, -clamp, clamp)
   mode 1: g * act'(z) * gain * [|v| <= clamp]            (backward, g = incoming gradient)
   mode 2: g * h * act''(z) * gain * [|v| <= clamp]       (x-term of the double backward, h = first incoming gradient)
-The tensor is read in memory order as rows of length L: either the channel is constant along a row (channel-first
-layouts; one scalar bias load per program) or the row is the channel axis itself (channels-last layouts).
+The tensor is read flat, in memory order, BLOCK elements per program; the channel of an element is
+(offset // inner) % C, where inner is the number of elements per channel step (1 for channels-last layouts, whose
+division Triton drops by specialising on 1).
 """
 
 import torch
@@ -61,20 +62,14 @@ def _act(z, alpha, ACT: tl.constexpr):
     return y, d1, d2
 
 @triton.jit
-def _bias_act_kernel(x_ptr, b_ptr, g_ptr, h_ptr, out_ptr, L, num_col_blocks, num_channels, alpha, gain, clamp,
-                     ACT: tl.constexpr, MODE: tl.constexpr, HAS_BIAS: tl.constexpr, CHANNEL_PER_ROW: tl.constexpr,
-                     HAS_CLAMP: tl.constexpr, BLOCK: tl.constexpr):
-    pid = tl.program_id(0)
-    row = pid // num_col_blocks
-    cols = (pid % num_col_blocks) * BLOCK + tl.arange(0, BLOCK)
-    mask = cols < L
-    offs = row.to(tl.int64) * L + cols
+def _bias_act_kernel(x_ptr, b_ptr, g_ptr, h_ptr, out_ptr, numel, inner, num_channels, alpha, gain, clamp,
+                     ACT: tl.constexpr, MODE: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_CLAMP: tl.constexpr,
+                     BLOCK: tl.constexpr):
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < numel
     z = tl.load(x_ptr + offs, mask=mask, other=0).to(tl.float32)
     if HAS_BIAS:
-        if CHANNEL_PER_ROW:
-            z += tl.load(b_ptr + row % num_channels).to(tl.float32)
-        else:
-            z += tl.load(b_ptr + cols, mask=mask, other=0).to(tl.float32)
+        z += tl.load(b_ptr + (offs // inner) % num_channels, mask=mask, other=0).to(tl.float32)
     y, d1, d2 = _act(z, alpha, ACT)
     v = y * gain
     if MODE == 0:
@@ -94,34 +89,34 @@ def _bias_act_kernel(x_ptr, b_ptr, g_ptr, h_ptr, out_ptr, L, num_col_blocks, num
 #----------------------------------------------------------------------------
 
 def _as_dense(x, dim):
-    """x itself if its memory is channels-last (4-D, dim 1) or contiguous, else a contiguous copy; plus the row
-    length L and whether the channel is constant along a row."""
+    """x itself if its memory is channels-last (4-D, dim 1) or contiguous, else a contiguous copy; plus the number of
+    consecutive elements in memory that share a channel."""
     if x.ndim == 4 and dim == 1 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
-        return x, x.shape[1], False
+        return x, 1
     x = x.contiguous()
     inner = 1
     for n in x.shape[dim + 1:]:
         inner *= n
-    return (x, x.shape[dim], False) if inner == 1 else (x, inner, True)
+    return x, inner
 
 def _like(t, x):
     """t laid out in memory exactly like x (the kernel indexes both with the same offsets)."""
     return t if t.stride() == x.stride() else torch.empty_like(x).copy_(t)
 
 def launch(mode, x, b, g, h, dim, act, alpha, gain, clamp):
-    x, L, channel_per_row = _as_dense(x, dim)
+    x, inner = _as_dense(x, dim)
     g = x if g is None else _like(g.to(x.dtype), x)
     h = x if h is None else _like(h.to(x.dtype), x)
     out = torch.empty_like(x)
-    block = min(max(triton.next_power_of_2(L), 16), 4096)
-    num_col_blocks = triton.cdiv(L, block)
-    grid = (x.numel() // L * num_col_blocks,)
+    if x.numel() == 0:
+        return out
+    block = min(max(triton.next_power_of_2(x.numel()), 128), 2048)
     has_bias = b is not None
     b = b.contiguous() if has_bias else x  # any valid pointer when unused
     with torch.cuda.device(x.device):
-        _bias_act_kernel[grid](x, b, g, h, out, L, num_col_blocks, x.shape[dim], alpha, gain, clamp,
-            ACT=ACT_IDS[act], MODE=mode, HAS_BIAS=has_bias, CHANNEL_PER_ROW=channel_per_row, HAS_CLAMP=clamp >= 0,
-            BLOCK=block, num_warps=max(1, min(8, block // 256)))
+        _bias_act_kernel[(triton.cdiv(x.numel(), block),)](x, b, g, h, out, x.numel(), inner, x.shape[dim], alpha,
+            gain, clamp, ACT=ACT_IDS[act], MODE=mode, HAS_BIAS=has_bias, HAS_CLAMP=clamp >= 0, BLOCK=block,
+            num_warps=4)
     return out
 
 #----------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 """Triton kernel behind upfirdn2d's fast path; imported lazily, so that importing the ops never needs Triton.
 
-Each program computes a BH x BW tile of one output plane straight from the input: for every filter tap it loads the
-input samples that tap sees, with zero-inserted positions and padding masked rather than materialised, and
-accumulates in fp32. Up/down factors and the filter size are compile-time constants, so the tap loops unroll.
+Both kernels compute output samples straight from the input: for every filter tap they load the input samples that
+tap sees, with zero-inserted positions and padding masked rather than materialised, and accumulate in fp32. Up/down
+factors and the filter size are compile-time constants, so the tap loops unroll. Channel-first tensors go to the
+plane kernel (a BH x BW tile of one output plane per program, loads contiguous along x); channels-last tensors go to
+the pixel kernel (BP output pixels x BC channels per program, loads contiguous along the channels, and the index
+arithmetic of each tap shared by all BC channels).
 """
 
 import torch
@@ -46,6 +49,41 @@ def _upfirdn2d_kernel(x_ptr, f_ptr, y_ptr, num_channels, in_h, in_w, out_h, out_
     y_base = y_ptr + n * syn + c * syc
     tl.store(y_base + oy * syh + ox * syw, (acc * gain).to(y_ptr.dtype.element_ty), mask=(oy < out_h) & (ox < out_w))
 
+@triton.jit
+def _upfirdn2d_pixel_kernel(x_ptr, f_ptr, y_ptr, num_channels, in_h, in_w, out_h, out_w,
+                            sxn, sxc, sxh, sxw, syn, syc, syh, syw, padx0, pady0, gain,
+                            UPX: tl.constexpr, UPY: tl.constexpr, DOWNX: tl.constexpr, DOWNY: tl.constexpr,
+                            FH: tl.constexpr, FW: tl.constexpr, FLIP: tl.constexpr, BP: tl.constexpr, BC: tl.constexpr):
+    pix = tl.program_id(0) * BP + tl.arange(0, BP) # output pixels of one image, row-major
+    n = tl.program_id(1).to(tl.int64)
+    c = tl.program_id(2) * BC + tl.arange(0, BC)
+    oy = pix // out_w
+    ox = pix % out_w
+    ok_p = pix < out_h * out_w
+    ok_c = (c < num_channels)[None, :]
+    x_base = x_ptr + n * sxn + (c * sxc)[None, :]
+    acc = tl.zeros([BP, BC], dtype=tl.float32)
+    for ky in tl.static_range(FH):
+        sy = oy * DOWNY + (ky - pady0)
+        iy = sy // UPY
+        ok_y = ok_p & (sy >= 0) & (iy < in_h)
+        if UPY > 1:
+            ok_y = ok_y & (sy % UPY == 0)
+        for kx in tl.static_range(FW):
+            sx = ox * DOWNX + (kx - padx0)
+            ix = sx // UPX
+            ok = ok_y & (sx >= 0) & (ix < in_w)
+            if UPX > 1:
+                ok = ok & (sx % UPX == 0)
+            if FLIP:
+                tap = tl.load(f_ptr + ky * FW + kx)
+            else:
+                tap = tl.load(f_ptr + (FH - 1 - ky) * FW + (FW - 1 - kx))
+            v = tl.load(x_base + (iy * sxh + ix * sxw)[:, None], mask=ok[:, None] & ok_c, other=0.0)
+            acc += v.to(tl.float32) * tap
+    y_off = n * syn + (oy * syh + ox * syw)[:, None] + (c * syc)[None, :]
+    tl.store(y_ptr + y_off, (acc * gain).to(y_ptr.dtype.element_ty), mask=ok_p[:, None] & ok_c)
+
 #----------------------------------------------------------------------------
 
 def launch(x, f, ax, ay, flip_filter, gain):
@@ -58,14 +96,20 @@ def launch(x, f, ax, ay, flip_filter, gain):
     channels_last = not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
     y = torch.empty([N, C, out_h, out_w], dtype=x.dtype, device=x.device,
                     memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    bw = min(64, triton.next_power_of_2(out_w))
-    bh = min(max(1024 // bw, 1), triton.next_power_of_2(out_h))
-    tiles_x = triton.cdiv(out_w, bw)
-    grid = (N * C, tiles_x * triton.cdiv(out_h, bh))
+    args = (x, f.contiguous(), y, C, H, W, out_h, out_w, *x.stride(), *y.stride(), padx0, pady0, float(gain))
+    consts = dict(UPX=upx, UPY=upy, DOWNX=downx, DOWNY=downy, FH=fh, FW=fw, FLIP=bool(flip_filter), num_warps=4)
     with torch.cuda.device(x.device):
-        _upfirdn2d_kernel[grid](x, f.contiguous(), y, C, H, W, out_h, out_w, *x.stride(), *y.stride(),
-            padx0, pady0, float(gain), tiles_x, UPX=upx, UPY=upy, DOWNX=downx, DOWNY=downy, FH=fh, FW=fw,
-            FLIP=bool(flip_filter), BH=bh, BW=bw, num_warps=4)
+        if channels_last:
+            bc = min(64, triton.next_power_of_2(C))
+            bp = max(2048 // bc, 32)
+            grid = (triton.cdiv(out_h * out_w, bp), N, triton.cdiv(C, bc))
+            _upfirdn2d_pixel_kernel[grid](*args, BP=bp, BC=bc, **consts)
+        else:
+            bw = min(64, triton.next_power_of_2(out_w))
+            bh = min(max(1024 // bw, 1), triton.next_power_of_2(out_h))
+            tiles_x = triton.cdiv(out_w, bw)
+            grid = (N * C, tiles_x * triton.cdiv(out_h, bh))
+            _upfirdn2d_kernel[grid](*args, tiles_x, BH=bh, BW=bw, **consts)
     return y
 
 #----------------------------------------------------------------------------

@@ -2,8 +2,13 @@
 
 The path-length regulariser differentiates the generator's output w.r.t. the latents only; inside
 `no_weight_gradients()` the backward of these convolutions then computes no weight gradients, which it would otherwise
-waste time on. The backward uses the public `aten.convolution_backward` op with an output mask; that op is itself
-differentiable, so double backward (R1, and the weight gradient of the path-length penalty) keeps working.
+waste time on.
+
+The input and weight gradients are autograd functions of their own, whose backward passes are again convolutions and
+gradients of the same shapes (a convolution is bilinear in input and weight), so every order of gradient works and
+runs on cuDNN's fast kernels. PyTorch's own double backward of a convolution computes the weight term as a
+convolution whose kernel is as large as the image, which cuDNN runs on a slow generic kernel (50 ms per call at 256^2
+on an H100: 10% of a training step).
 """
 
 import contextlib
@@ -53,12 +58,14 @@ def _pair(v):
 #----------------------------------------------------------------------------
 
 class _Conv2d(torch.autograd.Function):
+    """y = conv(input, weight) + bias, cfg = (transposed, stride, padding, dilation, output_padding, groups)."""
+
     @staticmethod
     def forward(ctx, input, weight, bias, cfg): # pylint: disable=arguments-differ,redefined-builtin
         transposed, stride, padding, dilation, output_padding, groups = cfg
         ctx.save_for_backward(input, weight)
         ctx.cfg = cfg
-        ctx.bias_shape = None if bias is None else list(bias.shape)
+        ctx.has_bias = bias is not None
         if transposed:
             return F.conv_transpose2d(input, weight, bias, stride, padding, output_padding, groups, dilation)
         return F.conv2d(input, weight, bias, stride, padding, dilation, groups)
@@ -66,15 +73,60 @@ class _Conv2d(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output): # pylint: disable=arguments-differ
         input, weight = ctx.saved_tensors # pylint: disable=redefined-builtin
-        transposed, stride, padding, dilation, output_padding, groups = ctx.cfg
         # Under autocast the forward ran on cast copies of the saved tensors: cast them the same way.
         input, weight = input.to(grad_output.dtype), weight.to(grad_output.dtype)
-        need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
-        mask = [need_input, need_weight and not weight_gradients_disabled, need_bias and ctx.bias_shape is not None]
-        if not any(mask):
-            return None, None, None, None
-        grad_input, grad_weight, grad_bias = torch.ops.aten.convolution_backward(grad_output, input, weight,
-            ctx.bias_shape, stride, padding, dilation, transposed, output_padding, groups, mask)
+        grad_input = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_input = _GradInput.apply(grad_output, weight, input, ctx.cfg)
+        if ctx.needs_input_grad[1] and not weight_gradients_disabled:
+            grad_weight = _GradWeight.apply(grad_output, input, weight, ctx.cfg)
+        if ctx.needs_input_grad[2] and ctx.has_bias:
+            grad_bias = grad_output.sum([0, 2, 3])
         return grad_input, grad_weight, grad_bias, None
+
+def _convolution_backward(grad_output, input, weight, cfg, mask): # pylint: disable=redefined-builtin
+    transposed, stride, padding, dilation, output_padding, groups = cfg
+    return torch.ops.aten.convolution_backward(grad_output, input, weight, None, stride, padding, dilation, transposed,
+                                               output_padding, groups, mask)
+
+class _GradInput(torch.autograd.Function):
+    """d<grad_output, conv(x, weight)>/dx; `like` supplies the input's shape and layout only."""
+
+    @staticmethod
+    def forward(ctx, grad_output, weight, like, cfg): # pylint: disable=arguments-differ
+        ctx.save_for_backward(grad_output, weight)
+        ctx.cfg = cfg
+        return _convolution_backward(grad_output, like, weight, cfg, [True, False, False])[0]
+
+    @staticmethod
+    def backward(ctx, ggi): # pylint: disable=arguments-differ
+        grad_output, weight = ctx.saved_tensors
+        grad_output, weight = grad_output.to(ggi.dtype), weight.to(ggi.dtype)
+        d_grad_output = d_weight = None
+        if ctx.needs_input_grad[0]: # <ggi, grad_input> = <conv(ggi, weight), grad_output>
+            d_grad_output = _Conv2d.apply(ggi, weight, None, ctx.cfg)
+        if ctx.needs_input_grad[1] and not weight_gradients_disabled:
+            d_weight = _GradWeight.apply(grad_output, ggi, weight, ctx.cfg)
+        return d_grad_output, d_weight, None, None
+
+class _GradWeight(torch.autograd.Function):
+    """d<grad_output, conv(input, w)>/dw; `like` supplies the weight's shape and layout only."""
+
+    @staticmethod
+    def forward(ctx, grad_output, input, like, cfg): # pylint: disable=arguments-differ,redefined-builtin
+        ctx.save_for_backward(grad_output, input)
+        ctx.cfg = cfg
+        return _convolution_backward(grad_output, input, like, cfg, [False, True, False])[1]
+
+    @staticmethod
+    def backward(ctx, ggw): # pylint: disable=arguments-differ
+        grad_output, input = ctx.saved_tensors # pylint: disable=redefined-builtin
+        grad_output, input = grad_output.to(ggw.dtype), input.to(ggw.dtype)
+        d_grad_output = d_input = None
+        if ctx.needs_input_grad[0]: # <ggw, grad_weight> = <conv(input, ggw), grad_output>
+            d_grad_output = _Conv2d.apply(input, ggw, None, ctx.cfg)
+        if ctx.needs_input_grad[1]:
+            d_input = _GradInput.apply(grad_output, ggw, input, ctx.cfg)
+        return d_grad_output, d_input, None, None
 
 #----------------------------------------------------------------------------
