@@ -98,7 +98,7 @@ def build_config(opts, num_gpus):
 
     # Batch.
     c.batch_size = opts.batch
-    c.batch_gpu = opts.batch_gpu or max(min(4096 // res, opts.batch // num_gpus), 1)
+    c.batch_gpu = opts.batch_gpu or max(min(8192 // res, opts.batch // num_gpus), 1)
     if opts.batch % (num_gpus * c.batch_gpu) != 0:
         raise click.UsageError(f'--batch={opts.batch} must be a multiple of --gpus ({num_gpus}) x --batch-gpu ({c.batch_gpu})')
     mbstd_group = min(c.batch_gpu, 4)
@@ -248,7 +248,7 @@ def _forward_signals():
 @click.option('--resume',       help='Resume: latest, a run dir, a training-state .pt, or a network pickle', metavar='[latest|PATH|URL]')
 @click.option('--freezed',      help='Freeze first layers of D', metavar='INT', type=click.IntRange(min=0), default=0, show_default=True)
 @click.option('--gamma',        help='R1 regularization weight  [default: (res/256)^2]', metavar='FLOAT', type=click.FloatRange(min=0))
-@click.option('--batch-gpu',    help='Limit batch size per GPU  [default: min(4096/res, batch/gpus)]', metavar='INT', type=click.IntRange(min=1))
+@click.option('--batch-gpu',    help='Limit batch size per GPU  [default: min(8192/res, batch/gpus)]', metavar='INT', type=click.IntRange(min=1))
 @click.option('--cbase',        help='Capacity multiplier', metavar='INT', type=click.IntRange(min=1), default=32768, show_default=True)
 @click.option('--cmax',         help='Max. feature maps', metavar='INT', type=click.IntRange(min=1), default=512, show_default=True)
 @click.option('--glr',          help='G learning rate', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True), default=0.002, show_default=True)
@@ -265,7 +265,7 @@ def _forward_signals():
 @click.option('--fp32',         help='Disable mixed-precision', metavar='BOOL', type=bool, default=False, show_default=True)
 @click.option('--bf16',         help='bf16 autocast instead of the fp16 blocks', metavar='BOOL', type=bool, default=False, show_default=True)
 @click.option('--tf32',         help='Allow TF32 matmuls and convolutions', metavar='BOOL', type=bool, default=False, show_default=True)
-@click.option('--channels-last', help='Channels-last memory format in the fp16 blocks', metavar='BOOL', type=bool, default=False, show_default=True)
+@click.option('--channels-last', help='Channels-last memory format in the fp16 blocks', metavar='BOOL', type=bool, default=True, show_default=True)
 @click.option('--compile',      help='torch.compile the G synthesis and D forwards of the main phases', metavar='BOOL', type=bool, default=False, show_default=True)
 @click.option('--nobench',      help='Disable cuDNN benchmarking', metavar='BOOL', type=bool, default=False, show_default=True)
 @click.option('--workers',      help='DataLoader worker processes', metavar='INT', type=click.IntRange(min=0), default=3, show_default=True)

@@ -119,14 +119,14 @@ def print_profile(step, sync, device, steps):
 @click.command()
 @click.option('--res', 'resolutions', help='Resolutions (comma list)', default='128,256,1024', show_default=True)
 @click.option('--batch', help='Batch size', type=click.IntRange(min=1), default=32, show_default=True)
-@click.option('--batch-gpu', help='Micro-batch  [default: min(4096/res, batch), as train.py]', type=click.IntRange(min=1))
+@click.option('--batch-gpu', help='Micro-batch  [default: min(8192/res, batch), as train.py]', type=click.IntRange(min=1))
 @click.option('--cbase', help='channel_base  [default: 16384 at 128^2, else 32768]', type=click.IntRange(min=1))
 @click.option('--cmax', help='channel_max  [default: 256 at 128^2, else 512]', type=click.IntRange(min=1))
 @click.option('--seconds', help='Measured time per resolution', type=click.FloatRange(min=0), default=40, show_default=True)
 @click.option('--warmup', help='Warm-up steps', type=click.IntRange(min=1), default=20, show_default=True)
 @click.option('--fp32', help='No fp16 blocks', is_flag=True)
 @click.option('--bf16', help='bf16 autocast instead of the fp16 blocks', is_flag=True)
-@click.option('--channels-last', help='Channels-last fp16 blocks', is_flag=True)
+@click.option('--channels-last/--no-channels-last', help='Channels-last fp16 blocks (train.py default)', default=True, show_default=True)
 @click.option('--compile', help='torch.compile the main-phase forwards', is_flag=True)
 @click.option('--tf32', help='Allow TF32', is_flag=True)
 @click.option('--aug-p', help='ADA (bgc) at this fixed probability; 0 = off', type=click.FloatRange(min=0, max=1), default=0, show_default=True)
@@ -143,7 +143,7 @@ def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16
     for res in [int(r) for r in resolutions.split(',')]:
         base, top = ORIGINAL_CHANNELS.get(res, (32768, 512))
         base, top = cbase or base, cmax or top
-        bgpu = batch_gpu or max(min(4096 // res, batch), 1)
+        bgpu = batch_gpu or max(min(8192 // res, batch), 1)
         if batch % bgpu != 0:
             raise click.BadParameter(f'batch {batch} is not a multiple of batch_gpu {bgpu}', param_hint='--batch-gpu')
         sec_per_kimg, peak = run(res, batch, bgpu, base, top, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, profile, device)
