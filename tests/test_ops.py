@@ -335,6 +335,20 @@ def test_fallback_when_fast_path_raises(fresh_dispatch, monkeypatch):
     torch.testing.assert_close(y[0], upfirdn2d.upsample2d(x, f, impl='ref'))
     assert 'upfirdn2d' in _dispatch._disabled and 'bias_act' not in _dispatch._disabled
 
+@pytest.mark.parametrize('mode', [torch.no_grad, torch.inference_mode])
+def test_probe_runs_under_no_grad(fresh_dispatch, monkeypatch, mode):
+    # The first fast call of a configuration is checked forward and backward; called under no_grad (as the metrics
+    # run G), that check must still differentiate instead of failing and turning the fast path off.
+    monkeypatch.setattr(bias_act, '_bias_act_fast', bias_act._bias_act_ref) # a fast path that works
+    monkeypatch.setattr(bias_act, 'FAST_MIN_BYTES', 0)
+    x, b = torch.randn(2, 3, 4, 4), torch.randn(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        with mode():
+            y = bias_act.bias_act(x, b, act='lrelu')
+    assert not _dispatch._disabled and _dispatch._probed
+    torch.testing.assert_close(y, bias_act.bias_act(x, b, act='lrelu', impl='ref'))
+
 def test_import_is_cheap():
     code = ('import sys, torch_utils.ops.bias_act, torch_utils.ops.upfirdn2d, torch_utils.ops.conv2d_resample, '
             'torch_utils.ops.conv2d_gradfix, torch_utils.ops.fma, torch_utils.ops.grid_sample_gradfix; '

@@ -45,7 +45,9 @@ def call(name, impl, x, fast, ref, probe=None, probe_key=None, min_bytes=0):
     if wants_fast(name, impl, x, min_bytes):
         try:
             if probe is not None and probe_key not in _probed:
-                probe(probe_key)
+                # The probe differentiates, whatever mode the caller is in (metrics run under no_grad, autocast).
+                with torch.inference_mode(False), torch.enable_grad(), torch.autocast(x.device.type, enabled=False):
+                    probe(probe_key)
                 _probed.add(probe_key)
             return fast()
         except torch.cuda.OutOfMemoryError:
