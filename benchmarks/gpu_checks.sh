@@ -23,7 +23,7 @@ step 300 gpu_tests_fp16.txt  $pytest_gpu tests/test_ops_gpu.py -k fp16 &
 step 300 gpu_tests_bf16.txt  $pytest_gpu tests/test_ops_gpu.py -k bf16 &
 step 300 gpu_tests_rest.txt  $pytest_gpu tests/ -k 'not fp32 and not fp16 and not bf16' &
 wait
-step 90  bench_ops.txt     python3 benchmarks/bench_ops.py --out "$out/bench_ops.md" --reps 20 --overwrite
-step 150 bench_1024.md     python3 benchmarks/bench_train.py --res 1024 --seconds 30 --warmup 4
-step 60  bench_256_ada.md  python3 benchmarks/bench_train.py --res 256 --seconds 20 --warmup 8 --aug-p 0.6
-step 60  bench_256_fast.md python3 benchmarks/bench_train.py --res 256 --batch-gpu 32 --bf16 --tf32 --seconds 20 --warmup 8
+step 100 bench_ops.txt    python3 benchmarks/bench_ops.py --out "$out/bench_ops.md" --reps 20 --overwrite
+step 80  bench_128.md     python3 benchmarks/bench_train.py --res 128 --seconds 15 --warmup 8
+step 70  bench_256.md     python3 benchmarks/bench_train.py --res 256 --seconds 15 --warmup 8
+step 130 bench_1024.md    python3 benchmarks/bench_train.py --res 1024 --seconds 15 --warmup 3
