@@ -15,6 +15,26 @@ import triton.language as tl
 #----------------------------------------------------------------------------
 
 @triton.jit
+def _source(o, k, pad0, n_in, UP: tl.constexpr, DOWN: tl.constexpr):
+    """Input index that output position o reads through filter tap k along one axis, and whether that is a real
+    sample (not padding, not an inserted zero)."""
+    s = o * DOWN + (k - pad0) # position in the zero-inserted, padded input
+    i = s // UP
+    ok = (s >= 0) & (i < n_in)
+    if UP > 1:
+        ok = ok & (s % UP == 0)
+    return i, ok
+
+@triton.jit
+def _tap(f_ptr, ky, kx, FH: tl.constexpr, FW: tl.constexpr, FLIP: tl.constexpr):
+    """Convolution = correlation with the flipped filter; FLIP means the caller asked for correlation."""
+    if FLIP:
+        index = ky * FW + kx
+    else:
+        index = (FH - 1 - ky) * FW + (FW - 1 - kx)
+    return tl.load(f_ptr + index)
+
+@triton.jit
 def _upfirdn2d_kernel(x_ptr, f_ptr, y_ptr, num_channels, in_h, in_w, out_h, out_w,
                       sxn, sxc, sxh, sxw, syn, syc, syh, syw, padx0, pady0, gain, tiles_x,
                       UPX: tl.constexpr, UPY: tl.constexpr, DOWNX: tl.constexpr, DOWNY: tl.constexpr,
@@ -28,24 +48,11 @@ def _upfirdn2d_kernel(x_ptr, f_ptr, y_ptr, num_channels, in_h, in_w, out_h, out_
     x_base = x_ptr + n * sxn + c * sxc
     acc = tl.zeros([BH, BW], dtype=tl.float32)
     for ky in tl.static_range(FH):
-        sy = oy * DOWNY + (ky - pady0)  # row in the zero-inserted, padded input
-        iy = sy // UPY
-        ok_y = (sy >= 0) & (iy < in_h)
-        if UPY > 1:
-            ok_y = ok_y & (sy % UPY == 0)
+        iy, ok_y = _source(oy, ky, pady0, in_h, UPY, DOWNY)
         for kx in tl.static_range(FW):
-            sx = ox * DOWNX + (kx - padx0)
-            ix = sx // UPX
-            ok_x = (sx >= 0) & (ix < in_w)
-            if UPX > 1:
-                ok_x = ok_x & (sx % UPX == 0)
-            # Convolution = correlation with the flipped filter; FLIP means the caller asked for correlation.
-            if FLIP:
-                tap = tl.load(f_ptr + ky * FW + kx)
-            else:
-                tap = tl.load(f_ptr + (FH - 1 - ky) * FW + (FW - 1 - kx))
+            ix, ok_x = _source(ox, kx, padx0, in_w, UPX, DOWNX)
             v = tl.load(x_base + iy * sxh + ix * sxw, mask=ok_y & ok_x, other=0.0)
-            acc += v.to(tl.float32) * tap
+            acc += v.to(tl.float32) * _tap(f_ptr, ky, kx, FH, FW, FLIP)
     y_base = y_ptr + n * syn + c * syc
     tl.store(y_base + oy * syh + ox * syw, (acc * gain).to(y_ptr.dtype.element_ty), mask=(oy < out_h) & (ox < out_w))
 
@@ -64,23 +71,12 @@ def _upfirdn2d_pixel_kernel(x_ptr, f_ptr, y_ptr, num_channels, in_h, in_w, out_h
     x_base = x_ptr + n * sxn + (c * sxc)[None, :]
     acc = tl.zeros([BP, BC], dtype=tl.float32)
     for ky in tl.static_range(FH):
-        sy = oy * DOWNY + (ky - pady0)
-        iy = sy // UPY
-        ok_y = ok_p & (sy >= 0) & (iy < in_h)
-        if UPY > 1:
-            ok_y = ok_y & (sy % UPY == 0)
+        iy, ok_y = _source(oy, ky, pady0, in_h, UPY, DOWNY)
         for kx in tl.static_range(FW):
-            sx = ox * DOWNX + (kx - padx0)
-            ix = sx // UPX
-            ok = ok_y & (sx >= 0) & (ix < in_w)
-            if UPX > 1:
-                ok = ok & (sx % UPX == 0)
-            if FLIP:
-                tap = tl.load(f_ptr + ky * FW + kx)
-            else:
-                tap = tl.load(f_ptr + (FH - 1 - ky) * FW + (FW - 1 - kx))
+            ix, ok_x = _source(ox, kx, padx0, in_w, UPX, DOWNX)
+            ok = ok_p & ok_y & ok_x
             v = tl.load(x_base + (iy * sxh + ix * sxw)[:, None], mask=ok[:, None] & ok_c, other=0.0)
-            acc += v.to(tl.float32) * tap
+            acc += v.to(tl.float32) * _tap(f_ptr, ky, kx, FH, FW, FLIP)
     y_off = n * syn + (oy * syh + ox * syw)[:, None] + (c * syc)[None, :]
     tl.store(y_ptr + y_off, (acc * gain).to(y_ptr.dtype.element_ty), mask=ok_p[:, None] & ok_c)
 
