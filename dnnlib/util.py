@@ -1,5 +1,6 @@
 """Framework-free helpers: attribute dicts, stdout/stderr teeing, name lookup, time formatting, cached URL access."""
 
+import errno
 import hashlib
 import importlib
 import io
@@ -245,11 +246,25 @@ def unique_path(path):
         path = f'{stem}-r{k}{ext}'
     return path
 
+def move_into_place(src, dst):
+    """Rename src to dst unless dst exists (FileExistsError), with no window in which another process's dst could be
+    replaced: a hard link claims the name atomically. File systems without hard links get an exists-check first."""
+    try:
+        os.link(src, dst)
+    except FileExistsError:
+        raise
+    except OSError: # no hard links here (some network and FAT file systems)
+        if os.path.exists(dst):
+            raise FileExistsError(errno.EEXIST, 'File exists', dst) from None
+        os.replace(src, dst)
+        return
+    os.remove(src)
+
 def atomic_write(path, write_fn, overwrite=False):
     """Call write_fn(binary file) on a temp file in the target folder, then rename it into place.
 
     A crash leaves either the old state of the folder or the complete file, never a partial one. Unless `overwrite`,
-    a taken name is replaced by unique_path(path). Returns the path written.
+    a taken name (also one taken while writing) is replaced by unique_path(path). Returns the path written.
     """
     path = path if overwrite else unique_path(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -261,7 +276,14 @@ def atomic_write(path, write_fn, overwrite=False):
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
+        while not overwrite:
+            try:
+                move_into_place(tmp, path)
+                break
+            except FileExistsError:
+                path = unique_path(path)
+        if overwrite:
+            os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)

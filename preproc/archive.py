@@ -111,9 +111,14 @@ class PartialZip:
         self.file.flush()
         os.fsync(self.file.fileno())
         self.file.close()
-        if os.path.exists(self.final_path) and not self.overwrite:
-            raise FileExistsError(f'{self.final_path} appeared while exporting; the result is kept at {self.partial_path}')
-        os.replace(self.partial_path, self.final_path)
+        if self.overwrite:
+            os.replace(self.partial_path, self.final_path)
+        else:
+            try:
+                dnnlib.util.move_into_place(self.partial_path, self.final_path)
+            except FileExistsError:
+                raise FileExistsError(f'{self.final_path} appeared while exporting; the result is kept at '
+                                      f'{self.partial_path}') from None
         with contextlib.suppress(FileNotFoundError):
             os.remove(self.sidecar_path)
 

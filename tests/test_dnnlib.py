@@ -127,3 +127,32 @@ def test_jsonl_append_after_a_cut_line(tmp_path):
     with dnnlib.util.open_jsonl_for_append(str(tmp_path / 'new.jsonl')) as f: # a new file gets no leading newline
         f.write(b'{}\n')
     assert (tmp_path / 'new.jsonl').read_bytes() == b'{}\n'
+
+def test_atomic_write_never_replaces_a_name_taken_meanwhile(tmp_path):
+    # Another process creates the target while we write: our file goes to the next free name, theirs stays.
+    target = tmp_path / 'out.json'
+    def write(f):
+        target.write_bytes(b'theirs')
+        f.write(b'ours')
+    written = util.atomic_write(str(target), write)
+    assert target.read_bytes() == b'theirs'
+    assert written == str(tmp_path / 'out-r1.json') and open(written, 'rb').read() == b'ours'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['out-r1.json', 'out.json'] # no temp file left
+    util.atomic_write(str(target), lambda f: f.write(b'new'), overwrite=True)
+    assert target.read_bytes() == b'new'
+
+@pytest.mark.parametrize('hard_links', [True, False])
+def test_move_into_place(tmp_path, monkeypatch, hard_links):
+    if not hard_links:
+        def no_links(*_args):
+            raise PermissionError('hard links not supported')
+        monkeypatch.setattr(os, 'link', no_links)
+    src, dst = tmp_path / 'a.partial', tmp_path / 'a.zip'
+    src.write_bytes(b'1')
+    dst.write_bytes(b'2')
+    with pytest.raises(FileExistsError):
+        util.move_into_place(str(src), str(dst))
+    assert src.read_bytes() == b'1' and dst.read_bytes() == b'2'
+    dst.unlink()
+    util.move_into_place(str(src), str(dst))
+    assert not src.exists() and dst.read_bytes() == b'1'
