@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from preproc import discovery, geometry, selection, timestamps
+from preproc import archive, discovery, geometry, selection, timestamps
 
 def _unix(*args, tz=datetime.timezone.utc):
     return datetime.datetime(*args, tzinfo=tz).timestamp()
@@ -194,3 +194,12 @@ def test_warped_render_rounds_instead_of_truncating():
     assert np.array_equal(out[32, 8:248, 0], np.arange(8, 248)) # x - 0.25 rounds back to x.
 
 #----------------------------------------------------------------------------
+
+def test_export_keeps_a_zip_that_appears_meanwhile(tmp_path):
+    final = tmp_path / 'seq_32x32_1hz.zip'
+    with archive.PartialZip(str(final), fingerprint='x') as out:
+        final.write_bytes(b'another export')
+        with pytest.raises(FileExistsError, match='appeared while exporting'):
+            out.finish({'dataset.json': b'{}'})
+    assert final.read_bytes() == b'another export' # untouched; ours stays as the partial file
+    assert (tmp_path / '.seq_32x32_1hz.zip.partial').stat().st_size > 0
