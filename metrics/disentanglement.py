@@ -53,7 +53,7 @@ def scene_config(dataset, path):
         'config, in dataset.json meta["synth"] or a factors.json (written by preproc/synth_sequence.py) beside the dataset')
 
 #----------------------------------------------------------------------------
-# Per-slot times <-> (u_sun: date and time of day of the scene, u_lin: the trend's time), as unix seconds.
+# The generator's time slots (Timeline.slots_to_unix maps them to the scene's moment and the trend's).
 
 def slot_layout(G):
     """(slot names, Timeline) of a generator with per-slot Fourier times including 'lin' and 'day'."""
@@ -62,15 +62,6 @@ def slot_layout(G):
         raise ValueError(f'The disentanglement metric needs a generator with per-slot Fourier times including the trend '
             f'and the day cycle (cond type fourier/f_concat with include_lin); this one has slots {names}')
     return names, timeline.Timeline.from_cond_args(G.cond_args)
-
-def slots_to_unix(t, names, tl):
-    """[B, F] per-slot times -> (u_sun, u_lin): date from the year slot (else the trend slot), time from the day slot."""
-    u = {name: tl.t_to_unix(t[:, k]) for k, name in enumerate(names)}
-    u_date = u.get('year', u['lin'])
-    return np.floor(u_date / factor_probe.DAY) * factor_probe.DAY + np.mod(u['day'], factor_probe.DAY), u['lin']
-
-def unix_to_slots(u_sun, u_lin, names, tl):
-    return np.stack([tl.unix_to_t(u_lin if name == 'lin' else u_sun) for name in names], axis=1).astype(np.float32)
 
 #----------------------------------------------------------------------------
 # The renderer as a generator (calibration).
@@ -96,10 +87,10 @@ class SceneGenerator(torch.nn.Module):
     def forward(self, z, c, **_kwargs):
         names, tl = slot_layout(self)
         t = np.broadcast_to(c.detach().double().cpu().numpy(), [len(z), len(names)])
-        u_sun, u_lin = slots_to_unix(t, names, tl)
+        u_sun, u_lin = tl.slots_to_unix(t, names)
         if self.mode == 'ignore_c': # always solar noon in the middle of the sequence
             u_lin = np.full_like(u_lin, tl.t_to_unix(0.5))
-            u_sun = np.floor(u_lin / factor_probe.DAY) * factor_probe.DAY + (12 - self.cfg.lon / 15) * 3600
+            u_sun = timeline.midnight(u_lin) + (12 - self.cfg.lon / 15) * 3600
         if self.mode == 'memorize': # the weather and defects of the sequence at this very time
             fac = dict(factors.factors_at(u_sun, self.cfg), **factor_probe.time_factors(self.cfg, u_sun, u_lin))
         else:
@@ -116,9 +107,9 @@ class SceneGenerator(torch.nn.Module):
 def _leakage_variants(cfg, u_sun, u_lin, names, tl, rng):
     """{input: (u_sun, u_lin)} with only that time input changed, daylight kept."""
     n = len(u_sun)
-    tod = np.mod(u_sun, factor_probe.DAY)
+    tod = timeline.time_of_day(u_sun)
     def other_dates(u_candidates): # [n, K] unix whose dates are tried with the same time of day
-        return factor_probe.pick_daylight(cfg, np.floor(u_candidates / factor_probe.DAY) * factor_probe.DAY + tod[:, None])
+        return factor_probe.pick_daylight(cfg, timeline.midnight(u_candidates) + tod[:, None])
     variants = dict(day=(factor_probe.daylight_time(cfg, u_sun, rng), u_lin))
     if 'year' in names:
         variants['year'] = (other_dates(tl.t_to_unix(rng.random([n, 16]))), u_lin)
@@ -169,7 +160,7 @@ def compute_disentanglement(opts, num_samples, probe_res=64, batch_size=32, prob
     np_rng, torch_gen = opts.rngs(4)
 
     def read(z, u_sun, u_lin):
-        c = torch.from_numpy(unix_to_slots(u_sun, u_lin, names, tl)).to(opts.device)
+        c = torch.from_numpy(tl.unix_to_slots(u_sun, u_lin, names)).to(opts.device)
         return probe.read(variance_ratios.crop_to_rect(G, G(z=z, c=c, **dict(opts.G_kwargs, noise_mode='const'))))
 
     per_sample = dict() # name -> [batch] tensors gathered over the ranks

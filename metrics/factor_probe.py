@@ -48,7 +48,7 @@ def scene_factors(cfg, u_sun, u_lin, draws):
     fac = time_factors(cfg, u_sun, u_lin)
     years = 4 * draws[:, 0]
     fac.update(weather.weather_at(cfg.start_unix + years * YEAR, cfg.seed))
-    snow_time = np.floor(u_sun / DAY) * DAY + np.floor(1 + years) * YEAR + (draws[:, 1] - 0.5) * 6 * DAY
+    snow_time = timeline.midnight(u_sun) + np.floor(1 + years) * YEAR + (draws[:, 1] - 0.5) * 6 * DAY
     fac['snow'] = weather.weather_at(snow_time, cfg.seed)['snow']
     fac.update(capture.capture_defects(np.floor(draws[:, 2] * 1e9).astype(np.int64), cfg))
     return fac
@@ -68,8 +68,7 @@ def pick_daylight(cfg, candidates):
 
 def daylight_time(cfg, u_date, rng):
     """A random daylight time on the (UTC) date of each u_date."""
-    midnight = np.floor(u_date / DAY) * DAY
-    return pick_daylight(cfg, midnight[:, None] + rng.uniform(0, DAY, [len(u_date), 48]))
+    return pick_daylight(cfg, timeline.midnight(u_date)[:, None] + rng.uniform(0, DAY, [len(u_date), 48]))
 
 def circular_error(a, b, period):
     d = np.mod(np.asarray(a) - b, period)

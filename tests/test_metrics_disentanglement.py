@@ -53,8 +53,8 @@ def test_slots_round_trip():
     rng = np.random.default_rng(0)
     u_lin = tl.t_to_unix(rng.random(10))
     u_sun = factor_probe.daylight_time(CFG, u_lin, rng)
-    t = disentanglement.unix_to_slots(u_sun, u_lin, names, tl)
-    back_sun, back_lin = disentanglement.slots_to_unix(t.astype(np.float64), names, tl)
+    t = tl.unix_to_slots(u_sun, u_lin, names)
+    back_sun, back_lin = tl.slots_to_unix(t.astype(np.float64), names)
     assert np.allclose(back_lin, u_lin, atol=60) and np.allclose(back_sun, u_sun, atol=60)
     assert np.all(solar.sun_position(u_sun, CFG.lat, CFG.lon)[0] > factor_probe.MIN_ELEVATION)
 

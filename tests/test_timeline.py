@@ -75,3 +75,19 @@ def test_time_spans():
     assert timeline.auto_noise_spans(1) == [0.2]
 
 #----------------------------------------------------------------------------
+
+def test_slots_to_unix_takes_date_and_time_of_day_from_their_slots():
+    start = 1_599_955_200.0 # 2020-09-13 00:00 UTC
+    tl = timeline.Timeline(date_start=start, num_days=730)
+    names = ['lin', 'year', 'day']
+    scene = start + np.array([400.25, 3.9]) * 86400
+    trend = start + np.array([100.5, 700.3]) * 86400 # not at midnight, where float32 slots could round the date
+    assert np.allclose(timeline.midnight(scene), start + np.array([400, 3]) * 86400)
+    assert np.allclose(timeline.time_of_day(scene), np.array([0.25, 0.9]) * 86400)
+    t = tl.unix_to_slots(scene, trend, names)
+    assert t.dtype == np.float32 and t.shape == (2, 3)
+    back_scene, back_trend = tl.slots_to_unix(t.astype(np.float64), names)
+    assert np.allclose(back_scene, scene, atol=60) and np.allclose(back_trend, trend, atol=60)
+    # Without a year slot the date comes from the trend slot.
+    back_scene, _ = tl.slots_to_unix(np.stack([t[:, 0], t[:, 2]], axis=1).astype(np.float64), ['lin', 'day'])
+    assert np.allclose(back_scene, timeline.midnight(trend) + timeline.time_of_day(scene), atol=60)

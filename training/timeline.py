@@ -86,6 +86,25 @@ class Timeline:
     def as_meta(self):
         return dict(date_start=float(self.date_start), num_days=int(self.num_days))
 
+    def slots_to_unix(self, t, names):
+        """[B, F] per-slot times (slot `names` as frequency_names gives them) -> (u_scene, u_lin) unix seconds: the
+        moment the scene shows (date from the 'year' slot, else the trend slot; time of day from the 'day' slot) and
+        the trend's moment."""
+        u = {name: self.t_to_unix(t[:, k]) for k, name in enumerate(names)}
+        return midnight(u.get('year', u['lin'])) + time_of_day(u['day']), u['lin']
+
+    def unix_to_slots(self, u_scene, u_lin, names):
+        """Inverse of slots_to_unix: [B, F] float32 slot times for the trend slot at u_lin and every cycle at u_scene."""
+        return np.stack([self.unix_to_t(u_lin if name == 'lin' else u_scene) for name in names], axis=1).astype(np.float32)
+
+def midnight(unix):
+    """00:00 UTC of the day of each unix time."""
+    return np.floor(np.asarray(unix, dtype=np.float64) / SECONDS_PER_DAY) * SECONDS_PER_DAY
+
+def time_of_day(unix):
+    """Seconds since 00:00 UTC."""
+    return np.mod(np.asarray(unix, dtype=np.float64), SECONDS_PER_DAY)
+
 #----------------------------------------------------------------------------
 # Frequencies and per-frequency times.
 
