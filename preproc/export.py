@@ -128,8 +128,16 @@ class Job:
     def fingerprint(self):
         """Hash of everything that shapes the output: a resume must match it."""
         job = dict(options=self.options, plan=dataclasses.asdict(self.plan), frames=[f.name for f, _ in self.items],
-                   unix=self.timed.unix[self.sel.indices].tolist(), warps=[None if w is None else w.tolist() for _, w in self.items])
+                   files=self._file_signatures(), unix=self.timed.unix[self.sel.indices].tolist(),
+                   warps=[None if w is None else w.tolist() for _, w in self.items])
         return hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()
+
+    def _file_signatures(self):
+        """Size and modification time of each frame's file (a zip counts as one file), so that a resume notices edited
+        or replaced frames. Frames of a video are decoded anew into temporary files on each run: their sizes only."""
+        keep = 1 if self.source.video_pts is not None else 2
+        stats = {path: os.stat(path) for path in {f.path for f, _ in self.items}}
+        return [[stats[f.path].st_size, stats[f.path].st_mtime_ns][:keep] for f, _ in self.items]
 
 def plan_export(cfg, source):
     """Times, selection, timeline and geometry of an export of `source` (a discovery.Source) per cfg; no pixels."""

@@ -6,7 +6,7 @@ import pickle
 from click.testing import CliRunner
 
 import calc_metrics
-from test_metrics import smooth_images, tiny_G, write_zip
+from metric_helpers import smooth_images, tiny_G, write_zip
 
 #----------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from metrics import metric_utils
 from preproc.synth import presets
 from preproc.synth import solar
 from training import networks_stylegan2
-from test_metrics import smooth_images, write_zip
+from metric_helpers import smooth_images, write_zip
 
 CFG = presets.PRESETS['tiny'] # 40 days at 64x64: slots lin and day, no year
 NUM_DAYS = 40

@@ -9,7 +9,7 @@ import dnnlib
 from metrics import feature_nets
 from metrics import frechet_inception_distance
 from metrics import metric_utils
-from test_metrics import ReplayG, smooth_images, write_zip
+from metric_helpers import ReplayG, smooth_images, write_zip
 
 @pytest.fixture(autouse=True)
 def fresh(monkeypatch, tmp_path):

@@ -204,6 +204,13 @@ def test_crash_leaves_no_final_zip_and_resume_completes(tmp_path, monkeypatch):
         run_export(folder, out)
     with pytest.raises(ValueError, match='other inputs or options'):
         run_export(folder, out, resume=True, quality=90)
+    edited = folder / names[3] # a frame replaced between the crash and the resume
+    original_bytes, original_times = edited.read_bytes(), (edited.stat().st_atime_ns, edited.stat().st_mtime_ns)
+    edited.write_bytes(original_bytes + b'\0')
+    with pytest.raises(ValueError, match='other inputs or options'):
+        run_export(folder, out, resume=True)
+    edited.write_bytes(original_bytes)
+    os.utime(edited, ns=original_times)
     partial = out / '.seq_32x32_1hz.zip.partial'
     with zipfile.ZipFile(partial) as zf: # The checkpoint vouches for 5 members; simulate a kill inside the 5th.
         assert len(zf.infolist()) == 5

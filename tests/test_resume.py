@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from test_training import TINY, make_tiny_dataset, read_stats, run_dirs, run_train, start_train, wait_for
+from training_helpers import TINY, make_tiny_dataset, read_stats, run_dirs, run_train, start_train, wait_for
 import dnnlib
 from training import checkpoint
 

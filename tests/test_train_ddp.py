@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from test_training import TINY, make_tiny_dataset, rank_checksums, read_stats, run_dirs, run_train, start_train, wait_for
+from training_helpers import TINY, make_tiny_dataset, rank_checksums, read_stats, run_dirs, run_train, start_train, wait_for
 from training import checkpoint
 
 TORCHRUN = ['-m', 'torch.distributed.run', '--standalone', '--nproc-per-node=2']

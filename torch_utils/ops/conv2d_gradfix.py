@@ -7,7 +7,7 @@ waste time on.
 The input and weight gradients are autograd functions of their own, whose backward passes are again convolutions and
 gradients of the same shapes (a convolution is bilinear in input and weight), so every order of gradient works and
 runs on cuDNN's fast kernels. PyTorch's own double backward of a convolution computes the weight term as a
-convolution whose kernel is as large as the image, which cuDNN runs on a slow generic kernel (50 ms per call at 256^2
+convolution whose kernel is as large as the image, which cuDNN runs on a slow generic kernel (25 ms per call at 256^2
 on an H100: 10% of a training step).
 """
 
