@@ -155,7 +155,7 @@ def _probe_for(G, cfg, probe_res, opts, probe_kwargs):
 def compute_disentanglement(opts, num_samples, probe_res=64, batch_size=32, probe_kwargs={}):
     G = metric_utils.copy_generator(opts)
     names, tl = slot_layout(G)
-    cfg = scene_config(metric_utils.make_dataset(opts), opts.dataset_kwargs.path)
+    cfg = scene_config(opts.dataset(), opts.dataset_kwargs.path)
     probe, info = _probe_for(G, cfg, probe_res, opts, probe_kwargs)
     np_rng, torch_gen = opts.rngs(4)
 

@@ -36,6 +36,13 @@ class MetricOptions:
         self.cache = cache
         self.detector_specs = dict(inception=inception, vgg16=vgg16)
         self.seed = seed
+        self._dataset = None
+
+    def dataset(self):
+        """The real data, opened on first use and shared by everything the metric reads (statistics, labels)."""
+        if self._dataset is None:
+            self._dataset = dnnlib.util.construct_class_by_name(**self.dataset_kwargs)
+        return self._dataset
 
     def detector(self, kind):
         """The feature network `kind`; rank 0 fetches it first so that several ranks never download at once."""
@@ -192,9 +199,6 @@ def detector_call(detector, mode, images):
         images = images.repeat([1, 3, 1, 1])
     return getattr(detector, mode)(images)
 
-def make_dataset(opts):
-    return dnnlib.util.construct_class_by_name(**opts.dataset_kwargs)
-
 def _dataset_cache_file(opts, dataset, detector, args):
     """Cache path keyed by dataset name, detector and an md5 of everything that changes the statistics."""
     path = str(opts.dataset_kwargs.get('path', ''))
@@ -206,7 +210,7 @@ def _dataset_cache_file(opts, dataset, detector, args):
 @torch.no_grad()
 def compute_feature_stats_for_dataset(opts, kind, mode='features', max_items=None, batch_size=64, **stats_kwargs):
     """FeatureStats of the real images (all, or max_items evenly spaced ones), cached per dataset and detector."""
-    dataset = make_dataset(opts)
+    dataset = opts.dataset()
     detector = opts.detector(kind)
     num_items = len(dataset) if max_items is None else min(max_items, len(dataset))
     cache_file = None
@@ -262,7 +266,7 @@ def to_uint8(images):
 def compute_feature_stats_for_generator(opts, kind, mode='features', max_items=50000, batch_size=64, batch_gen=None, **stats_kwargs):
     """FeatureStats of max_items generated images (random z and noise, dataset labels, the G_kwargs given)."""
     G = copy_generator(opts)
-    labels = dataset_labels(G, make_dataset(opts))
+    labels = dataset_labels(G, opts.dataset())
     detector = opts.detector(kind)
     batch_gen = batch_gen or max(1, min(batch_size, 2 ** 23 // (G.img_resolution ** 2)))
     rngs = opts.rngs(1)

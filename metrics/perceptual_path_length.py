@@ -27,7 +27,7 @@ def path_lengths(G, vgg16, z0, z1, c, epsilon):
 @torch.no_grad()
 def compute_ppl(opts, num_samples, epsilon, batch_size=2):
     G = metric_utils.copy_generator(opts)
-    labels = metric_utils.dataset_labels(G, metric_utils.make_dataset(opts))
+    labels = metric_utils.dataset_labels(G, opts.dataset())
     vgg16 = opts.detector('vgg16')
     rngs = opts.rngs(3)
     dists = []
