@@ -108,7 +108,7 @@ def print_profile(step, sync, device, steps):
             step()
         sync()
         wall = (time.perf_counter() - start) / steps * 1e3
-    kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA and not e.is_user_annotation]
     busy = sum(e.device_time for e in kernels) / 1e3 / steps
     print(f'\nProfile over {steps} steps: wall {wall:.1f} ms/step, kernels {busy:.1f} ms/step '
           f'({busy / wall:.0%} busy), {len(kernels) / steps:.0f} kernel launches/step\n', file=sys.stderr)
