@@ -14,6 +14,7 @@ import types
 
 import PIL.Image
 import pytest
+import torch
 from click.testing import CliRunner
 
 from training_helpers import NUM_DAYS, ROOT, TINY, make_tiny_dataset, read_stats, run_dirs, run_train
@@ -322,3 +323,18 @@ def test_unconditional_and_concat_configs(tmp_path, dataset_zip):
         assert suffix in options['run_dir']
 
 #----------------------------------------------------------------------------
+
+@pytest.mark.parametrize('memories_gib, res, per_gpu, expected', [
+    (None, 256, 32, 16),           # CPU: the original's 4096/res
+    ([80, 80], 256, 32, 32),       # large GPUs: one micro-batch of 32 (about 14 GiB)
+    ([80, 16], 256, 32, 16),       # the smallest visible GPU decides
+    ([24], 1024, 32, 8), ([16], 1024, 32, 4),
+    ([80], 256, 8, 8),             # never more than the per-GPU batch
+])
+def test_default_batch_gpu_follows_gpu_memory(monkeypatch, memories_gib, res, per_gpu, expected):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: memories_gib is not None)
+    if memories_gib is not None:
+        monkeypatch.setattr(torch.cuda, 'device_count', lambda: len(memories_gib))
+        monkeypatch.setattr(torch.cuda, 'get_device_properties',
+                            lambda i: types.SimpleNamespace(total_memory=memories_gib[i] * 2**30 - 2**28))
+    assert train.default_batch_gpu(res, per_gpu) == expected
