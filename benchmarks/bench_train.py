@@ -21,6 +21,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import dnnlib # pylint: disable=wrong-import-position
+import train # pylint: disable=wrong-import-position
 from training import timeline # pylint: disable=wrong-import-position
 from training import training_loop # pylint: disable=wrong-import-position
 
@@ -119,7 +120,7 @@ def print_profile(step, sync, device, steps):
 @click.command()
 @click.option('--res', 'resolutions', help='Resolutions (comma list)', default='128,256,1024', show_default=True)
 @click.option('--batch', help='Batch size', type=click.IntRange(min=1), default=32, show_default=True)
-@click.option('--batch-gpu', help='Micro-batch  [default: min(8192/res, batch), as train.py]', type=click.IntRange(min=1))
+@click.option('--batch-gpu', help='Micro-batch  [default: as train.py]', type=click.IntRange(min=1))
 @click.option('--cbase', help='channel_base  [default: 16384 at 128^2, else 32768]', type=click.IntRange(min=1))
 @click.option('--cmax', help='channel_max  [default: 256 at 128^2, else 512]', type=click.IntRange(min=1))
 @click.option('--seconds', help='Measured time per resolution', type=click.FloatRange(min=0), default=40, show_default=True)
@@ -143,7 +144,7 @@ def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16
     for res in [int(r) for r in resolutions.split(',')]:
         base, top = ORIGINAL_CHANNELS.get(res, (32768, 512))
         base, top = cbase or base, cmax or top
-        bgpu = batch_gpu or max(min(8192 // res, batch), 1)
+        bgpu = batch_gpu or train.default_batch_gpu(res, batch)
         if batch % bgpu != 0:
             raise click.BadParameter(f'batch {batch} is not a multiple of batch_gpu {bgpu}', param_hint='--batch-gpu')
         sec_per_kimg, peak = run(res, batch, bgpu, base, top, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, profile, device)
