@@ -16,12 +16,12 @@ step() { # step SECONDS FILE COMMAND...: run with a time limit, keep the output,
     echo "$file: exit $? ($(tail -n 1 "$out/$file"))"
 }
 # The GPU tests as four processes at once (kernel compilation is CPU-bound): one per precision of the op tests, one
-# for everything else.
+# for all other test files. Together they run every GPU test once.
 pytest_gpu="python3 -m pytest -q -p no:cacheprovider -m gpu"
-step 300 gpu_tests_fp32.txt  $pytest_gpu tests/test_ops_gpu.py -k fp32 &
+step 300 gpu_tests_fp32.txt  $pytest_gpu tests/test_ops_gpu.py -k 'fp32 or falls_back' &
 step 300 gpu_tests_fp16.txt  $pytest_gpu tests/test_ops_gpu.py -k fp16 &
 step 300 gpu_tests_bf16.txt  $pytest_gpu tests/test_ops_gpu.py -k bf16 &
-step 300 gpu_tests_rest.txt  $pytest_gpu tests/ -k 'not fp32 and not fp16 and not bf16' &
+step 300 gpu_tests_rest.txt  $pytest_gpu tests/ --ignore=tests/test_ops_gpu.py &
 wait
 step 100 bench_ops.txt    python3 benchmarks/bench_ops.py --out "$out/bench_ops.md" --reps 20 --overwrite
 step 80  bench_128.md     python3 benchmarks/bench_train.py --res 128 --seconds 15 --warmup 8
