@@ -13,6 +13,8 @@ import torch
 import triton
 import triton.language as tl
 
+from . import _dispatch
+
 #----------------------------------------------------------------------------
 
 ACT_IDS = dict(linear=0, relu=1, lrelu=2, tanh=3, sigmoid=4, elu=5, selu=6, softplus=7, swish=8)
@@ -113,7 +115,7 @@ def launch(mode, x, b, g, h, dim, act, alpha, gain, clamp):
     block = min(max(triton.next_power_of_2(x.numel()), 128), 2048)
     has_bias = b is not None
     b = b.contiguous() if has_bias else x  # any valid pointer when unused
-    with torch.cuda.device(x.device):
+    with _dispatch.kernel_device(x):
         _bias_act_kernel[(triton.cdiv(x.numel(), block),)](x, b, g, h, out, x.numel(), inner, x.shape[dim], alpha,
             gain, clamp, ACT=ACT_IDS[act], MODE=mode, HAS_BIAS=has_bias, HAS_CLAMP=clamp >= 0, BLOCK=block,
             num_warps=4)

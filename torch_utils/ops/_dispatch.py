@@ -4,6 +4,7 @@ A fast path that cannot import, compile or run must never stop a user: its first
 warning per op and process, and the op uses the reference from then on.
 """
 
+import contextlib
 import warnings
 import torch
 
@@ -20,6 +21,11 @@ def check_impl(impl):
 
 def on_fast_device(x):
     return x.is_cuda
+
+def kernel_device(x):
+    """Context making x's GPU the current one for a kernel launch; nothing for the CPU tensors that Triton's
+    interpreter (TRITON_INTERPRET=1) runs kernels on, which lets the tests check the kernels without a GPU."""
+    return torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext()
 
 def wants_fast(name, impl, x, min_bytes=0):
     """True if `name` should try its fast path for tensor `x`. Under torch.compile the reference is used: inductor

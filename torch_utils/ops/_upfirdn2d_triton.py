@@ -12,6 +12,8 @@ import torch
 import triton
 import triton.language as tl
 
+from . import _dispatch
+
 #----------------------------------------------------------------------------
 
 @triton.jit
@@ -94,7 +96,7 @@ def launch(x, f, ax, ay, flip_filter, gain):
                     memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     args = (x, f.contiguous(), y, C, H, W, out_h, out_w, *x.stride(), *y.stride(), padx0, pady0, float(gain))
     consts = dict(UPX=upx, UPY=upy, DOWNX=downx, DOWNY=downy, FH=fh, FW=fw, FLIP=bool(flip_filter), num_warps=4)
-    with torch.cuda.device(x.device):
+    with _dispatch.kernel_device(x):
         if channels_last:
             bc = min(64, triton.next_power_of_2(C))
             bp = max(2048 // bc, 32)

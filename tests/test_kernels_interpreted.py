@@ -1,0 +1,70 @@
+"""The Triton kernels of bias_act and upfirdn2d, run by Triton's interpreter on the CPU (TRITON_INTERPRET=1) against
+the pure-PyTorch references: their indexing, masking and layouts are checked on machines without a GPU. The GPU runs
+(tests/test_ops_gpu.py) check the compiled kernels and the precisions. Skipped where Triton is not installed."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip('triton')
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Each check runs in a fresh process: the interpreter must be chosen before Triton is first imported.
+CHECK = r'''
+import itertools, sys
+import torch
+from torch_utils.ops import _bias_act_triton, _upfirdn2d_triton, bias_act, upfirdn2d
+torch.manual_seed(0)
+worst = 0.0
+
+def compare(fast, ref, what):
+    global worst
+    assert fast.shape == ref.shape, (what, fast.shape, ref.shape)
+    err = (fast.double() - ref).abs().max().item()
+    worst = max(worst, err)
+    assert err < 1e-4, (what, err)
+
+# Both kernels (plane: channel-first; pixel: channels-last, 70 channels = two channel tiles), each resampling case.
+for (taps, up, down, pad, flip), (channels, layout) in itertools.product(
+        [([1, 3, 3, 1], 1, 1, [2, 1, 2, 1], False), ([1, 3, 3, 1], 2, 1, [2, 1, 2, 1], True),
+         ([1, 3, 3, 1], 1, 2, [1, 1, 1, 1], False), ([1, 3, 3, 1], [2, 1], [1, 2], [0, 1, 2, -1], True)],
+        [(3, torch.contiguous_format), (70, torch.channels_last)]):
+    f = upfirdn2d.setup_filter(taps)
+    (upx, upy), (downx, downy) = upfirdn2d._parse_scaling(up), upfirdn2d._parse_scaling(down)
+    ax, ay = (upx, downx, pad[0], pad[1]), (upy, downy, pad[2], pad[3])
+    x = torch.randn(2, channels, 9, 7).contiguous(memory_format=layout)
+    y = _upfirdn2d_triton.launch(x, f, ax, ay, flip, 1.5)
+    assert y.is_contiguous(memory_format=layout) or channels == 1
+    compare(y, upfirdn2d._upfirdn2d_ref(x.double(), f.double(), ax, ay, flip, 1.5), ('upfirdn2d', taps, up, down, layout))
+
+for (shape, dim, layout), act in itertools.product(
+        [([3, 16, 5, 4], 1, torch.contiguous_format), ([3, 70, 5, 4], 1, torch.channels_last), ([8, 300], 1, None),
+         ([5, 6, 7], 2, None), ([2, 3, 4, 5], 0, None)],
+        ['lrelu', 'tanh']):
+    x = torch.randn(shape) * 2
+    x = x.contiguous(memory_format=layout) if layout is not None else x
+    b, g, h = torch.randn(shape[dim]), torch.randn_like(x), torch.randn_like(x)
+    alpha = bias_act.activation_funcs[act].def_alpha
+    xr = x.double().requires_grad_()
+    ref = bias_act.bias_act(xr, b.double(), dim=dim, act=act, gain=1.4, clamp=0.9, impl='ref')
+    (ref_dx,) = torch.autograd.grad(ref, xr, g.double(), create_graph=True)
+    if ref_dx.requires_grad:
+        (ref_ddx,) = torch.autograd.grad(ref_dx, xr, h.double(), materialize_grads=True)
+    else: # piecewise-linear activations: no second derivative
+        ref_ddx = torch.zeros_like(xr)
+    compare(_bias_act_triton.launch(0, x, b, None, None, dim, act, alpha, 1.4, 0.9), ref, ('bias_act', shape, act))
+    compare(_bias_act_triton.launch(1, x, b, g, None, dim, act, alpha, 1.4, 0.9), ref_dx, ('bias_act grad', shape, act))
+    # Mode 2 is the x-term of the double backward: g * h * act''(z) * gain, h the gradient w.r.t. the first grad.
+    compare(_bias_act_triton.launch(2, x, b, h, g, dim, act, alpha, 1.4, 0.9), ref_ddx, ('bias_act grad2', shape, act))
+print('worst error', worst)
+'''
+
+def test_kernels_match_the_references_under_the_interpreter():
+    path = os.pathsep.join([REPO] + ([os.environ['PYTHONPATH']] if os.environ.get('PYTHONPATH') else []))
+    env = dict(os.environ, TRITON_INTERPRET='1', PYTHONPATH=path, OMP_NUM_THREADS='1')
+    proc = subprocess.run([sys.executable, '-c', CHECK], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    assert 'worst error' in proc.stdout
