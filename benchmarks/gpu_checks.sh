@@ -3,9 +3,8 @@
 # Each step has its own time limit, so one slow step cannot starve the others; results go to OUTDIR.
 #   bash benchmarks/gpu_checks.sh [OUTDIR]
 set -u
+out=$(mkdir -p "${1:-gpu_checks}" && cd "${1:-gpu_checks}" && pwd) # relative to the caller's folder
 cd "$(dirname "$0")/.."
-out=${1:-gpu_checks}
-mkdir -p "$out"
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$out/env.txt"

@@ -6,8 +6,8 @@
 #   4. a two-GPU run (train.py --gpus=2) stopped with SIGTERM continues with --resume=latest where it stopped.
 #   bash benchmarks/multi_gpu_checks.sh [OUTDIR]
 set -u
+out=$(mkdir -p "${1:-multi_gpu_checks}" && cd "${1:-multi_gpu_checks}" && pwd) # relative to the caller's folder
 cd "$(dirname "$0")/.."
-out=$(mkdir -p "${1:-multi_gpu_checks}" && cd "${1:-multi_gpu_checks}" && pwd)
 work=$(mktemp -d)
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 # NVLink multicast stays off on the lent machines
 nvidia-smi --query-gpu=index,name,memory.total --format=csv > "$out/env.txt"
