@@ -75,11 +75,16 @@ class _Conv2d(torch.autograd.Function):
         input, weight = ctx.saved_tensors # pylint: disable=redefined-builtin
         # Under autocast the forward ran on cast copies of the saved tensors: cast them the same way.
         input, weight = input.to(grad_output.dtype), weight.to(grad_output.dtype)
+        need_input, need_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1] and not weight_gradients_disabled
         grad_input = grad_weight = grad_bias = None
-        if ctx.needs_input_grad[0]:
-            grad_input = _GradInput.apply(grad_output, weight, input, ctx.cfg)
-        if ctx.needs_input_grad[1] and not weight_gradients_disabled:
-            grad_weight = _GradWeight.apply(grad_output, input, weight, ctx.cfg)
+        if torch.is_grad_enabled(): # create_graph: gradients that are differentiable again
+            if need_input:
+                grad_input = _GradInput.apply(grad_output, weight, input, ctx.cfg)
+            if need_weight:
+                grad_weight = _GradWeight.apply(grad_output, input, weight, ctx.cfg)
+        elif need_input or need_weight: # a plain backward: one call for both
+            grad_input, grad_weight, _ = _convolution_backward(grad_output, input, weight, ctx.cfg,
+                                                               [need_input, need_weight, False])
         if ctx.needs_input_grad[2] and ctx.has_bias:
             grad_bias = grad_output.sum([0, 2, 3])
         return grad_input, grad_weight, grad_bias, None
