@@ -129,3 +129,11 @@ def test_print_module_summary(capsys):
     assert rows['Net'][1:3] == ['-', '1'] and rows['Total'][1:] == ['13', '1']
 
 #----------------------------------------------------------------------------
+
+def test_in_layout_of():
+    ref = torch.randn(2, 3, 4, 5).to(memory_format=torch.channels_last)
+    t = torch.randn(2, 3, 4, 5)
+    out = misc.in_layout_of(t, ref)
+    assert out.stride() == ref.stride() and torch.equal(out, t) and out.dtype == t.dtype
+    same = torch.randn(2, 3, 4, 5).to(memory_format=torch.channels_last)
+    assert misc.in_layout_of(same, ref) is same

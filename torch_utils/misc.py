@@ -31,6 +31,11 @@ def constant(value, shape=None, dtype=None, device=None, memory_format=None):
         _constants[key] = tensor.contiguous(memory_format=memory_format)
     return _constants[key]
 
+def in_layout_of(tensor, ref):
+    """`tensor` (of ref's shape) itself if it is laid out in memory like ref, else a copy that is (for code that
+    indexes both with the same offsets, or insists on one layout, as fused Adam does)."""
+    return tensor if tensor.stride() == ref.stride() else torch.empty_like(ref, dtype=tensor.dtype).copy_(tensor)
+
 #----------------------------------------------------------------------------
 # Shape checks that also hold while torch.jit.trace records the graph.
 

@@ -116,9 +116,8 @@ def reduce_grads_and_step(module, opt, world_size):
             flat /= world_size
         torch.nan_to_num(flat, nan=0, posinf=1e5, neginf=-1e5, out=flat)
         for p, grad in zip(params, flat.split([p.numel() for p in params])):
-            grad = grad.view(p.shape)
             # Fused Adam wants each grad in its parameter's layout (channels-last weights of the fp16 blocks).
-            p.grad = grad if grad.stride() == p.stride() else torch.empty_like(p).copy_(grad)
+            p.grad = misc.in_layout_of(grad.view(p.shape), p)
     opt.step()
 
 def run_phases(phases, loss, batch_idx, real_img, real_c, gen_z, gen_c, batch_gpu, world_size):

@@ -13,6 +13,7 @@ import torch
 import triton
 import triton.language as tl
 
+from .. import misc
 from . import _dispatch
 
 #----------------------------------------------------------------------------
@@ -101,14 +102,11 @@ def _as_dense(x, dim):
         inner *= n
     return x, inner
 
-def _like(t, x):
-    """t laid out in memory exactly like x (the kernel indexes both with the same offsets)."""
-    return t if t.stride() == x.stride() else torch.empty_like(x).copy_(t)
-
 def launch(mode, x, b, g, h, dim, act, alpha, gain, clamp):
     x, inner = _as_dense(x, dim)
-    g = x if g is None else _like(g.to(x.dtype), x)
-    h = x if h is None else _like(h.to(x.dtype), x)
+    # The kernel indexes x, g and h with the same offsets.
+    g = x if g is None else misc.in_layout_of(g.to(x.dtype), x)
+    h = x if h is None else misc.in_layout_of(h.to(x.dtype), x)
     out = torch.empty_like(x)
     if x.numel() == 0:
         return out
