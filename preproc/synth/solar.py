@@ -15,8 +15,8 @@ def calendar(unix):
     calendar year elapsed (leap years have 366 days); hour_utc in [0, 24).
     """
     unix = np.asarray(unix, dtype=np.float64)
-    day = np.floor(unix / timeline.SECONDS_PER_DAY)
-    day_frac = unix / timeline.SECONDS_PER_DAY - day
+    day = timeline.midnight(unix) / timeline.SECONDS_PER_DAY
+    day_frac = timeline.time_of_day(unix) / timeline.SECONDS_PER_DAY
     date = day.astype(np.int64).astype('datetime64[D]')
     year = date.astype('datetime64[Y]')
     year_start = year.astype('datetime64[D]')
