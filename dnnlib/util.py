@@ -276,14 +276,15 @@ def atomic_write(path, write_fn, overwrite=False):
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)
-        while not overwrite:
-            try:
-                move_into_place(tmp, path)
-                break
-            except FileExistsError:
-                path = unique_path(path)
         if overwrite:
             os.replace(tmp, path)
+        else:
+            while True:
+                try:
+                    move_into_place(tmp, path)
+                    break
+                except FileExistsError: # taken while we wrote: the next free name
+                    path = unique_path(path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
