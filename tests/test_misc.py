@@ -137,3 +137,9 @@ def test_in_layout_of():
     assert out.stride() == ref.stride() and torch.equal(out, t) and out.dtype == t.dtype
     same = torch.randn(2, 3, 4, 5).to(memory_format=torch.channels_last)
     assert misc.in_layout_of(same, ref) is same
+
+def test_is_channels_last():
+    x = torch.randn(2, 3, 4, 5)
+    assert not misc.is_channels_last(x) and misc.is_channels_last(x.to(memory_format=torch.channels_last))
+    assert not misc.is_channels_last(torch.randn(2, 1, 4, 5).to(memory_format=torch.channels_last)) # also contiguous
+    assert not misc.is_channels_last(torch.randn(3, 4, 5))

@@ -31,6 +31,10 @@ def constant(value, shape=None, dtype=None, device=None, memory_format=None):
         _constants[key] = tensor.contiguous(memory_format=memory_format)
     return _constants[key]
 
+def is_channels_last(x):
+    """x is a 4-D tensor stored channels-last and not also plain contiguous (size-1 dims can make it both)."""
+    return x.ndim == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+
 def in_layout_of(tensor, ref):
     """`tensor` (of ref's shape) itself if it is laid out in memory like ref, else a copy that is (for code that
     indexes both with the same offsets, or insists on one layout, as fused Adam does)."""

@@ -94,7 +94,7 @@ def _bias_act_kernel(x_ptr, b_ptr, g_ptr, h_ptr, out_ptr, numel, inner, num_chan
 def _as_dense(x, dim):
     """x itself if its memory is channels-last (4-D, dim 1) or contiguous, else a contiguous copy; plus the number of
     consecutive elements in memory that share a channel."""
-    if x.ndim == 4 and dim == 1 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+    if dim == 1 and misc.is_channels_last(x):
         return x, 1
     x = x.contiguous()
     inner = 1

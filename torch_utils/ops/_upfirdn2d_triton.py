@@ -12,6 +12,7 @@ import torch
 import triton
 import triton.language as tl
 
+from .. import misc
 from . import _dispatch
 
 #----------------------------------------------------------------------------
@@ -91,7 +92,7 @@ def launch(x, f, ax, ay, flip_filter, gain):
     fh, fw = f.shape
     out_h = (H * upy + pady0 + pady1 - fh) // downy + 1
     out_w = (W * upx + padx0 + padx1 - fw) // downx + 1
-    channels_last = not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+    channels_last = misc.is_channels_last(x)
     y = torch.empty([N, C, out_h, out_w], dtype=x.dtype, device=x.device,
                     memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     args = (x, f.contiguous(), y, C, H, W, out_h, out_w, *x.stride(), *y.stride(), padx0, pady0, float(gain))
