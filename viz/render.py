@@ -1,0 +1,157 @@
+"""The one path from a rendering request to pixels: seeds -> z (the original's rule), per-slot times -> c (with
+per-layer-range overrides), truncation with cutoff, noise, out_rect crop, resampling and the uint8 RGBA conversion on
+the device. Used by the exporter, both viewers, the training grids, the time-grid script and the metrics, so that the
+same request gives the same pixels everywhere. Each result carries the request that produced it.
+
+Times are given per image as (lin, year, day) slot times in units of t (training.timeline); the renderer keeps the
+slots the generator has. Dataset requests take the nearest real frame instead (viz.dataset).
+"""
+
+import contextlib
+import dataclasses
+
+import numpy as np
+import torch
+
+from viz.network import NetworkCache
+
+SLOTS = ('lin', 'year', 'day') # The canonical slot order of requests.
+
+#----------------------------------------------------------------------------
+# Conversions shared with training grids and metrics.
+
+def seed_to_z(seed, z_dim):
+    """The original toolkit's latent of a seed: RandomState(seed).standard_normal(z_dim), float64."""
+    return np.random.RandomState(int(seed)).standard_normal(z_dim)
+
+def to_uint8(images):
+    """Generator output ([-1, 1] nominal, unbounded) -> uint8, x * 127.5 + 128 clamped and truncated (as the original)."""
+    return (images * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+
+def to_rgba8(images):
+    """[B, C, H, W] generator output -> [B, H, W, 4] uint8 RGBA on the same device (grey images are repeated)."""
+    x = to_uint8(images).permute(0, 2, 3, 1)
+    if x.shape[3] == 1:
+        x = x.repeat(1, 1, 1, 3)
+    alpha = torch.full_like(x[..., :1], 255)
+    return torch.cat([x[..., :3], alpha], dim=3)
+
+def resample(images, size, antialias):
+    """[B, C, H, W] float images to size (w, h): anti-aliased bilinear, or nearest neighbour."""
+    w, h = size
+    if (images.shape[3], images.shape[2]) == (w, h):
+        return images
+    if antialias:
+        return torch.nn.functional.interpolate(images, size=(h, w), mode='bilinear', antialias=True, align_corners=False)
+    return torch.nn.functional.interpolate(images, size=(h, w), mode='nearest-exact')
+
+def scaled_size(out_rect, res_scale):
+    """Output (w, h) of one image: the out_rect part of the frame times res_scale, at least 1 pixel."""
+    x1, y1, x2, y2 = out_rect
+    return max(int(round((x2 - x1) * res_scale)), 1), max(int(round((y2 - y1) * res_scale)), 1)
+
+#----------------------------------------------------------------------------
+# Requests and results.
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    """Everything that decides the pixels of a batch. Per image: seed, (lin, year, day) times and an optional
+    w-space blend (seed_b, alpha). For the whole batch: the rest."""
+    network: str                          # Path of the network file (resolved).
+    seeds: tuple                          # [B] ints.
+    times: tuple                          # [B] (lin, year, day) tuples, t units.
+    lerps: tuple = ()                     # [B] (seed_b, alpha) or None; () = none.
+    layer_times: tuple = ()               # ((lo, hi, (lin, year, day)), ...): layers lo..hi-1 get these times.
+    trunc: float = 1.0
+    trunc_cutoff: int = 0                 # The last trunc_cutoff layers stay untruncated.
+    noise_mode: str = 'const'
+    noise_seed: int = 0                   # Seeds the 'random' noise of this batch.
+    res_scale: float = 1.0
+    antialias: bool = True
+    source: str = 'gan'                   # 'gan', or 'dataset' for the nearest real frames.
+    dataset_noise: bool = False           # source='dataset': jitter times with the training-time D noise.
+    gt_tol_hours: float = 1.5             # source='dataset': largest distance of a frame shown.
+
+    def __len__(self):
+        return len(self.seeds)
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    request: Request
+    images: np.ndarray                    # [B, h, w, 4] uint8 RGBA.
+
+#----------------------------------------------------------------------------
+
+class Renderer:
+    """Turns requests into RGBA8 images on one device. Thread-safe for one caller at a time (the viewers' worker)."""
+
+    def __init__(self, device=None, cache_size=3, datasets=None):
+        self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+        self.networks = NetworkCache(self.device, size=cache_size)
+        self.datasets = datasets # viz.dataset.DatasetFinder, or None: dataset requests render grey.
+
+    def network(self, path):
+        return self.networks.load(path)
+
+    @torch.no_grad()
+    def render(self, req, to_host=True):
+        net = self.network(req.network)
+        if req.source == 'dataset':
+            images = self._dataset_images(net, req)
+        else:
+            images = self._generate(net, req)
+        if to_host:
+            images = images.cpu().numpy()
+        return Result(request=req, images=images)
+
+    def _generate(self, net, req):
+        G = net.G
+        c = torch.as_tensor(slot_times(net, req.times, req.layer_times), device=self.device, dtype=torch.float32)
+        cs = G.cond_xform(c, broadcast=True)
+        cutoff = G.num_ws - req.trunc_cutoff if req.trunc_cutoff > 0 else None
+        ws = self._mapping(G, req.seeds, cs, req.trunc, cutoff)
+        if req.lerps:
+            blend = [l if l is not None else (s, 0.0) for s, l in zip(req.seeds, req.lerps)]
+            ws_b = self._mapping(G, [b for b, _ in blend], cs, req.trunc, cutoff)
+            alpha = torch.tensor([a for _, a in blend], device=self.device, dtype=ws.dtype)[:, None, None]
+            ws = ws + (ws_b - ws) * alpha
+        with _seeded(self.device, req.noise_seed):
+            images = G.synthesis(ws, cs, noise_mode=req.noise_mode).to(torch.float32)
+        return self._finish(net, images, req)
+
+    def _mapping(self, G, seeds, cs, psi, cutoff):
+        z = torch.from_numpy(np.stack([seed_to_z(s, G.z_dim) for s in seeds])).to(self.device, torch.float32)
+        return G.mapping(z, cs[:, 0], truncation_psi=psi, truncation_cutoff=cutoff)
+
+    def _finish(self, net, images, req):
+        x1, y1, x2, y2 = net.out_rect
+        images = resample(images[:, :, y1:y2, x1:x2], scaled_size(net.out_rect, req.res_scale), req.antialias)
+        return to_rgba8(images)
+
+    def _dataset_images(self, net, req):
+        from viz import dataset # pylint: disable=import-outside-toplevel # only dataset mode needs it
+        size = scaled_size(net.out_rect, req.res_scale)
+        lookup = self.datasets.lookup(net) if self.datasets is not None else None
+        frames = dataset.render_frames(lookup, net, req, size)
+        return torch.from_numpy(frames).to(self.device)
+
+def slot_times(net, times, layer_times=()):
+    """float64 [B, F] generator input of (lin, year, day) times [B, 3], or [B, L, F] with layer overrides."""
+    cols = [SLOTS.index(n) if n in SLOTS else 0 for n in net.slot_names] # unknown slots (implicit trend) -> lin
+    times = np.asarray(times, dtype=np.float64).reshape(-1, len(SLOTS))
+    c = times[:, cols]
+    if layer_times:
+        c = np.repeat(c[:, None, :], net.G.num_ws, axis=1)
+        for lo, hi, t in layer_times:
+            c[:, lo:hi, :] = np.asarray(t, dtype=np.float64)[cols]
+    return c
+
+@contextlib.contextmanager
+def _seeded(device, seed):
+    """Random noise that depends only on the request: a forked, seeded torch RNG."""
+    devices = [device] if device.type == 'cuda' else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int(seed))
+        yield
+
+#----------------------------------------------------------------------------
