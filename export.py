@@ -125,7 +125,7 @@ def main(inputs, network_pkl, preset, out, outdir, fmt, settings, seed, day_hour
                 named_here['seeds'] = str(named_here.pop('seed'))
             doc = apply_settings(doc, {**named_here, **_parse_set(settings)})
             doc = _stabilise_times(renderer, doc, roots) if preset == 'stabilise' else doc
-            with tqdm.tqdm(desc=os.path.basename(dst), unit='frame', leave=False) as bar:
+            with tqdm.tqdm(desc=os.path.basename(dst), unit='frame', leave=False, disable=not dst.lower().endswith('.mp4')) as bar:
                 def progress(k, total, bar=bar):
                     bar.total = total
                     bar.update(k - bar.n)
