@@ -23,11 +23,12 @@ from viz.dataset import DatasetFinder
 #----------------------------------------------------------------------------
 # Presets: what the paper does with a trained model.
 
+NOON = (0.5, 0.0, 0.5) # Sliders (Lin, Year, Day): the middle of the sequence, 12:00 UTC.
 PRESETS = {
     'stabilise': vstate.Document(tool='sequence', state=vstate.SequenceState(), soft=vstate.SequenceSoft()),
-    'grid': vstate.Document(state=vstate.GridState(axis_x='day', axis_y='year', W=8, H=6, B=8)),
-    'strip': vstate.Document(state=vstate.GridState(viz_mode=vstate.VizMode.STACK_X, axis_x='year', B=16)),
-    'sweep': vstate.Document(state=vstate.GridState(viz_mode=vstate.VizMode.STACK_X, axis_x='day', B=16),
+    'grid': vstate.Document(state=vstate.GridState(axis_x='day', axis_y='year', W=8, H=6, B=8, sliders=NOON)),
+    'strip': vstate.Document(state=vstate.GridState(viz_mode=vstate.VizMode.STACK_X, axis_x='year', B=16, sliders=NOON)),
+    'sweep': vstate.Document(state=vstate.GridState(viz_mode=vstate.VizMode.STACK_X, axis_x='day', B=16, sliders=NOON),
         soft=vstate.GridSoft(video_mode=vstate.VideoMode.FULL)),
 }
 
