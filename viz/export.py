@@ -6,11 +6,12 @@ sequences, B images per generator call), so the same document gives the same pix
 """
 
 import dataclasses
+import math
 import os
 
 import numpy as np
 
-from viz import compose, layout, metadata, network, render, video
+from viz import compose, directions, layout, metadata, network, render, video
 from viz import state as vstate
 
 class ExportError(ValueError):
@@ -108,10 +109,68 @@ def iter_sequence(renderer, doc, net, frame_t=None):
         yield from renderer.render(make_request(net, [cells[i] for i in batch], ss)).images
 
 #----------------------------------------------------------------------------
+# Explorer views (visualize.py): one batch of consecutive seeds, tiled near-square; its video animates one time slot.
+
+def batch_grid(n):
+    """(cols, rows) of a batch of n: rows = the largest divisor of n that is <= round(sqrt(n)) (as the original)."""
+    rows = max(d for d in range(1, max(round(math.sqrt(n)), 1) + 1) if n % d == 0)
+    return n // rows, rows
+
+def explorer_request(net, st, offset=None):
+    """The generator call of an explorer state; `offset` is its w offset (directions.w_offset) or None."""
+    L = net.G.num_ws
+    cutoff = L if st.cutoff < 0 else min(st.cutoff, L) # the first `cutoff` layers are truncated
+    return render.Request(network=net.path, seeds=tuple((st.seed + k) % 2**32 for k in range(st.batch)),
+        times=(tuple(st.times),) * st.batch, layer_times=tuple((lo, min(hi, L), tuple(t)) for lo, hi, t in st.overrides if lo < L),
+        trunc=st.trunc, trunc_cutoff=L - cutoff, noise_mode='const' if st.freeze_noise else 'random',
+        noise_seed=st.seed, mix_seed=st.mix_seed, mix_layer=min(st.mix_layer, L),
+        w_offset=tuple(map(tuple, offset.tolist())) if offset is not None else ())
+
+def explorer_offset(net, st):
+    """directions.w_offset, with its errors (no PCA cache, a missing saved direction) as ExportErrors."""
+    try:
+        return directions.w_offset(net, st)
+    except directions.DirectionError as e:
+        raise ExportError(str(e)) from None
+
+def render_explorer(renderer, doc, net, offset=None):
+    """The tiled batch [rows*h, cols*w, 4] of an explorer document; `offset` as explorer_request (default: computed)."""
+    st = doc.state
+    offset = explorer_offset(net, st) if offset is None else offset
+    images = renderer.render(explorer_request(net, st, offset)).images
+    return compose.tile(images, *batch_grid(len(images)))
+
+def slot_period(net, slot):
+    """Length in t of one playback period of a slot: the cycle's period, or the whole range for the trend."""
+    if slot not in net.slot_names:
+        raise ExportError(f'{net.ref.name} has no {slot} slot (its slots: {", ".join(net.slot_names)})')
+    if slot == 'lin':
+        return 1.0
+    return 1.0 / dict(zip(net.slot_names, net.G.frequencies))[slot]
+
+def playback_times(doc, net):
+    """Slot times of each frame of an explorer video: one period of soft.play_slot at play_speed periods per second
+    and fps frames per second (the trend sweeps 0..1; a cycle starts at the current time and loops seamlessly)."""
+    st, soft = doc.state, doc.soft
+    k = render.SLOTS.index(soft.play_slot)
+    period = slot_period(net, soft.play_slot)
+    n = max(int(round(soft.fps / soft.play_speed)), 2)
+    values = np.linspace(0.0, 1.0, n) if soft.play_slot == 'lin' else st.times[k] + np.arange(n) / n * period
+    return [tuple(float(v) if j == k else st.times[j] for j in range(3)) for v in values]
+
+def iter_playback(renderer, doc, net, frame_times):
+    offset = explorer_offset(net, doc.state)
+    for times in frame_times:
+        yield render_explorer(renderer, doc.with_state(times=times), net, offset)
+
+#----------------------------------------------------------------------------
 # Whole views.
 
 def render_still(renderer, doc, net):
-    """The image of a document: the grid, the time-lapse view at video_i, or sequence frame video_i."""
+    """The image of a document: the grid, the time-lapse view at video_i, sequence frame video_i, or the explorer's
+    batch."""
+    if doc.tool == 'explorer':
+        return render_explorer(renderer, doc, net)
     if doc.tool == 'sequence':
         frame_t = sequence_frame_times(renderer, doc, net)
         k = doc.soft.video_i % len(frame_t)
@@ -124,6 +183,9 @@ def render_still(renderer, doc, net):
 
 def video_plan(renderer, doc, net):
     """(number of frames, fps, frame iterator) of a document's video."""
+    if doc.tool == 'explorer':
+        frame_times = playback_times(doc, net)
+        return len(frame_times), doc.soft.fps, iter_playback(renderer, doc, net, frame_times)
     if doc.tool == 'sequence':
         frame_t = sequence_frame_times(renderer, doc, net)
         return len(frame_t), doc.state.fps, iter_sequence(renderer, doc, net, frame_t)

@@ -71,6 +71,9 @@ class Request:
     source: str = 'gan'                   # 'gan', or 'dataset' for the nearest real frames.
     dataset_noise: bool = False           # source='dataset': jitter times with the training-time D noise.
     gt_tol_hours: float = 1.5             # source='dataset': largest distance of a frame shown.
+    mix_seed: int = -1                    # Style mixing: layers mix_layer.. take the w of this seed (< 0: none).
+    mix_layer: int = 0
+    w_offset: tuple = ()                  # [L][w_dim] floats added to every image's w last (latent edits); () = none.
 
     def __len__(self):
         return len(self.seeds)
@@ -115,6 +118,11 @@ class Renderer:
             ws_b = self._mapping(G, [b for b, _ in blend], cs, req.trunc, cutoff)
             alpha = torch.tensor([a for _, a in blend], device=self.device, dtype=ws.dtype)[:, None, None]
             ws = ws + (ws_b - ws) * alpha
+        if req.mix_seed >= 0:
+            ws_mix = self._mapping(G, [req.mix_seed] * len(req), cs, req.trunc, cutoff)
+            ws = torch.cat([ws[:, :req.mix_layer], ws_mix[:, req.mix_layer:]], dim=1)
+        if req.w_offset:
+            ws = ws + torch.from_numpy(np.asarray(req.w_offset, dtype=np.float32)).to(self.device, ws.dtype)
         with _seeded(self.device, req.noise_seed):
             images = G.synthesis(ws, cs, noise_mode=req.noise_mode).to(torch.float32)
         return self._finish(net, images, req)

@@ -1,7 +1,7 @@
 """The serialisable state of a view: what the viewers show, what an export embeds and what a drop restores.
 
 A state document is plain JSON:
-    {"version": 1, "tool": "grid" | "sequence", "network": {"name", "sha256", "path"}, "state": {...},
+    {"version": 1, "tool": "grid" | "sequence" | "explorer", "network": {"name", "sha256", "path"}, "state": {...},
      "state_soft": {...}}
 `state` holds everything that changes pixels; `state_soft` only what changes presentation (which frame of a video,
 the video view). Files written by the original toolkit ({"state", "state_soft"} with enums as ints, `pkl` as a path,
@@ -110,7 +110,75 @@ class SequenceState:
 class SequenceSoft:
     video_i: int = 0                        # Frame shown as the still of an image export.
 
-TOOLS = {'grid': (GridState, GridSoft), 'sequence': (SequenceState, SequenceSoft)}
+#----------------------------------------------------------------------------
+# Explorer state (visualize.py): one batch of seeds at chosen times, with per-layer time overrides and latent edits.
+
+COND_MODES = ('fourier', 'linear')                          # Conditioning edited per time slot, or as one t.
+LATENT_MODES = ('ipca', 'svd_u', 'sefa_unscaled', 'sefa')   # Directions of the latent explorer.
+PLAY_SLOTS = ('lin', 'year', 'day')                         # Time slots that playback can animate.
+
+def _coerce_layer_times(value):
+    """[[lo, hi, [lin, year, day]], ...] -> ((lo, hi, (lin, year, day)), ...)."""
+    if not isinstance(value, (list, tuple)):
+        raise TypeError('expected a list of [lo, hi, [lin, year, day]]')
+    out = []
+    for item in value:
+        if not isinstance(item, (list, tuple)) or len(item) != 3 or not isinstance(item[2], (list, tuple)) or len(item[2]) != 3:
+            raise TypeError(f'{item!r} is not [lo, hi, [lin, year, day]]')
+        out.append((_number(int, item[0]), _number(int, item[1]), tuple(_number(float, v) for v in item[2])))
+    return tuple(out)
+
+def _coerce_floats(value):
+    if not isinstance(value, (list, tuple)):
+        raise TypeError('expected a list of numbers')
+    return tuple(_number(float, v) for v in value)
+
+def _coerce_weights(value):
+    """[[name, weight], ...] -> ((name, weight), ...)."""
+    if not isinstance(value, (list, tuple)):
+        raise TypeError('expected a list of [name, weight]')
+    out = []
+    for item in value:
+        if not isinstance(item, (list, tuple)) or len(item) != 2 or not isinstance(item[0], str):
+            raise TypeError(f'{item!r} is not [name, weight]')
+        out.append((item[0], _number(float, item[1])))
+    return tuple(out)
+
+def _nested(coerce):
+    """A variable-length tuple field, read from JSON by `coerce`."""
+    return dataclasses.field(default=(), metadata=dict(coerce=coerce))
+
+@dataclasses.dataclass(frozen=True)
+class ExplorerState:
+    seed: int = 0                           # First seed: the batch shows seed, seed+1, ..., seed+batch-1.
+    batch: int = 1                          # Images, tiled near-square.
+    trunc: float = 1.0                      # Truncation psi.
+    cutoff: int = -1                        # The *first* cutoff layers are truncated (visualize's meaning); -1: all.
+    freeze_noise: bool = True               # Constant noise; off: random noise seeded by the seed.
+    cond_mode: str = 'fourier'              # One of COND_MODES: how the controls edit the times (pixels follow times).
+    t: float = 0.5                          # Global t: the anchor of the time sliders (set by 'Global t').
+    times: tuple = (0.5, 0.5, 0.5)          # (lin, year, day) slot times of every layer without an override.
+    overrides: tuple = _nested(_coerce_layer_times) # ((lo, hi, (lin, year, day)), ...): layers lo..hi-1; last wins.
+    latent_mode: str = 'ipca'               # Which directions the latent explorer's sliders show (one of LATENT_MODES).
+    pca_layers: tuple = (0, -1)             # Layers lo..hi-1 that the IPCA edit goes to (hi = -1: to the last).
+    pca_sliders: tuple = _nested(_coerce_floats) # IPCA components, in units of their std.
+    cff_layers: tuple = (0, -1)             # Layers whose style weights give the SVD / SeFa directions, and get them.
+    cff_sliders: tuple = _nested(_coerce_floats) # SVD / SeFa components (unit vectors).
+    latent_sum: float = 1.0                 # Multiplies the IPCA and SVD / SeFa edits.
+    saved: tuple = _nested(_coerce_weights) # ((name, weight), ...) of saved directions added to w.
+    mix_seed: int = -1                      # Style mixing: layers mix_layer.. take the w of this seed; < 0: off.
+    mix_layer: int = 6
+
+@dataclasses.dataclass(frozen=True)
+class ExplorerSoft:
+    freeze_seed: bool = True                # Off: a fresh random seed after every finished render (as the original).
+    show_dataset: bool = False              # Show the nearest training frame.
+    play_slot: str = 'day'                  # The time slot that playback animates (one of PLAY_SLOTS).
+    play_speed: float = 0.25                # Periods per second (lin: the whole range per second).
+    fps: float = 30.0                       # Of an exported playback video (one period).
+    crf: int = 18                           # H.264 quality of an exported video.
+
+TOOLS = {'grid': (GridState, GridSoft), 'sequence': (SequenceState, SequenceSoft), 'explorer': (ExplorerState, ExplorerSoft)}
 
 #----------------------------------------------------------------------------
 # The document: one view's state plus the network it renders with.
@@ -146,7 +214,7 @@ def _plain_value(v):
     if isinstance(v, enum.Enum):
         return v.name
     if isinstance(v, tuple):
-        return list(v)
+        return [_plain_value(x) for x in v]
     return v
 
 #----------------------------------------------------------------------------
@@ -203,6 +271,8 @@ def _coerce(field, value, where):
     """A JSON value as the field's type: enums from names or ints, tuples from lists, numbers checked finite."""
     default = field.default
     try:
+        if 'coerce' in field.metadata:
+            return field.metadata['coerce'](value)
         if isinstance(default, enum.Enum):
             cls = type(default)
             return cls[value.upper()] if isinstance(value, str) else cls(int(value))
@@ -245,6 +315,10 @@ def parse_seeds(text):
         raise StateError(f'seeds: {max(seeds)} is too large (seeds are below 2**32)')
     return seeds
 
+def direction_name_ok(name):
+    """A saved direction's name is a plain file stem: not empty, no path separators, not hidden."""
+    return bool(name) and name == name.strip() and not any(c in name for c in '/\\\0:') and not name.startswith('.')
+
 def _check(obj, where):
     """Range checks of the values a user can type into a JSON editor."""
     def need(cond, field, what):
@@ -273,6 +347,26 @@ def _check(obj, where):
         need(obj.spatial_noise in NOISE_MODES, 'spatial_noise', f'is not one of {", ".join(NOISE_MODES)}')
         need(0 < obj.res_scale <= 16, 'res_scale', 'must be in (0, 16]')
         need(obj.trunc_cutoff >= 0, 'trunc_cutoff', 'must be >= 0')
+    if isinstance(obj, ExplorerState):
+        need(0 <= obj.seed < 2**32, 'seed', 'must be a non-negative integer below 2**32')
+        need(1 <= obj.batch <= 64, 'batch', 'must be between 1 and 64')
+        need(obj.cutoff >= -1, 'cutoff', 'must be >= 0 (or -1: all layers)')
+        need(obj.cond_mode in COND_MODES, 'cond_mode', f'is not one of {", ".join(COND_MODES)}')
+        need(all(0 <= lo < hi <= 1024 for lo, hi, _ in obj.overrides), 'overrides', 'need layer ranges 0 <= lo < hi')
+        need(obj.latent_mode in LATENT_MODES, 'latent_mode', f'is not one of {", ".join(LATENT_MODES)}')
+        for f in ('pca_layers', 'cff_layers'):
+            lo, hi = getattr(obj, f)
+            need(lo >= 0 and (hi == -1 or hi > lo), f, 'must be [lo, hi] with 0 <= lo < hi (hi = -1: to the last layer)')
+        for f in ('pca_sliders', 'cff_sliders'):
+            need(len(getattr(obj, f)) <= 1024, f, 'has more than 1024 values')
+        need(all(direction_name_ok(n) for n, _ in obj.saved), 'saved', 'holds a direction name that is empty or a path')
+        need(-1 <= obj.mix_seed < 2**32, 'mix_seed', 'must be a seed below 2**32 (or -1: off)')
+        need(obj.mix_layer >= 0, 'mix_layer', 'must be >= 0')
+    if isinstance(obj, ExplorerSoft):
+        need(obj.play_slot in PLAY_SLOTS, 'play_slot', f'is not one of {", ".join(PLAY_SLOTS)}')
+        need(0 < obj.play_speed <= 100, 'play_speed', 'must be in (0, 100] periods per second')
+        need(0 < obj.fps <= 1000, 'fps', 'must be in (0, 1000]')
+        need(0 <= obj.crf <= 51, 'crf', 'must be in 0..51')
     if isinstance(obj, GridSoft):
         need(1 <= obj.cycles <= 64, 'cycles', 'must be between 1 and 64')
         need(0 <= obj.num_strips <= 4096, 'num_strips', 'must be between 0 and 4096')
