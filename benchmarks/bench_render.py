@@ -131,18 +131,19 @@ def bench_frame(renderer, path, count):
 @click.option('--batch', type=click.IntRange(min=1), default=32, show_default=True)
 @click.option('--grid-cells', type=click.IntRange(min=1), default=8, show_default=True)
 @click.option('--device', default=None)
+@click.option('--graphs/--no-graphs', default=True, show_default=True, help='CUDA graphs for small batches')
 @click.option('--log', help='Append one JSON line per measurement', type=click.Path(dir_okay=False))
-def main(network_pkl, res, cbase, cmax, what, frames, batch, grid_cells, device, log):
+def main(network_pkl, res, cbase, cmax, what, frames, batch, grid_cells, device, graphs, log):
     torch.backends.cudnn.benchmark = True
     with tempfile.TemporaryDirectory() as folder:
         path = network_pkl or fresh_network(res, cbase or (16384 if res <= 128 else 32768), cmax or (256 if res <= 128 else 512), folder)
-        renderer = render.Renderer(device=device)
+        renderer = render.Renderer(device=device, cuda_graphs=graphs)
         res = renderer.network(path).G.img_resolution
         for name in what.split(','):
             row = dict(export=lambda: bench_export(renderer, path, frames, batch, folder),
                 grid=lambda: bench_grid(renderer, path, grid_cells, batch),
                 frame=lambda: bench_frame(renderer, path, min(frames, 200)))[name.strip()]()
-            row.update(res=res, device=str(renderer.device), gpu=torch.cuda.get_device_name() if renderer.device.type == 'cuda' else 'cpu')
+            row.update(res=res, graphs=renderer.graphs is not None, device=str(renderer.device), gpu=torch.cuda.get_device_name() if renderer.device.type == 'cuda' else 'cpu')
             print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
             if log:
                 with open(log, 'a', encoding='utf-8') as f:

@@ -9,13 +9,16 @@ slots the generator has. Dataset requests take the nearest real frame instead (v
 
 import contextlib
 import dataclasses
+import functools
 
 import numpy as np
 import torch
 
+from viz.cuda_graphs import GraphCache
 from viz.network import NetworkCache
 
 SLOTS = ('lin', 'year', 'day') # The canonical slot order of requests.
+GRAPH_MAX_BATCH = 4              # Larger batches are compute-bound: no graphs (each holds its own memory).
 
 #----------------------------------------------------------------------------
 # Conversions shared with training grids and metrics.
@@ -88,10 +91,12 @@ class Result:
 class Renderer:
     """Turns requests into RGBA8 images on one device. Thread-safe for one caller at a time (the viewers' worker)."""
 
-    def __init__(self, device=None, cache_size=3, datasets=None):
+    def __init__(self, device=None, cache_size=3, datasets=None, cuda_graphs=True):
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
         self.networks = NetworkCache(self.device, size=cache_size)
         self.datasets = datasets # viz.dataset.DatasetFinder, or None: dataset requests render grey.
+        # Small batches are launch-bound on a GPU: replay them as CUDA graphs (viz.cuda_graphs).
+        self.graphs = GraphCache(self.device) if cuda_graphs and self.device.type == 'cuda' else None
 
     def network(self, path):
         return self.networks.load(path)
@@ -108,32 +113,52 @@ class Renderer:
         return Result(request=req, images=images)
 
     def _generate(self, net, req):
-        G = net.G
-        c = torch.as_tensor(slot_times(net, req.times, req.layer_times), device=self.device, dtype=torch.float32)
-        cs = G.cond_xform(c, broadcast=True)
-        cutoff = G.num_ws - req.trunc_cutoff if req.trunc_cutoff > 0 else None
-        ws = self._mapping(G, req.seeds, cs, req.trunc, cutoff)
+        inputs = self._inputs(net, req)
+        settings = (req.trunc, req.trunc_cutoff, req.noise_mode, req.mix_layer, req.res_scale, req.antialias)
+        forward = functools.partial(self._forward, net, *settings)
+        if self.graphs is not None and req.noise_mode != 'random' and len(req) <= GRAPH_MAX_BATCH:
+            key = (net.ref.sha256, settings, tuple((k, tuple(v.shape)) for k, v in inputs.items()))
+            return self.graphs.run(key, forward, inputs)
+        with _seeded(self.device, req.noise_seed):
+            return forward(**inputs)
+
+    def _inputs(self, net, req):
+        """The request's tensors on the device: times c, latents z (and z_b, alpha, z_mix, w_offset when used)."""
+        def z(seeds):
+            return torch.from_numpy(np.stack([seed_to_z(s, net.G.z_dim) for s in seeds])).to(self.device, torch.float32)
+        inputs = dict(c=torch.as_tensor(slot_times(net, req.times, req.layer_times), device=self.device, dtype=torch.float32),
+            z=z(req.seeds))
         if req.lerps:
             blend = [l if l is not None else (s, 0.0) for s, l in zip(req.seeds, req.lerps)]
-            ws_b = self._mapping(G, [b for b, _ in blend], cs, req.trunc, cutoff)
-            alpha = torch.tensor([a for _, a in blend], device=self.device, dtype=ws.dtype)[:, None, None]
-            ws = ws + (ws_b - ws) * alpha
+            inputs['z_b'] = z([b for b, _ in blend])
+            inputs['alpha'] = torch.tensor([a for _, a in blend], device=self.device, dtype=torch.float32)[:, None, None]
         if req.mix_seed >= 0:
-            ws_mix = self._mapping(G, [req.mix_seed] * len(req), cs, req.trunc, cutoff)
-            ws = torch.cat([ws[:, :req.mix_layer], ws_mix[:, req.mix_layer:]], dim=1)
+            inputs['z_mix'] = z([req.mix_seed] * len(req))
         if req.w_offset:
-            ws = ws + torch.from_numpy(np.asarray(req.w_offset, dtype=np.float32)).to(self.device, ws.dtype)
-        with _seeded(self.device, req.noise_seed):
-            images = G.synthesis(ws, cs, noise_mode=req.noise_mode).to(torch.float32)
-        return self._finish(net, images, req)
+            inputs['w_offset'] = torch.from_numpy(np.asarray(req.w_offset, dtype=np.float32)).to(self.device)
+        return inputs
 
-    def _mapping(self, G, seeds, cs, psi, cutoff):
-        z = torch.from_numpy(np.stack([seed_to_z(s, G.z_dim) for s in seeds])).to(self.device, torch.float32)
-        return G.mapping(z, cs[:, 0], truncation_psi=psi, truncation_cutoff=cutoff)
+    def _forward(self, net, trunc, trunc_cutoff, noise_mode, mix_layer, res_scale, antialias, c, z, z_b=None,
+                 alpha=None, z_mix=None, w_offset=None):
+        """Tensors in, RGBA8 images out: nothing here leaves the device (so that a CUDA graph can hold it)."""
+        G = net.G
+        cs = G.cond_xform(c, broadcast=True)
+        cutoff = G.num_ws - trunc_cutoff if trunc_cutoff > 0 else None
+        ws = G.mapping(z, cs[:, 0], truncation_psi=trunc, truncation_cutoff=cutoff)
+        if z_b is not None:
+            ws_b = G.mapping(z_b, cs[:, 0], truncation_psi=trunc, truncation_cutoff=cutoff)
+            ws = ws + (ws_b - ws) * alpha.to(ws.dtype)
+        if z_mix is not None:
+            ws_mix = G.mapping(z_mix, cs[:, 0], truncation_psi=trunc, truncation_cutoff=cutoff)
+            ws = torch.cat([ws[:, :mix_layer], ws_mix[:, mix_layer:]], dim=1)
+        if w_offset is not None:
+            ws = ws + w_offset.to(ws.dtype)
+        images = G.synthesis(ws, cs, noise_mode=noise_mode).to(torch.float32)
+        return self._finish(net, images, res_scale, antialias)
 
-    def _finish(self, net, images, req):
+    def _finish(self, net, images, res_scale, antialias):
         x1, y1, x2, y2 = net.out_rect
-        images = resample(images[:, :, y1:y2, x1:x2], scaled_size(net.out_rect, req.res_scale), req.antialias)
+        images = resample(images[:, :, y1:y2, x1:x2], scaled_size(net.out_rect, res_scale), antialias)
         return to_rgba8(images)
 
     def _dataset_images(self, net, req):
