@@ -35,8 +35,9 @@ def main(source, dataset_roots, network_roots, device):
     if not os.path.exists(source) and not source.lstrip().startswith('{'):
         raise click.ClickException(f'{source}: no such file')
     try:
-        doc, roots = base.read_input(source, grid.GridApp.default_doc(), grid.GridApp.TOOLS)
         renderer = render.Renderer(device=device, datasets=DatasetFinder(dataset_roots))
+        convert = lambda doc, roots: grid.explorer_to_grid(doc, roots + list(network_roots), renderer)
+        doc, roots = base.read_input(source, grid.GridApp.default_doc(), grid.GridApp.TOOLS, convert)
         doc, path = vexport.resolve(doc, roots + list(network_roots))
         renderer.network(path) # a bad pickle fails here, with one line, before a window opens
     except (ValueError, RuntimeError) as e: # MetadataError, StateError, NetworkError; a device that is not there

@@ -272,6 +272,18 @@ def test_drop_without_metadata_shows_a_message_and_keeps_the_app(app, pkl, tmp_p
         assert app.doc == before and not app.win.should_close
     assert app.wait() and app.image is not None
 
+def test_dropped_explorer_export_opens_as_a_row_of_its_seeds(app, pkl, renderer, tmp_path):
+    times = (0.4, 0.4, 0.4 + 0.25 / 730) # one date: slots consistent, so the grid shows the same images
+    doc = vstate.Document(tool='explorer', network=network.ref_for(pkl),
+        state=vstate.ExplorerState(seed=5, batch=2, trunc=0.9, times=times), soft=vstate.ExplorerSoft())
+    out = vexport.export(renderer, doc, str(tmp_path / 'explorer.png'))
+    app.win.drop([out])
+    assert app.wait()
+    assert app.doc.tool == 'grid' and (app.doc.state.seeds, app.doc.state.W, app.doc.state.H) == ('5,6', 2, 1)
+    assert 'explorer view' in app.message
+    diff = np.abs(app.screenshot_image().astype(int) - rgb(np.asarray(PIL.Image.open(out))))
+    assert diff.mean() < 0.2 and diff.max() <= 8 # the same date, up to the float32 rounding of t
+
 def test_dropped_state_finds_a_moved_network_by_name_and_hash(app, pkl, renderer, tmp_path):
     doc = grid_doc(pkl, W=2, H=1, seeds='21')
     exported = vexport.export(renderer, doc, str(tmp_path / 'g.png'))

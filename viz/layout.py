@@ -177,3 +177,23 @@ def sequence_cells(ss, tl, frame_t):
         for k in range(len(frame_t))]
 
 #----------------------------------------------------------------------------
+# Views of one tool opened in another.
+
+def sliders_for(times, freqs):
+    """Grid sliders (Lin, Year phase, Day phase) whose date has the phases of the (lin, year, day) slot times."""
+    names = timeline.frequency_names(freqs)
+    freq = dict(zip(names, freqs))
+    phase = lambda slot: float(np.mod(times[('lin', 'year', 'day').index(slot)] * freq[slot], 1.0)) if slot in freq else 0.0
+    return (float(times[0]), phase('year'), phase('day'))
+
+def explorer_as_grid(doc, freqs, num_ws):
+    """A grid view of an explorer document: its batch as a row of seeds at its date, same truncation and noise.
+    Per-layer times, latent edits and style mixing have no grid equivalent and are left out."""
+    st = doc.state
+    cutoff = num_ws if st.cutoff < 0 else min(st.cutoff, num_ws)
+    grid = vstate.GridState(seeds=','.join(str((st.seed + k) % 2**32) for k in range(st.batch)), axis_x='z',
+        axis_y='day', W=st.batch, H=1, B=min(st.batch, 8), trunc=st.trunc, trunc_cutoff=num_ws - cutoff,
+        spatial_noise='const' if st.freeze_noise else 'random', sliders=sliders_for(st.times, freqs))
+    return vstate.Document(network=doc.network, state=grid, soft=vstate.GridSoft())
+
+#----------------------------------------------------------------------------

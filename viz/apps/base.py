@@ -58,10 +58,11 @@ class SharedRenderer:
     def __getattr__(self, name):
         return getattr(self._renderer, name)
 
-def read_input(source, current, tools):
+def read_input(source, current, tools, convert=None):
     """(document, network search roots) of an input: a network pickle (keeps the state of `current`), an exported
-    png / jpg / jpeg / mp4 (any case), a .json state file, or JSON text starting with '{'. ValueError (MetadataError,
-    StateError) with a one-line reason for anything unusable."""
+    png / jpg / jpeg / mp4 (any case), a .json state file, or JSON text starting with '{'. A view of another tool
+    goes through convert(doc, roots) when given. ValueError (MetadataError, StateError, NetworkError) with a one-line
+    reason for anything unusable."""
     source = os.fspath(source)
     if not os.path.exists(source) and source.lstrip().startswith('{'):
         doc, roots = vstate.loads(source, 'JSON state'), []
@@ -73,6 +74,8 @@ def read_input(source, current, tools):
     else:
         doc = vstate.from_json(metadata.read_doc(source), source)
         roots = [os.path.dirname(os.path.abspath(source))]
+    if doc.tool not in tools and convert is not None:
+        doc = convert(doc, roots)
     if doc.tool not in tools:
         raise vstate.StateError(f'{source[:80]}: holds a {doc.tool!r} view; this tool opens {" / ".join(tools)} views')
     return doc, roots
@@ -191,15 +194,19 @@ class Viewer:
     def load(self, source):
         """Open a network pickle, an exported file or a JSON state (file or text). Returns False (and says why in
         the status bar) for anything unusable; never raises for a bad input."""
+        self.load_note = ''
         try:
-            doc, roots = read_input(source, self.doc, self.TOOLS)
+            doc, roots = read_input(source, self.doc, self.TOOLS, self.convert)
         except ValueError as e: # MetadataError and StateError are ValueErrors
             self.say(one_line(e), 'error')
             return False
         self.set_doc(doc, roots)
         name = 'JSON state' if str(source).lstrip().startswith('{') else os.path.basename(source)
-        self.say(f'Loaded {name}')
+        self.say(f'Loaded {name}' + (f' ({self.load_note})' if self.load_note else ''))
         return True
+
+    convert = None      # convert(doc, roots) -> document of this tool, for views of other tools (None: refused);
+    load_note = ''      # it may set load_note to what the conversion left out, said with the load.
 
     def set_doc(self, doc, roots=None):
         self.doc = doc

@@ -100,10 +100,23 @@ def cell_inputs(doc, net):
     lerp = lambda c: f' (w_lerp to {c.lerp[0]}: {c.lerp[1]:.3f})' if c.lerp else ''
     return [f'{c.col}, {c.row}: {c.seed}, {t:.6f}, {net.timeline.format(t)}{lerp(c)}' for c, t in zip(cells, ts)]
 
+def explorer_to_grid(doc, roots, renderer):
+    """An explorer view as a grid view (viz.layout.explorer_as_grid), for the network it names."""
+    if doc.tool != 'explorer':
+        return doc
+    doc, path = vexport.resolve(doc, roots)
+    net = renderer.network(path)
+    return layout.explorer_as_grid(doc, net.G.frequencies, net.G.num_ws)
+
 class GridApp(Viewer):
     APP = 'grid_viz'
     TITLE = 'TLGAN grid viewer'
     TOOLS = ('grid',)
+
+    def convert(self, doc, roots):
+        if doc.tool == 'explorer':
+            self.load_note = 'an explorer view: a row of its seeds at its date; per-layer times and latent edits left out'
+        return explorer_to_grid(doc, roots + self.network_roots, self.renderer)
 
     def __init__(self, doc=None, **kwargs):
         self.playing = False
