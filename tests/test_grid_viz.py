@@ -273,7 +273,7 @@ def test_drop_without_metadata_shows_a_message_and_keeps_the_app(app, pkl, tmp_p
     assert app.wait() and app.image is not None
 
 def test_dropped_explorer_export_opens_as_a_row_of_its_seeds(app, pkl, renderer, tmp_path):
-    times = (0.4, 0.4, 0.4 + 0.25 / 730) # one date: slots consistent, so the grid shows the same images
+    times = (0.4 + 0.25 / 730,) * 3 # one date in every slot: the grid shows the same images
     doc = vstate.Document(tool='explorer', network=network.ref_for(pkl),
         state=vstate.ExplorerState(seed=5, batch=2, trunc=0.9, times=times), soft=vstate.ExplorerSoft())
     out = vexport.export(renderer, doc, str(tmp_path / 'explorer.png'))
