@@ -64,6 +64,15 @@ def test_infinite_sampler_shuffled_ranks():
     assert ranks[0] == stream[0::2] and ranks[1] == stream[1::2] # ranks interleave one global stream
     assert take(iter(misc.InfiniteSampler(data, seed=8)), 60) != stream
 
+@pytest.mark.parametrize('start', [0, 4, 10, 26])
+def test_infinite_sampler_resumes_the_stream(start):
+    """Started at position `start` (e.g. the images seen before a resume), every rank continues the stream exactly."""
+    data = list(range(10))
+    stream = take(iter(misc.InfiniteSampler(data, seed=3)), 80)
+    assert take(iter(misc.InfiniteSampler(data, seed=3, start_idx=start)), 40) == stream[start:start + 40]
+    ranks = [take(iter(misc.InfiniteSampler(data, rank=r, num_replicas=2, seed=3, start_idx=start)), 20) for r in range(2)]
+    assert ranks[0] == stream[start:start + 40:2] and ranks[1] == stream[start + 1:start + 40:2]
+
 def test_infinite_sampler_in_dataloader():
     loader = torch.utils.data.DataLoader(list(range(5)), batch_size=4, sampler=misc.InfiniteSampler(list(range(5))))
     batches = take(iter(loader), 5)
@@ -74,8 +83,8 @@ def test_infinite_sampler_rejects_bad_args():
         misc.InfiniteSampler([])
     with pytest.raises(ValueError, match='rank 2'):
         misc.InfiniteSampler([1], rank=2, num_replicas=2)
-    with pytest.raises(ValueError, match='window_size'):
-        misc.InfiniteSampler([1], window_size=1.5)
+    with pytest.raises(ValueError, match='start_idx'):
+        misc.InfiniteSampler([1], start_idx=-1)
 
 #----------------------------------------------------------------------------
 

@@ -78,42 +78,42 @@ def profiled_function(fn):
 #----------------------------------------------------------------------------
 
 class InfiniteSampler(torch.utils.data.Sampler):
-    """Endless stream of dataset indices, split between ranks by interleaving.
+    """Endless stream of dataset indices, split between ranks by interleaving, that can start at any position.
 
-    All ranks walk the same global order (a seeded permutation) position by position and rank r keeps positions
-    r, r + num_replicas, ... After visiting a position, its item is swapped with one of the previous
-    `window_size` fraction of positions, so each pass over the data is a new permutation that changes gradually.
+    Position p of the global stream is item order_e[p mod n] of pass e = p // n, where order_e is a permutation
+    seeded by (seed, e) (the identity without shuffle). Rank r takes the positions start_idx + r, start_idx + r +
+    num_replicas, ... A stream started at start_idx (the images a resumed run has already seen) therefore continues
+    exactly as one started at 0, without replaying anything.
     """
 
-    def __init__(self, dataset, rank=0, num_replicas=1, shuffle=True, seed=0, window_size=0.5):
+    def __init__(self, dataset, rank=0, num_replicas=1, shuffle=True, seed=0, start_idx=0):
         if len(dataset) == 0:
             raise ValueError('InfiniteSampler needs a non-empty dataset')
         if num_replicas < 1 or not 0 <= rank < num_replicas:
             raise ValueError(f'Invalid rank {rank} for num_replicas {num_replicas}')
-        if not 0 <= window_size <= 1:
-            raise ValueError(f'window_size must be in [0, 1], got {window_size}')
+        if start_idx < 0:
+            raise ValueError(f'start_idx must be >= 0, got {start_idx}')
         super().__init__() # PyTorch 2.x: Sampler.__init__ takes no data source
         self.dataset = dataset
         self.rank = rank
         self.num_replicas = num_replicas
         self.shuffle = shuffle
         self.seed = seed
-        self.window_size = window_size
+        self.start_idx = start_idx
+
+    def pass_order(self, epoch):
+        """The item order of one pass over the data."""
+        n = len(self.dataset)
+        return np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle else np.arange(n)
 
     def __iter__(self):
         n = len(self.dataset)
-        order = np.arange(n)
-        rng = np.random.RandomState(self.seed) if self.shuffle else None
-        window = int(np.rint(n * self.window_size)) if self.shuffle else 0
-        if rng is not None:
-            rng.shuffle(order)
-        for step in itertools.count():
-            i = step % n
-            if step % self.num_replicas == self.rank: # ranks take turns, so they never see the same item at once
-                yield int(order[i])
-            if window >= 2: # swap with a recently visited position: the order drifts, and every pass is a permutation
-                j = i - rng.randint(min(window, i + 1))
-                order[[i, j]] = order[[j, i]]
+        epoch, order = None, None
+        for pos in itertools.count(self.start_idx + self.rank, self.num_replicas):
+            if pos // n != epoch:
+                epoch = pos // n
+                order = self.pass_order(epoch)
+            yield int(order[pos % n])
 
 #----------------------------------------------------------------------------
 # Parameters and buffers.
