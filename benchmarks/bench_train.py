@@ -1,7 +1,7 @@
 """Training throughput (s/kimg) and peak GPU memory of the real training step on one device.
 
-Runs the training loop's own step (training_loop.run_phases + update_ema: Gmain, Greg every 4, Dmain, Dreg every 16,
-with lazy-regularisation optimisers) on random data held in memory, ADA off as the original's figures were measured
+Runs the training loop's own step (training_step: the per-step reseeding, run_phases and update_ema; Gmain, Greg every
+4, Dmain, Dreg every 16, with lazy-regularisation optimisers) on random data held in memory, ADA off as the original's figures were measured
 (--aug-p=P adds the ADA 'bgc' pipeline at a fixed probability, to measure its cost):
 batch 32 at 128^2 (cbase 16384, cmax 256), 256^2 and 1024^2 (cbase 32768, cmax 512), fourier conditioning with
 trend, year and day. Each resolution runs for --seconds after a warm-up and prints one markdown table row.
@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import dnnlib # pylint: disable=wrong-import-position
 import train # pylint: disable=wrong-import-position
 from training import timeline # pylint: disable=wrong-import-position
-from training import training_loop # pylint: disable=wrong-import-position
+from training import training_step # pylint: disable=wrong-import-position
 
 ORIGINAL_SEC_PER_KIMG = {128: 6.5, 256: 14.6, 1024: 98.0} # original code, one H100, batch 32, --aug=noaug
 ORIGINAL_CHANNELS = {128: (16384, 256)}                    # cbase, cmax of the 128^2 measurement (others 32768, 512)
@@ -57,12 +57,12 @@ def build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p
     loss = dnnlib.util.construct_class_by_name(class_name='training.loss.StyleGAN2Loss', device=device, G=G, D=D, augment_pipe=augment_pipe,
         r1_gamma=(res / 256) ** 2, style_mixing_prob=0.9, pl_weight=2, pl_no_weight_grad=True, bf16=bf16, compile=compile)
     opt_kwargs = dict(class_name='torch.optim.Adam', lr=0.002, betas=[0, 0.99], eps=1e-8)
-    phases = training_loop.build_phases(G, D, opt_kwargs, opt_kwargs, 4, 16, device)
+    phases = training_step.build_phases(G, D, opt_kwargs, opt_kwargs, 4, 16, device)
     return G, G_ema, loss, phases
 
 def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, profile, device):
     """(s/kimg, peak GPU memory in GiB) of one configuration; profile=True also prints where one cycle's time goes."""
-    training_loop.setup_backends(cudnn_benchmark=True, allow_tf32=tf32)
+    training_step.setup_backends(cudnn_benchmark=True, allow_tf32=tf32)
     torch.manual_seed(0)
     G, G_ema, loss, phases = build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p, device)
     real_img = torch.rand([batch, 3, res, res], device=device) * 2 - 1
@@ -71,10 +71,11 @@ def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channel
 
     def step():
         nonlocal batch_idx
+        training_step.seed_step(0, 0, batch_idx * batch)
         gen_z = torch.randn([len(phases) * batch, G.z_dim], device=device).split(batch)
         gen_c = torch.rand([len(phases) * batch, 1], device=device).split(batch)
-        training_loop.run_phases(phases, loss, batch_idx, real_img, real_c, gen_z, gen_c, batch_gpu, 1)
-        training_loop.update_ema(G_ema, G, batch_idx * batch, batch, ema_kimg=batch * 10 / 32, ema_rampup=0.05)
+        training_step.run_phases(phases, loss, batch_idx, real_img, real_c, gen_z, gen_c, batch_gpu, 1)
+        training_step.update_ema(G_ema, G, batch_idx * batch, batch, ema_kimg=batch * 10 / 32, ema_rampup=0.05)
         batch_idx += 1
 
     def sync():

@@ -106,7 +106,7 @@ def test_compiles_without_graph_breaks():
 def test_channels_last_training_step():
     # Channels-last fp16 blocks keep their weights channels-last; the flat gradient reduction must hand fused Adam
     # gradients in the same layout (it refuses mixed layouts).
-    from training import training_loop
+    from training import training_step
     _, D = _nets(num_fp16_res=2)
     G = N.Generator(z_dim=32, c_dim=1, w_dim=32, mapping_kwargs=dict(num_layers=2), img_resolution=RES, img_channels=3,
         cond_args=COND_ARGS, channel_base=1024, channel_max=64, num_fp16_res=2, fp16_channels_last=True)
@@ -116,6 +116,6 @@ def test_channels_last_training_step():
     z, c = _inputs('cuda')
     before = G.synthesis.b32.conv1.weight.detach().clone()
     D(G(z, c), c).sum().backward()
-    training_loop.reduce_grads_and_step(G, opt, world_size=1)
+    training_step.reduce_grads_and_step(G, opt, world_size=1)
     assert not torch.equal(G.synthesis.b32.conv1.weight, before)
     assert all(torch.isfinite(p).all() for p in G.parameters())

@@ -203,7 +203,7 @@ def test_stop_signal_skips_the_metrics(tmp_path, dataset_zip, monkeypatch, one_t
 
 def test_update_ema_lerps_parameters_and_copies_buffers():
     import torch
-    from training.training_loop import update_ema
+    from training.training_step import update_ema
     def net(value):
         m = torch.nn.Linear(2, 2)
         torch.nn.init.constant_(m.weight, value)

@@ -1,9 +1,8 @@
 """Run directories, atomic output files and the resumable training state.
 
 A training state (`training-state-<tag>.pt`, written next to every network snapshot) holds everything needed to
-continue a run exactly where it stopped: the G, D and G_ema weights, both optimiser states, ADA's p, the counters,
-the running path-length mean, the RNG states of every rank, the best metrics and the config. It contains only tensors,
-dicts, lists, numbers and strings, so torch.load(weights_only=True) reads it without executing anything.
+continue a run exactly where it stopped (training/loop_state.py says what). It contains only tensors, dicts, lists,
+numbers and strings, so torch.load(weights_only=True) reads it without executing anything.
 
 File tags: `<kimg:06d>` (thousands of images, rounded down) as in StyleGAN; runs whose snapshot interval is below one
 kimg use `<kimg:06d>.<rest:03d>` so that every snapshot of such a run has its own name. Nothing is ever overwritten:
@@ -13,15 +12,14 @@ the suffix `-r1`, `-r2`, ...
 
 import glob
 import os
-import random
 import re
 
-import numpy as np
 import torch
 
 import dnnlib
 
-STATE_VERSION = 1
+STATE_VERSION = 2      # 2: no generator states (the random streams derive from the image counter), ADA's pending signs
+READABLE_VERSIONS = (1, 2)
 _TAG_RE = r'(\d{6})(?:\.(\d{3}))?(?:-r(\d+))?'
 
 #----------------------------------------------------------------------------
@@ -112,31 +110,6 @@ def resolve_resume(resume, outdir, desc):
     return dict(kind='pkl', path=resume, run_dir=None)
 
 #----------------------------------------------------------------------------
-# RNG states as plain tensors and lists.
-
-def get_rng_state(device):
-    """This process's RNG states (python, numpy, torch CPU, and the CUDA device in use) as plain data."""
-    np_state = np.random.get_state()
-    py_state = random.getstate()
-    state = dict(
-        python=[py_state[0], list(py_state[1]), py_state[2]],
-        numpy=[np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]), int(np_state[3]), float(np_state[4])],
-        torch=torch.get_rng_state(),
-    )
-    if device.type == 'cuda':
-        state['cuda'] = torch.cuda.get_rng_state(device)
-    return state
-
-def set_rng_state(state, device):
-    py = state['python']
-    random.setstate((py[0], tuple(py[1]), py[2]))
-    n = state['numpy']
-    np.random.set_state((n[0], n[1].numpy().astype(np.uint32), n[2], n[3], n[4]))
-    torch.set_rng_state(state['torch'])
-    if device.type == 'cuda' and 'cuda' in state:
-        torch.cuda.set_rng_state(state['cuda'], device)
-
-#----------------------------------------------------------------------------
 # Saving and loading.
 
 def cpu_state_dict(module):
@@ -153,7 +126,7 @@ def _to_cpu(obj):
     return obj
 
 def save_state(path, state):
-    """Write a state dict (see training_loop.training_state) atomically; returns the path written."""
+    """Write a state dict (see loop_state.training_state) atomically; returns the path written."""
     state = dict(_to_cpu(state), version=STATE_VERSION)
     return dnnlib.util.atomic_write(path, lambda f: torch.save(state, f))
 
@@ -163,8 +136,8 @@ def load_state(path):
         state = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:
         raise ValueError(f'Cannot read training state "{path}": {err}') from err
-    if not isinstance(state, dict) or state.get('version') != STATE_VERSION:
-        raise ValueError(f'"{path}" is not a training state of version {STATE_VERSION}')
+    if not isinstance(state, dict) or state.get('version') not in READABLE_VERSIONS:
+        raise ValueError(f'"{path}" is not a training state of version {" or ".join(map(str, READABLE_VERSIONS))}')
     return state
 
 def load_module_state(module, state_dict, what):

@@ -1,0 +1,170 @@
+"""One training step, shared by the training loop and benchmarks/bench_train.py: the phases (main and lazy
+regularisation of G and D, each accumulating gradients over micro-batches), the all-reduce and optimiser step, G_ema,
+ADA's adjustment of the augmentation probability, and the random streams of a step.
+
+Every random draw of a step (latents, generator times, dequantisation, style mixing, noise inputs, augmentation, the
+discriminator's time noise) comes from torch's global generators, reseeded at the start of the step from (seed, rank,
+image counter). A resumed run therefore draws exactly what an uninterrupted one would, and no generator state needs
+saving.
+"""
+
+import numpy as np
+import torch
+
+import dnnlib
+from torch_utils import misc
+from torch_utils import training_stats
+from torch_utils.ops import conv2d_gradfix
+from torch_utils.ops import grid_sample_gradfix
+
+#----------------------------------------------------------------------------
+# Set-up.
+
+def setup_backends(cudnn_benchmark=True, allow_tf32=False):
+    torch.backends.cudnn.benchmark = cudnn_benchmark
+    torch.backends.cuda.matmul.allow_tf32 = allow_tf32
+    torch.backends.cudnn.allow_tf32 = allow_tf32
+    conv2d_gradfix.enabled = True     # lets the path-length regulariser skip conv weight gradients
+    grid_sample_gradfix.enabled = True  # double backward of the augment pipe's grid_sample (R1 through ADA)
+
+def build_phases(G, D, G_opt_kwargs, D_opt_kwargs, G_reg_interval, D_reg_interval, device):
+    """Phases [EasyDict(name, module, opt, interval)]: per network 'main' every step and 'reg' every reg_interval
+    steps with one optimiser whose lr and betas are corrected for the lazy regularisation (or 'both' if None)."""
+    phases = []
+    for name, module, opt_kwargs, reg_interval in [('G', G, G_opt_kwargs, G_reg_interval), ('D', D, D_opt_kwargs, D_reg_interval)]:
+        opt_kwargs = dnnlib.EasyDict(opt_kwargs)
+        if 'betas' in opt_kwargs:
+            opt_kwargs.betas = [float(beta) for beta in opt_kwargs.betas] # Adam rejects a mix of int and float
+        if device.type == 'cuda' and 'fused' not in opt_kwargs and 'foreach' not in opt_kwargs:
+            opt_kwargs.fused = True # one kernel for the whole update
+        if reg_interval is None:
+            opt = dnnlib.util.construct_class_by_name(params=module.parameters(), **opt_kwargs)
+            phases += [dnnlib.EasyDict(name=name + 'both', module=module, opt=opt, interval=1)]
+            continue
+        ratio = reg_interval / (reg_interval + 1)
+        opt_kwargs.lr = opt_kwargs.lr * ratio
+        opt_kwargs.betas = [beta ** ratio for beta in opt_kwargs.betas]
+        opt = dnnlib.util.construct_class_by_name(params=module.parameters(), **opt_kwargs)
+        phases += [dnnlib.EasyDict(name=name + 'main', module=module, opt=opt, interval=1)]
+        phases += [dnnlib.EasyDict(name=name + 'reg', module=module, opt=opt, interval=reg_interval)]
+    for phase in phases:
+        phase.start_event = torch.cuda.Event(enable_timing=True) if device.type == 'cuda' else None
+        phase.end_event = torch.cuda.Event(enable_timing=True) if device.type == 'cuda' else None
+    return phases
+
+#----------------------------------------------------------------------------
+# The step's inputs.
+
+def seed_step(random_seed, rank, nimg):
+    """Reseed torch's CPU and CUDA generators for the step that starts at image counter nimg on this rank."""
+    torch.manual_seed(int(np.random.SeedSequence([random_seed, rank, nimg]).generate_state(1, np.uint64)[0]))
+
+def sample_gen_c(labels, n, dequantizer, device):
+    """Generator times: labels of uniformly random dataset frames (the empirical capture density), dequantised."""
+    if labels.shape[1] == 0:
+        return torch.zeros([n, 0], device=device)
+    c = labels[torch.randint(labels.shape[0], [n], device=device)]
+    return dequantizer(c)
+
+def fetch_inputs(data_iter, labels, dequantizer, num_phases, batch, z_dim, device):
+    """(real images in [-1, 1], dequantised real times, one z and one c per phase) of one step on this rank."""
+    real_img, real_c = next(data_iter)
+    real_img = real_img.to(device, non_blocking=True).to(torch.float32) / 127.5 - 1
+    real_c = real_c.to(device, non_blocking=True)
+    if dequantizer is not None:
+        real_c = dequantizer(real_c)
+    gen_z = torch.randn([num_phases * batch, z_dim], device=device).split(batch)
+    gen_c = sample_gen_c(labels, num_phases * batch, dequantizer, device).split(batch)
+    return real_img, real_c, gen_z, gen_c
+
+#----------------------------------------------------------------------------
+# The step.
+
+def reduce_grads_and_step(module, opt, world_size):
+    """Average the gradients over ranks as one flat tensor, replace NaN/inf, and take the optimiser step."""
+    params = [p for p in module.parameters() if p.numel() > 0 and p.grad is not None]
+    if params:
+        flat = torch.cat([p.grad.flatten() for p in params])
+        if world_size > 1:
+            torch.distributed.all_reduce(flat)
+            flat /= world_size
+        torch.nan_to_num(flat, nan=0, posinf=1e5, neginf=-1e5, out=flat)
+        for p, grad in zip(params, flat.split([p.numel() for p in params])):
+            # Fused Adam wants each grad in its parameter's layout (channels-last weights of the fp16 blocks).
+            p.grad = misc.in_layout_of(grad.view(p.shape), p)
+    opt.step()
+
+def run_phases(phases, loss, batch_idx, real_img, real_c, gen_z, gen_c, batch_gpu, world_size):
+    """Every phase due at batch_idx, each with its own z and c (lists with one entry per phase), accumulated over
+    micro-batches of batch_gpu."""
+    for phase, phase_z, phase_c in zip(phases, gen_z, gen_c):
+        if batch_idx % phase.interval != 0:
+            continue
+        if phase.start_event is not None:
+            phase.start_event.record(torch.cuda.current_stream())
+            phase.timed = True
+        phase.opt.zero_grad(set_to_none=True)
+        phase.module.requires_grad_(True)
+        for r_img, r_c, g_z, g_c in zip(real_img.split(batch_gpu), real_c.split(batch_gpu), phase_z.split(batch_gpu), phase_c.split(batch_gpu)):
+            loss.accumulate_gradients(phase=phase.name, real_img=r_img, real_c=r_c, gen_z=g_z, gen_c=g_c, gain=phase.interval)
+        phase.module.requires_grad_(False)
+        with torch.autograd.profiler.record_function(phase.name + '_opt'):
+            reduce_grads_and_step(phase.module, phase.opt, world_size)
+        if phase.end_event is not None:
+            phase.end_event.record(torch.cuda.current_stream())
+
+@torch.no_grad()
+def update_ema(G_ema, G, cur_nimg, batch_size, ema_kimg, ema_rampup):
+    """G_ema <- lerp towards G with a half-life of ema_kimg (ramped up over the first images); buffers copied."""
+    ema_nimg = ema_kimg * 1000
+    if ema_rampup is not None:
+        ema_nimg = min(ema_nimg, cur_nimg * ema_rampup)
+    beta = 0.5 ** (batch_size / max(ema_nimg, 1e-8))
+    torch._foreach_lerp_(list(G_ema.parameters()), list(G.parameters()), 1 - beta)
+    torch._foreach_copy_(list(G_ema.buffers()), list(G.buffers())) # one launch for all buffers (w_avg, noise, filters)
+
+#----------------------------------------------------------------------------
+# ADA.
+
+class AdaTuner:
+    """Every `interval` steps, moves augment_pipe.p towards the target mean sign of D(real) by (images since the last
+    move) / (kimg * 1000). The signs seen since the last move belong to the training state (state_dict), so that a
+    run resumed between two moves moves exactly as an uninterrupted one."""
+
+    STAT = 'Loss/signs/real'
+
+    def __init__(self, augment_pipe, target, interval, kimg, batch_size):
+        self.augment_pipe = augment_pipe
+        self.target = target
+        self.interval = interval
+        self.rate = batch_size * interval / (kimg * 1000)
+        self.collector = training_stats.Collector(regex=self.STAT, keep_previous=False)
+        self.pending = [0.0, 0.0] # (count, sum) of the signs since the last move
+
+    def collect(self):
+        """Add the signs reported since the previous call to the pending ones (collective)."""
+        self.collector.update()
+        count = self.collector.num(self.STAT)
+        if count > 0:
+            self.pending = [self.pending[0] + count, self.pending[1] + count * self.collector.mean(self.STAT)]
+
+    def step(self, batch_idx):
+        """After step batch_idx (counted from 1): move p if a move is due."""
+        if batch_idx % self.interval != 0:
+            return
+        self.collect()
+        count, total = self.pending
+        self.pending = [0.0, 0.0]
+        if count > 0:
+            adjust = np.sign(total / count - self.target) * self.rate
+            self.augment_pipe.p.copy_((self.augment_pipe.p + adjust).clamp(min=0))
+
+    def state_dict(self):
+        """The signs not yet acted upon (collective: every rank calls it). p itself is saved with the pipe."""
+        self.collect()
+        return dict(pending=list(self.pending))
+
+    def load_state_dict(self, state):
+        self.pending = [float(v) for v in state['pending']]
+
+#----------------------------------------------------------------------------
