@@ -2,6 +2,7 @@
 style mixing that never mixes the time features, bf16 autocast and compiled forwards."""
 
 import contextlib
+import dataclasses
 
 import numpy as np
 import torch
@@ -11,6 +12,7 @@ from torch_utils.ops import conv2d_gradfix
 
 #----------------------------------------------------------------------------
 
+@dataclasses.dataclass(eq=False, repr=False) # fields as keyword arguments, as construct_class_by_name passes them
 class StyleGAN2Loss:
     """Accumulates the gradients of one phase ('Gmain', 'Greg', 'Gboth', 'Dmain', 'Dreg', 'Dboth') per call.
 
@@ -18,23 +20,23 @@ class StyleGAN2Loss:
     torch.compile'd forwards; the regularisers need double backward, which compiled graphs do not support, so they
     always run eagerly. `bf16=True` runs G and D under bf16 autocast (the penalties are computed in fp32).
     """
+    device: torch.device
+    G: torch.nn.Module
+    D: torch.nn.Module
+    augment_pipe: torch.nn.Module = None
+    r1_gamma: float = 10
+    style_mixing_prob: float = 0
+    pl_weight: float = 0
+    pl_batch_shrink: int = 2
+    pl_decay: float = 0.01
+    pl_no_weight_grad: bool = False
+    bf16: bool = False
+    compile: bool = False
 
-    def __init__(self, device, G, D, augment_pipe=None, r1_gamma=10, style_mixing_prob=0, pl_weight=0,
-                 pl_batch_shrink=2, pl_decay=0.01, pl_no_weight_grad=False, bf16=False, compile=False):
-        self.device = device
-        self.G = G
-        self.D = D
-        self.augment_pipe = augment_pipe
-        self.r1_gamma = r1_gamma
-        self.style_mixing_prob = style_mixing_prob
-        self.pl_weight = pl_weight
-        self.pl_batch_shrink = pl_batch_shrink
-        self.pl_decay = pl_decay
-        self.pl_no_weight_grad = pl_no_weight_grad
-        self.pl_mean = torch.zeros([], device=device) # running mean of path lengths; part of the training state
-        self.bf16 = bf16
-        self.fast_synthesis = torch.compile(G.synthesis) if compile else G.synthesis
-        self.fast_D = torch.compile(D) if compile else D
+    def __post_init__(self):
+        self.pl_mean = torch.zeros([], device=self.device) # running mean of path lengths; part of the training state
+        self.fast_synthesis = torch.compile(self.G.synthesis) if self.compile else self.G.synthesis
+        self.fast_D = torch.compile(self.D) if self.compile else self.D
 
     def autocast(self):
         if not self.bf16:

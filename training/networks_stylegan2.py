@@ -102,6 +102,21 @@ def _layout(img_resolution, channel_base, channel_max, num_fp16_res):
     channels = {res: min(channel_base // res, channel_max) for res in resolutions}
     return resolutions, channels, max(2 ** (log2 + 1 - num_fp16_res), 8)
 
+def _setup_conv(layer, in_channels, out_channels, activation, up, conv_clamp, resample_filter):
+    """The attributes (the original's names) and the FIR filter buffer of a convolution layer."""
+    layer.in_channels = in_channels
+    layer.out_channels = out_channels
+    layer.activation = activation
+    layer.up = up
+    layer.conv_clamp = conv_clamp
+    layer.register_buffer('resample_filter', upfirdn2d.setup_filter(resample_filter))
+    layer.act_gain = bias_act.activation_funcs[activation].def_gain
+
+def _conv_weight(out_channels, in_channels, kernel_size, channels_last):
+    """A N(0, 1) convolution weight, channels-last for the float16 blocks that run in that layout."""
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    return torch.randn([out_channels, in_channels, kernel_size, kernel_size]).to(memory_format=memory_format)
+
 def _normalize_2nd_moment(x, eps=1e-8):
     return x * (x.square().mean(dim=1, keepdim=True) + eps).rsqrt()
 
@@ -215,19 +230,12 @@ class Conv2dLayer(torch.nn.Module):
     def __init__(self, in_channels, out_channels, kernel_size, bias=True, activation='linear', up=1, down=1,
                  resample_filter=(1, 3, 3, 1), conv_clamp=None, channels_last=False, trainable=True):
         super().__init__()
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.activation = activation
-        self.up = up
+        _setup_conv(self, in_channels, out_channels, activation, up, conv_clamp, resample_filter)
         self.down = down
-        self.conv_clamp = conv_clamp
-        self.register_buffer('resample_filter', upfirdn2d.setup_filter(resample_filter))
         self.padding = kernel_size // 2
         self.weight_gain = 1 / math.sqrt(in_channels * kernel_size ** 2)
-        self.act_gain = bias_act.activation_funcs[activation].def_gain
 
-        memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        weight = torch.randn([out_channels, in_channels, kernel_size, kernel_size]).to(memory_format=memory_format)
+        weight = _conv_weight(out_channels, in_channels, kernel_size, channels_last)
         bias = torch.zeros([out_channels]) if bias else None
         if trainable:
             self.weight = torch.nn.Parameter(weight)
@@ -383,19 +391,12 @@ class SynthesisLayer(torch.nn.Module):
     def __init__(self, in_channels, out_channels, w_dim, resolution, cond_args, up=1, use_noise=True,
                  activation='lrelu', resample_filter=(1, 3, 3, 1), conv_clamp=None, channels_last=False):
         super().__init__()
-        self.in_channels = in_channels
-        self.out_channels = out_channels
+        _setup_conv(self, in_channels, out_channels, activation, up, conv_clamp, resample_filter)
         self.resolution = resolution
-        self.up = up
         self.use_noise = use_noise
-        self.activation = activation
-        self.conv_clamp = conv_clamp
         self.scaled_styles = CondStyle(in_channels, w_dim, cond_args['dims'], cond_args)
-        self.register_buffer('resample_filter', upfirdn2d.setup_filter(resample_filter))
-        self.act_gain = bias_act.activation_funcs[activation].def_gain
 
-        memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.weight = torch.nn.Parameter(torch.randn([out_channels, in_channels, 3, 3]).to(memory_format=memory_format))
+        self.weight = torch.nn.Parameter(_conv_weight(out_channels, in_channels, 3, channels_last))
         if use_noise:
             self.register_buffer('noise_const', torch.randn([resolution, resolution]))
             self.noise_strength = torch.nn.Parameter(torch.zeros([]))
@@ -430,8 +431,7 @@ class ToRGBLayer(torch.nn.Module):
         self.out_channels = out_channels
         self.conv_clamp = conv_clamp
         self.scaled_styles = CondStyle(in_channels, w_dim, cond_args['dims'], cond_args)
-        memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.weight = torch.nn.Parameter(torch.randn([out_channels, in_channels, 1, 1]).to(memory_format=memory_format))
+        self.weight = torch.nn.Parameter(_conv_weight(out_channels, in_channels, 1, channels_last))
         self.bias = torch.nn.Parameter(torch.zeros([out_channels]))
         self.weight_gain = 1 / math.sqrt(in_channels)
 
