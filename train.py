@@ -81,12 +81,13 @@ def cond_config(opts, dataset):
         noise_days, noise_f_days, noise_label = parse_noise(opts.noise if per_slot or opts.noise != 'auto' else 'none', num_days, num_f)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint='--noise')
-    days_to_frames = num_frames / num_days # span_to_t(span) / t_delta
+    noise_frames = [timeline.days_to_frames(days, num_days, num_frames) for days in [noise_days] + noise_f_days]
+    tl = timeline.Timeline.from_meta(dict(meta, num_days=num_days))
     cond_args = dnnlib.EasyDict(type=opts.cond, dims={'none': 0, 'concat': 1}.get(opts.cond, 2 * num_f),
         f_manual=f_manual, include_lin=True, lin_lr=0.01 * opts.trend_lr, lr=opts.cond_lr,
-        noise=noise_days * days_to_frames, noise_f=[s * days_to_frames for s in noise_f_days], noise_f_int=[],
+        noise=noise_frames[0], noise_f=noise_frames[1:], noise_f_int=[],
         d_time_noise=opts.d_time_noise, dequant='gauss', t_delta=(1 / num_frames if opts.cond != 'none' else 0.0),
-        num_frames=num_frames, start_ts=float(meta.get('date_start', timeline.DEFAULT_DATE_START)), num_days=num_days)
+        num_frames=num_frames, **tl.as_cond_args())
     return cond_args, noise_label
 
 def default_batch_gpu(res, per_gpu):

@@ -44,14 +44,15 @@ def write_dataset(path, num_images, res, seed=0):
             PIL.Image.fromarray(low).resize((res, res), PIL.Image.BICUBIC).save(buf, format='JPEG', quality=90)
             z.writestr(name, buf.getvalue())
         labels = [[name, [i / max(num_images - 1, 1)]] for i, name in enumerate(names)]
-        meta = dict(num_days=int(cfg.days), date_start=cfg.start_unix, synth=cfg.as_dict())
+        meta = dict(num_days=int(cfg.days), date_start=cfg.date_start, synth=cfg.as_dict())
         z.writestr('dataset.json', json.dumps(dict(labels=labels, meta=meta)))
     return dict(class_name='training.dataset.ImageFolderDataset', path=path)
 
-def default_generator(res, num_days, start_ts, device):
+def default_generator(res, num_days, date_start, device):
     """The default TLGAN architecture (train.py defaults: cbase 32768, cmax 512, 2-layer mapping), random weights."""
     freqs = timeline.cycle_frequencies(num_days)
-    cond_args = dict(type='fourier', f_manual=freqs, include_lin=True, start_ts=start_ts, num_days=num_days)
+    cond_args = dict(type='fourier', f_manual=freqs, include_lin=True,
+        **timeline.Timeline(date_start=date_start, num_days=num_days).as_cond_args())
     G = networks_stylegan2.Generator(z_dim=512, c_dim=1, w_dim=512, img_resolution=res, img_channels=3, cond_args=cond_args,
         mapping_kwargs=dict(num_layers=2), channel_base=32768, channel_max=512, num_fp16_res=4, conv_clamp=256)
     return G.eval().requires_grad_(False).to(device)
@@ -82,7 +83,7 @@ def main(metrics, detector, res, num_images, out):
         start = time.perf_counter()
         dataset_kwargs = write_dataset(os.path.join(tmp, f'bench_{res}.zip'), num_images, res)
         print(f'Wrote {num_images} images at {res}x{res} in {time.perf_counter() - start:.1f} s; device {device}')
-        G = default_generator(res, int(presets.PRESETS['demo'].days), presets.PRESETS['demo'].start_unix, device)
+        G = default_generator(res, int(presets.PRESETS['demo'].days), presets.PRESETS['demo'].date_start, device)
         kwargs = dict(G=G, dataset_kwargs=dataset_kwargs, device=device, inception=detector, progress=True)
         rows = []
         for metric in [m.strip() for m in metrics.split(',') if m.strip()]:

@@ -36,9 +36,9 @@ def build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p
     """G, G_ema, loss and phases configured as train.py does (ADA at the fixed probability aug_p; 0 = off)."""
     f_manual = timeline.cycle_frequencies(NUM_DAYS)
     cond_args = dnnlib.EasyDict(type='fourier', dims=2 * (len(f_manual) + 1), f_manual=f_manual, include_lin=True,
-        lin_lr=0.01, lr=1.0, noise=0.0, noise_f=[s * NUM_FRAMES / NUM_DAYS for s in timeline.auto_noise_spans(NUM_DAYS)],
-        noise_f_int=[], d_time_noise=True, dequant='gauss', t_delta=1 / NUM_FRAMES, num_frames=NUM_FRAMES,
-        start_ts=timeline.DEFAULT_DATE_START, num_days=NUM_DAYS)
+        lin_lr=0.01, lr=1.0, noise=0.0, noise_f_int=[], d_time_noise=True, dequant='gauss', t_delta=1 / NUM_FRAMES,
+        noise_f=[timeline.days_to_frames(s, NUM_DAYS, NUM_FRAMES) for s in timeline.auto_noise_spans(NUM_DAYS)],
+        num_frames=NUM_FRAMES, **timeline.Timeline(num_days=NUM_DAYS).as_cond_args())
     mixed = not (fp32 or bf16)
     common = dict(c_dim=1, img_resolution=res, img_channels=3, cond_args=cond_args, channel_base=cbase,
         channel_max=cmax, num_fp16_res=(4 if mixed else 0), conv_clamp=(None if fp32 else 256))

@@ -72,14 +72,15 @@ class SceneGenerator(torch.nn.Module):
     middle of the sequence); 'memorize': the weather and defects of the sequence at the scene's own time, as in the
     data (z unused)."""
 
-    def __init__(self, cfg, num_days, start_ts, resolution, out_rect=None, mode='ideal'):
+    def __init__(self, cfg, num_days, date_start, resolution, out_rect=None, mode='ideal'):
         super().__init__()
         if mode not in ('ideal', 'ignore_c', 'ignore_z', 'memorize'):
             raise ValueError(f"SceneGenerator mode must be 'ideal', 'ignore_c', 'ignore_z' or 'memorize', got {mode!r}")
         freqs = timeline.frequency_set(num_days)
         self.cfg, self.mode = cfg, mode
         self.z_dim, self.c_dim, self.img_resolution, self.img_channels = 3, 1, resolution, 3
-        self.cond_args = dnnlib.EasyDict(type='fourier', include_lin=True, f_manual=freqs[1:], start_ts=start_ts, num_days=num_days)
+        self.cond_args = dnnlib.EasyDict(type='fourier', include_lin=True, f_manual=freqs[1:],
+            **timeline.Timeline(date_start=date_start, num_days=num_days).as_cond_args())
         self.frequencies = freqs
         self.synthesis = torch.nn.Module()
         self.synthesis.out_rect = tuple(out_rect or (0, 0, resolution, resolution))
@@ -90,7 +91,7 @@ class SceneGenerator(torch.nn.Module):
         u_sun, u_lin = tl.slots_to_unix(t, names)
         if self.mode == 'ignore_c': # always solar noon in the middle of the sequence
             u_lin = np.full_like(u_lin, tl.t_to_unix(0.5))
-            u_sun = timeline.midnight(u_lin) + (12 - self.cfg.lon / 15) * 3600
+            u_sun = timeline.solar_noon(u_lin, self.cfg.lon)
         if self.mode == 'memorize': # the weather and defects of the sequence at this very time
             fac = dict(factors.factors_at(u_sun, self.cfg), **factor_probe.time_factors(self.cfg, u_sun, u_lin))
         else:

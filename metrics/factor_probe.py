@@ -18,7 +18,7 @@ from preproc.synth import capture, factors, renderer, solar, weather
 from training import timeline
 
 DAY = timeline.SECONDS_PER_DAY
-YEAR = 365.2425 * DAY         # Whole multiples of the Gregorian mean year keep the calendar date.
+YEAR = timeline.DAYS_PER_GREGORIAN_YEAR * DAY # Whole multiples keep the calendar date.
 MIN_ELEVATION = 5.0           # Degrees: the probe only sees (and is only asked about) daylight scenes.
 FACTORS = ('hour', 'season', 'trend', 'cloud', 'fog', 'snow')
 PERIODS = dict(hour=24.0, season=1.0) # Circular factors: their period in the unit they are given in.
@@ -38,7 +38,7 @@ def solar_hour(elevation, azimuth, lat):
 def time_factors(cfg, u_sun, u_lin):
     """Render factors of the time: sun and season at unix u_sun, construction (trend) at unix u_lin."""
     elevation, azimuth = solar.sun_position(u_sun, cfg.lat, cfg.lon)
-    return dict(sun_elevation=elevation, sun_azimuth=azimuth, season_phase=solar.calendar(u_sun)[1],
+    return dict(sun_elevation=elevation, sun_azimuth=azimuth, season_phase=timeline.calendar(u_sun)[1],
         trend=factors.trend_at(u_lin, cfg))
 
 def scene_factors(cfg, u_sun, u_lin, draws):
@@ -47,7 +47,7 @@ def scene_factors(cfg, u_sun, u_lin, draws):
     the season), the defects of a random capture second. Changing u_sun's hour moves none of them."""
     fac = time_factors(cfg, u_sun, u_lin)
     years = 4 * draws[:, 0]
-    fac.update(weather.weather_at(cfg.start_unix + years * YEAR, cfg.seed))
+    fac.update(weather.weather_at(cfg.date_start + years * YEAR, cfg.seed))
     snow_time = timeline.midnight(u_sun) + np.floor(1 + years) * YEAR + (draws[:, 1] - 0.5) * 6 * DAY
     fac['snow'] = weather.weather_at(snow_time, cfg.seed)['snow']
     fac.update(capture.capture_defects(np.floor(draws[:, 2] * 1e9).astype(np.int64), cfg))
@@ -130,8 +130,8 @@ def probe_resize(images, res):
 
 def random_scenes(cfg, n, rng):
     """Render factors of n random daylight scenes: any date in four years, trend over the sequence, random weather."""
-    u_date = cfg.start_unix + rng.uniform(0, 4 * YEAR, n)
-    u_lin = rng.uniform(cfg.start_unix, cfg.end_unix, n)
+    u_date = cfg.date_start + rng.uniform(0, 4 * YEAR, n)
+    u_lin = rng.uniform(cfg.date_start, cfg.date_end, n)
     return scene_factors(cfg, daylight_time(cfg, u_date, rng), u_lin, rng.random([n, 3]))
 
 def train_probe(cfg, render_size, res, device, num_train=4096, num_val=512, steps=1500, seed=0):

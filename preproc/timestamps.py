@@ -46,16 +46,10 @@ def parse_timezone(text):
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
         raise ValueError(f'Unknown time zone {text!r}: use an IANA name like Europe/Helsinki or an offset like +02:00') from e
 
-def to_unix(dt, tz):
-    """Unix seconds of a datetime; naive ones are wall times in tz."""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=tz)
-    return dt.timestamp()
-
 def parse_iso(text, tz):
     """Unix seconds of an ISO 8601 date/time such as 2021-06-01T12:00 or 2021-06-01 12:00:00+02:00."""
     try:
-        return to_unix(datetime.datetime.fromisoformat(text.strip()), tz)
+        return timeline.to_unix(datetime.datetime.fromisoformat(text.strip()), tz)
     except ValueError as e:
         raise ValueError(f'Cannot parse {text!r} as an ISO date/time, e.g. 2021-06-01T12:00:00') from e
 
@@ -115,7 +109,7 @@ class NameParser:
                     continue
                 text = m.group(1)
             try:
-                return to_unix(datetime.datetime.strptime(text, fmt), self.tz)
+                return timeline.to_unix(datetime.datetime.strptime(text, fmt), self.tz)
             except ValueError:
                 continue
         return None
@@ -140,7 +134,7 @@ def exif_time(frame, tz=datetime.timezone.utc):
             dt = dt.replace(tzinfo=parse_timezone(offset))
         except ValueError:
             pass # A malformed offset tag: fall back to --timezone.
-    return to_unix(dt, tz)
+    return timeline.to_unix(dt, tz)
 
 #----------------------------------------------------------------------------
 # Assigning and checking times.

@@ -33,27 +33,22 @@ def _slot_times(G, overrides, t_base):
                 stack[col, names.index(name)] = t
     return stack
 
-def _solar_noon_t(tl, date, lon):
-    """t of local solar noon (approximately: 12:00 UTC minus the longitude offset) on a calendar date."""
-    noon = datetime.datetime(date.year, date.month, date.day, 12, tzinfo=datetime.timezone.utc)
-    return tl.datetime_to_t(noon - datetime.timedelta(hours=lon / 15))
-
 def grid_columns(G, lon):
     """{grid name: (column labels, [C, F] slot times)} for the three grids."""
     tl = timeline.Timeline.from_cond_args(G.cond_args)
-    mid = tl.t_to_datetime(0.5)
-    first = tl.t_to_datetime(0.0)
-    midnight = datetime.datetime(mid.year, mid.month, mid.day, tzinfo=datetime.timezone.utc)
     hours = list(range(0, 24, 3))
-    day = [{'day': tl.datetime_to_t(midnight + datetime.timedelta(hours=h))} for h in hours]
-    months = [datetime.date(first.year + (first.month - 1 + k) // 12, (first.month - 1 + k) % 12 + 1, 1) for k in range(12)]
-    season = [{'year': _solar_noon_t(tl, m, lon), 'day': _solar_noon_t(tl, m, lon)} for m in months]
-    summer_noon = _solar_noon_t(tl, datetime.date(first.year if first.month <= 7 else first.year + 1, 7, 1), lon)
+    mid_date = timeline.midnight(tl.t_to_unix(0.5))
+    day = [{'day': tl.unix_to_t(mid_date + h * timeline.SECONDS_PER_HOUR)} for h in hours]
+    months = timeline.month_starts(tl.date_start, 12)
+    season = [{'year': t, 'day': t} for t in tl.unix_to_t(timeline.solar_noon(months, lon))]
+    first = tl.t_to_datetime(0.0)
+    july = timeline.to_unix(datetime.datetime(first.year + (first.month > 7), 7, 1))
+    summer_noon = tl.unix_to_t(timeline.solar_noon(july, lon))
     trends = np.linspace(0, 1, 8)
     trend = [{'lin': t, 'year': summer_noon, 'day': summer_noon} for t in trends]
     return {
         'day_grid': ([f'{h:02d}:00 UTC' for h in hours], _slot_times(G, day, 0.5)),
-        'season_grid': ([m.strftime('%b') for m in months], _slot_times(G, season, 0.5)),
+        'season_grid': ([timeline.unix_to_datetime(m).strftime('%b') for m in months], _slot_times(G, season, 0.5)),
         'trend_grid': ([f'trend {t:.2f}' for t in trends], _slot_times(G, trend, 0.5)),
     }
 

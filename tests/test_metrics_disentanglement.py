@@ -23,7 +23,7 @@ PROBE = dict(num_train=768, num_val=256, steps=300)
 def synth(tmp_path_factory):
     """A dataset zip whose meta names the scene config, and a cache dir shared by the module (one probe)."""
     root = tmp_path_factory.mktemp('synth')
-    meta = dict(num_days=NUM_DAYS, date_start=CFG.start_unix, synth=CFG.as_dict())
+    meta = dict(num_days=NUM_DAYS, date_start=CFG.date_start, synth=CFG.as_dict())
     return dnnlib.EasyDict(kwargs=write_zip(root / 'tiny.zip', smooth_images(4, 0, res=64), meta=meta), cache=root / 'cache')
 
 @pytest.fixture(autouse=True)
@@ -35,12 +35,12 @@ def evaluate(G, synth, num_samples=64):
     return disentanglement.compute_disentanglement(opts, num_samples, probe_res=32, probe_kwargs=PROBE)
 
 def scene_G(mode):
-    return disentanglement.SceneGenerator(CFG, NUM_DAYS, CFG.start_unix, 64, mode=mode)
+    return disentanglement.SceneGenerator(CFG, NUM_DAYS, CFG.date_start, 64, mode=mode)
 
 #----------------------------------------------------------------------------
 
 def test_solar_hour_matches_the_clock():
-    u = CFG.start_unix + np.arange(0, 86400, 3600.0) + 200 * 86400
+    u = CFG.date_start + np.arange(0, 86400, 3600.0) + 200 * 86400
     elevation, azimuth = solar.sun_position(u, CFG.lat, CFG.lon)
     hour = factor_probe.solar_hour(elevation, azimuth, CFG.lat)
     clock = np.mod(u / 3600 + CFG.lon / 15, 24) - 12 # mean solar time from noon; the equation of time is < 17 minutes
@@ -78,14 +78,14 @@ def test_calibration(synth):
 def test_network_generator(synth):
     """A (random) TLGAN generator of the tiny sequence's timeline goes through the metric."""
     torch.manual_seed(0)
-    cond_args = dict(type='fourier', f_manual=[float(NUM_DAYS)], include_lin=True, start_ts=CFG.start_unix, num_days=NUM_DAYS)
+    cond_args = dict(type='fourier', f_manual=[float(NUM_DAYS)], include_lin=True, start_ts=CFG.date_start, num_days=NUM_DAYS)
     G = networks_stylegan2.Generator(z_dim=8, c_dim=1, w_dim=8, img_resolution=64, img_channels=3, cond_args=cond_args,
         mapping_kwargs=dict(num_layers=2), channel_base=256, channel_max=16)
     r = evaluate(G, synth, num_samples=8)
     assert list(r) == disentanglement.result_keys(['lin', 'day']) and all(np.isfinite(v) for v in r.values())
 
 def test_scene_generator_images():
-    G = disentanglement.SceneGenerator(CFG, NUM_DAYS, CFG.start_unix, 64, out_rect=(0, 8, 64, 56))
+    G = disentanglement.SceneGenerator(CFG, NUM_DAYS, CFG.date_start, 64, out_rect=(0, 8, 64, 56))
     with torch.no_grad():
         images = G(torch.zeros([2, 3]), torch.full([2, 1], 0.3))
     assert images.shape == (2, 3, 64, 64) and images.min() >= -1 and images.max() <= 1

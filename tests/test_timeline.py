@@ -32,6 +32,41 @@ def test_dates_roundtrip_utc():
     with pytest.raises(ValueError):
         timeline.Timeline(num_days=0)
 
+def utc(*args):
+    return datetime.datetime(*args, tzinfo=datetime.timezone.utc).timestamp()
+
+def test_unix_datetime_and_timeline_metadata():
+    assert timeline.to_unix(datetime.datetime(2021, 3, 1, 12)) == utc(2021, 3, 1, 12) # naive: UTC
+    plus2 = datetime.timezone(datetime.timedelta(hours=2))
+    assert timeline.to_unix(datetime.datetime(2021, 3, 1, 12), plus2) == utc(2021, 3, 1, 10)
+    assert timeline.unix_to_datetime(utc(2021, 3, 1, 12, 30)) == datetime.datetime(2021, 3, 1, 12, 30, tzinfo=datetime.timezone.utc)
+    tl = timeline.Timeline(date_start=utc(2021, 3, 1), num_days=730)
+    assert tl.as_cond_args() == dict(start_ts=utc(2021, 3, 1), num_days=730) # the pickles' key for date_start
+    assert timeline.Timeline.from_cond_args(tl.as_cond_args()) == tl
+    assert timeline.days_to_frames(4, num_days=730, num_frames=1460) == 8 # two frames a day
+
+def test_calendar_month_starts_and_solar_noon():
+    day_of_year, phase, hour = timeline.calendar(np.array([utc(2021, 1, 1), utc(2020, 12, 31, 18), utc(2021, 7, 2, 6)]))
+    np.testing.assert_allclose(day_of_year, [1.0, 366.75, 183.25])
+    np.testing.assert_allclose(phase, [0.0, 365.75 / 366, 182.25 / 365])
+    np.testing.assert_allclose(hour, [0, 18, 6])
+    starts = timeline.month_starts(utc(2020, 11, 17, 9), 4)
+    assert list(starts) == [utc(2020, 11, 1), utc(2020, 12, 1), utc(2021, 1, 1), utc(2021, 2, 1)]
+    noon = timeline.solar_noon(np.array([utc(2021, 6, 1, 3), utc(2021, 6, 1, 23)]), lon=15.0) # one hour east of UTC
+    assert list(noon) == [utc(2021, 6, 1, 11)] * 2 and timeline.solar_noon(utc(2021, 6, 1), lon=-90.0) == utc(2021, 6, 1, 18)
+
+def test_networks_copies_of_the_time_rules():
+    """The networks (whose pickled source must not import timeline) keep their own frequency rule, trend sentinel
+    and default sequence start: they must agree with timeline's."""
+    from training import networks_stylegan2 as N
+    assert N.TREND == timeline.TREND and N.COND_DEFAULTS['start_ts'] == timeline.DEFAULT_DATE_START
+    for num_days in [1, 10, 365, 366, 730, 2225, 10000]:
+        cond_args = dict(type='fourier', include_lin=True, f_manual=timeline.cycle_frequencies(num_days))
+        assert N.cond_frequencies(cond_args) == timeline.frequency_set(num_days), num_days
+        assert N.cond_frequencies(dict(cond_args, type='concat')) == [timeline.TREND]
+        G_names = timeline.frequency_names(N.ConditioningTransform(cond_args).frequencies)
+        assert G_names == timeline.frequency_names(timeline.frequency_set(num_days))
+
 def test_frequency_sets():
     assert timeline.frequency_set(2225) == [-1, 2225 / 365.25, 2225.0]
     assert timeline.frequency_set(200) == [-1, 200.0]      # Shorter than a year: no year cycle.

@@ -1,11 +1,14 @@
-"""The one place where time is converted: unix seconds <-> normalised time t <-> calendar dates, the Fourier
-frequency set of a sequence, per-frequency times and their inverse, and time spans given in calendar units.
+"""The one place where time is converted: unix seconds <-> normalised time t <-> calendar dates (midnight, time of
+day, day of year, month starts, local solar noon), the Fourier frequency set of a sequence, per-frequency times and
+their inverse, time spans given in calendar units, and spans in days <-> frames.
 
 Conventions (those of the original TLGAN datasets):
   t = (unix - date_start) / (num_days * 86400),  num_days = ceil(span in days),
-so t = 0 is the first frame and t = 1 is exactly num_days days later. Frequencies are in cycles per unit of t:
-num_days / 365.25 is one cycle per year, num_days is one cycle per day. The trend slot is marked by the sentinel
-frequency -1 and always comes first.
+so t = 0 is the first frame and t = 1 is exactly num_days days later. date_start is the one name of the sequence
+start (dataset meta and Timeline); network pickles store it as cond_args.start_ts, read and written only here.
+Frequencies are in cycles per unit of t: num_days / 365.25 is one cycle per year, num_days is one cycle per day. The
+trend slot is marked by the sentinel frequency -1 and always comes first. The networks keep their own copies of the
+frequency rule and of the sentinel (their pickled source must not import this module); tests pin them to these.
 """
 
 import dataclasses
@@ -15,13 +18,25 @@ import re
 
 import numpy as np
 
+SECONDS_PER_HOUR = 3600.0
 SECONDS_PER_DAY = 86400.0
-DAYS_PER_YEAR = 365.25
+DAYS_PER_YEAR = 365.25           # The year of the frequency set and of time spans.
+DAYS_PER_GREGORIAN_YEAR = 365.2425 # Whole multiples of it keep the calendar date (within a day).
 DEFAULT_DATE_START = 946684800.0 # 2000-01-01 00:00 UTC, the original's default when a dataset has no date.
 TREND = -1.0                     # Sentinel frequency of the trend slot.
 
 #----------------------------------------------------------------------------
 # unix <-> t <-> dates.
+
+def to_unix(dt, tz=datetime.timezone.utc):
+    """Unix seconds of a datetime; naive ones are wall times in tz (UTC by default)."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=tz)
+    return dt.timestamp()
+
+def unix_to_datetime(unix):
+    """Aware UTC datetime of scalar unix seconds."""
+    return datetime.datetime.fromtimestamp(float(unix), tz=datetime.timezone.utc)
 
 def num_days_for_span(unix_first, unix_last):
     """Whole days covered by a sequence (at least 1): the unit length of t."""
@@ -59,6 +74,10 @@ class Timeline:
         """Timeline of a generator, from the metadata its pickle carries (G.cond_args: start_ts, num_days)."""
         return cls(date_start=float(cond_args.get('start_ts', DEFAULT_DATE_START)), num_days=int(cond_args.get('num_days', 1)))
 
+    def as_cond_args(self):
+        """The cond_args entries of this timeline (the original's key start_ts for date_start)."""
+        return dict(start_ts=float(self.date_start), num_days=int(self.num_days))
+
     @property
     def seconds(self):
         return self.num_days * SECONDS_PER_DAY
@@ -71,13 +90,11 @@ class Timeline:
 
     def t_to_datetime(self, t):
         """Aware UTC datetime of a scalar t."""
-        return datetime.datetime.fromtimestamp(float(self.t_to_unix(t)), tz=datetime.timezone.utc)
+        return unix_to_datetime(self.t_to_unix(t))
 
     def datetime_to_t(self, dt):
         """t of a datetime; naive datetimes are taken as UTC."""
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=datetime.timezone.utc)
-        return float(self.unix_to_t(dt.timestamp()))
+        return float(self.unix_to_t(to_unix(dt)))
 
     def format(self, t, fmt='%d.%m.%Y %H:%M:%S'):
         """Human-readable UTC date of a scalar t (the viewers' format by default)."""
@@ -104,6 +121,33 @@ def midnight(unix):
 def time_of_day(unix):
     """Seconds since 00:00 UTC."""
     return np.mod(np.asarray(unix, dtype=np.float64), SECONDS_PER_DAY)
+
+def solar_noon(unix, lon):
+    """Local mean solar noon at longitude lon (degrees east) on the UTC date of each unix time: 12:00 UTC minus
+    lon / 15 hours (the equation of time, at most about 16 minutes, is left out)."""
+    return midnight(unix) + (12 - np.asarray(lon, dtype=np.float64) / 15) * SECONDS_PER_HOUR
+
+def calendar(unix):
+    """Per time: (day_of_year, season_phase, hour_utc).
+
+    day_of_year is fractional and 1-based (1.0 = Jan 1, 00:00 UTC); season_phase in [0, 1) is the fraction of the
+    calendar year elapsed (leap years have 366 days); hour_utc in [0, 24).
+    """
+    unix = np.asarray(unix, dtype=np.float64)
+    day = midnight(unix) / SECONDS_PER_DAY
+    day_frac = time_of_day(unix) / SECONDS_PER_DAY
+    date = day.astype(np.int64).astype('datetime64[D]')
+    year = date.astype('datetime64[Y]')
+    year_start = year.astype('datetime64[D]')
+    days_in_year = ((year + 1).astype('datetime64[D]') - year_start).astype(np.float64)
+    day_index = (date - year_start).astype(np.float64) + day_frac  # 0-based, fractional
+    return day_index + 1, day_index / days_in_year, day_frac * 24
+
+def month_starts(unix, count):
+    """Unix times of 00:00 UTC on the 1st of `count` consecutive months, from the month of scalar unix on."""
+    first = np.datetime64(int(midnight(unix) // SECONDS_PER_DAY), 'D').astype('datetime64[M]')
+    months = (first + np.arange(count)).astype('datetime64[D]').astype(np.int64)
+    return months.astype(np.float64) * SECONDS_PER_DAY
 
 #----------------------------------------------------------------------------
 # Frequencies and per-frequency times.
@@ -174,6 +218,11 @@ def parse_span_seconds(value):
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f'Time span must be finite and non-negative, got {value!r}')
     return seconds
+
+def days_to_frames(days, num_days, num_frames):
+    """A span in days as a number of frame steps of a sequence of num_frames frames over num_days (t_delta = 1 /
+    num_frames), the unit of the networks' time noise."""
+    return days / num_days * num_frames
 
 def parse_span_days(value):
     """parse_span_seconds() in days."""

@@ -19,8 +19,8 @@ def sample_outages(cfg, rng):
     count = max(1, rng.poisson(cfg.days / cfg.outage_every_days))
     lo, hi = np.log(np.asarray(cfg.outage_hours, dtype=np.float64))
     span = cfg.days * timeline.SECONDS_PER_DAY
-    duration = np.minimum(np.exp(rng.uniform(lo, hi, count)) * 3600, 0.25 * span) # Short sequences keep most frames.
-    start = cfg.start_unix + rng.uniform(0.05, 0.95, count) * span
+    duration = np.minimum(np.exp(rng.uniform(lo, hi, count)) * timeline.SECONDS_PER_HOUR, 0.25 * span) # Short sequences keep most frames.
+    start = cfg.date_start + rng.uniform(0.05, 0.95, count) * span
     start = np.sort(start)
     return np.stack([start, start + duration], axis=1)
 
@@ -32,7 +32,7 @@ def sample_capture_times(cfg, rng, outages=None):
     """
     if outages is None:
         outages = sample_outages(cfg, rng)
-    start, end = cfg.start_unix, cfg.end_unix
+    start, end = cfg.date_start, cfg.date_end
     mean = cfg.interval_min * 60
     count = int(np.ceil((end - start) / (mean * (1 - cfg.interval_jitter)))) + 1
     steps = mean * rng.uniform(1 - cfg.interval_jitter, 1 + cfg.interval_jitter, count)

@@ -5,6 +5,7 @@ weather and capture defects from the seed)."""
 import numpy as np
 
 from preproc.synth import capture, scene, solar, weather
+from training import timeline
 
 # Keys of factors_at(), in the order of factors.json. The renderer reads only RENDER_KEYS.
 FACTOR_KEYS = ('unix', 'sun_elevation', 'sun_azimuth', 'hour_utc', 'day_of_year', 'season_phase', 'trend',
@@ -18,7 +19,7 @@ RENDER_KEYS = ('sun_elevation', 'sun_azimuth', 'season_phase', 'trend', 'cloud',
 
 def trend_at(unix, cfg):
     """Construction progress in [0, 1]: a smooth step over [start, start + days]."""
-    return scene.smoothstep(cfg.start_unix, cfg.end_unix, np.asarray(unix, dtype=np.float64))
+    return scene.smoothstep(cfg.date_start, cfg.date_end, np.asarray(unix, dtype=np.float64))
 
 def factors_at(unix_times, cfg):
     """dict factor name -> [N] array for the given UTC unix seconds; deterministic given cfg (seed included).
@@ -31,7 +32,7 @@ def factors_at(unix_times, cfg):
     if unix.ndim != 1 or not np.all(np.isfinite(unix)):
         raise ValueError('factors_at() expects a 1-d array of finite unix seconds')
     elevation, azimuth = solar.sun_position(unix, cfg.lat, cfg.lon)
-    day_of_year, season_phase, hour_utc = solar.calendar(unix)
+    day_of_year, season_phase, hour_utc = timeline.calendar(unix)
     out = dict(unix=unix, sun_elevation=elevation, sun_azimuth=azimuth, hour_utc=hour_utc, day_of_year=day_of_year,
                season_phase=season_phase, trend=trend_at(unix, cfg))
     out.update(weather.weather_at(unix, cfg.seed))

@@ -49,16 +49,16 @@ class SynthConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(f'SynthConfig: {message}')
-        self.start_unix # Parses the start date, raising a clear error early.
+        self.date_start # Parses the start date, raising a clear error early.
 
     @property
-    def start_unix(self):
+    def date_start(self):
         """Unix seconds of the first capture."""
         return timestamps.parse_iso(self.start, datetime.timezone.utc)
 
     @property
-    def end_unix(self):
-        return self.start_unix + self.days * timeline.SECONDS_PER_DAY
+    def date_end(self):
+        return self.date_start + self.days * timeline.SECONDS_PER_DAY
 
     def as_dict(self):
         return dataclasses.asdict(self)

@@ -6,7 +6,6 @@ chunks, in parallel over a process pool when workers > 1.
 """
 
 import concurrent.futures
-import datetime
 import multiprocessing
 import os
 import re
@@ -18,6 +17,7 @@ from PIL import Image
 import dnnlib
 from preproc import timestamps
 from preproc.synth import capture, factors, renderer, scene
+from training import timeline
 
 FACTORS_VERSION = 1
 FILE_CHUNK = 32 # Frames per task of the process pool.
@@ -27,8 +27,7 @@ _FRAME_NAME = re.compile(r'\d{8}_\d{6}\.jpg')
 
 def frame_name(unix):
     """File name of a frame captured at unix seconds (UTC), e.g. 20210301_000000.jpg."""
-    when = datetime.datetime.fromtimestamp(round(float(unix)), tz=datetime.timezone.utc)
-    return when.strftime(timestamps.BUILTIN_FORMATS[0]) + '.jpg'
+    return timeline.unix_to_datetime(round(float(unix))).strftime(timestamps.BUILTIN_FORMATS[0]) + '.jpg'
 
 def _write_chunk(fac, paths, size, quality):
     frames = renderer.render(fac, size)

@@ -1,4 +1,4 @@
-"""Calendar and solar geometry from UTC unix seconds: day of year, season phase, and the sun's elevation and azimuth
+"""Solar geometry from UTC unix seconds (the calendar through training.timeline): the sun's elevation and azimuth
 for a latitude/longitude (NOAA's Fourier-series declination and equation of time, then the hour angle). Geometric
 positions, without atmospheric refraction; accurate to a few tenths of a degree."""
 
@@ -8,28 +8,12 @@ from training import timeline
 
 #----------------------------------------------------------------------------
 
-def calendar(unix):
-    """Per time: (day_of_year, season_phase, hour_utc).
-
-    day_of_year is fractional and 1-based (1.0 = Jan 1, 00:00 UTC); season_phase in [0, 1) is the fraction of the
-    calendar year elapsed (leap years have 366 days); hour_utc in [0, 24).
-    """
-    unix = np.asarray(unix, dtype=np.float64)
-    day = timeline.midnight(unix) / timeline.SECONDS_PER_DAY
-    day_frac = timeline.time_of_day(unix) / timeline.SECONDS_PER_DAY
-    date = day.astype(np.int64).astype('datetime64[D]')
-    year = date.astype('datetime64[Y]')
-    year_start = year.astype('datetime64[D]')
-    days_in_year = ((year + 1).astype('datetime64[D]') - year_start).astype(np.float64)
-    day_index = (date - year_start).astype(np.float64) + day_frac  # 0-based, fractional
-    return day_index + 1, day_index / days_in_year, day_frac * 24
-
 def sun_position(unix, lat, lon):
     """Sun (elevation, azimuth) in degrees for UTC unix seconds at lat/lon (degrees, north/east positive).
 
     Azimuth is measured clockwise from north (90 = east, 180 = south).
     """
-    _, season_phase, hour = calendar(unix)
+    _, season_phase, hour = timeline.calendar(unix)
     g = 2 * np.pi * (season_phase - 0.5 / 365)  # fractional year in radians, at noon of the day as in NOAA's series
     eq_time = 229.18 * (0.000075 + 0.001868 * np.cos(g) - 0.032077 * np.sin(g)
                         - 0.014615 * np.cos(2 * g) - 0.040849 * np.sin(2 * g))  # minutes

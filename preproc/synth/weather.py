@@ -8,7 +8,7 @@ fog and rain are stationary; snow cover comes from a temperature proxy (seasonal
 
 import numpy as np
 
-from preproc.synth import noise, scene, solar
+from preproc.synth import noise, scene
 from training import timeline
 
 # (stream id, [(time constant in hours, variance share), ...]) of the latents.
@@ -24,7 +24,7 @@ COLDEST_DAY = 15.0                                   # day of year of the season
 
 def ar1(unix, seed, stream, tau_hours):
     """Unit-variance AR(1) process with correlation time tau_hours at the given times (linear between whole hours)."""
-    hours = np.asarray(unix, dtype=np.float64) / 3600
+    hours = np.asarray(unix, dtype=np.float64) / timeline.SECONDS_PER_HOUR
     if hours.size == 0:
         return hours
     phi = np.exp(-1 / tau_hours)
@@ -44,7 +44,7 @@ def latent(unix, seed, spec):
 
 def temperature(unix, seed):
     """Temperature proxy in deg C: seasonal cycle plus a slow random anomaly (no daily cycle)."""
-    day_of_year, _, _ = solar.calendar(unix)
+    day_of_year, _, _ = timeline.calendar(unix)
     seasonal = TEMP_MEAN - TEMP_SEASON * np.cos(2 * np.pi * (day_of_year - COLDEST_DAY) / timeline.DAYS_PER_YEAR)
     return seasonal + TEMP_ANOMALY * latent(unix, seed, TEMP)
 
