@@ -25,7 +25,6 @@ import torch
 import dnnlib
 from metrics import factor_probe
 from metrics import metric_utils
-from metrics import variance_ratios
 from preproc.synth import factors
 from preproc.synth import presets
 from training import timeline
@@ -57,7 +56,7 @@ def scene_config(dataset, path):
 
 def slot_layout(G):
     """(slot names, Timeline) of a generator with per-slot Fourier times including 'lin' and 'day'."""
-    names = variance_ratios.slot_names(G)
+    names = metric_utils.slot_names(G)
     if 'lin' not in names or 'day' not in names:
         raise ValueError(f'The disentanglement metric needs a generator with per-slot Fourier times including the trend '
             f'and the day cycle (cond type fourier/f_concat with include_lin); this one has slots {names}')
@@ -146,7 +145,7 @@ def _summary(mean, names, info):
 
 def _probe_for(G, cfg, probe_res, opts, probe_kwargs):
     """The probe for G's content size (rendered at most 2 * probe_res on the long side); rank 0 trains it first."""
-    x1, y1, x2, y2 = getattr(G.synthesis, 'out_rect', None) or (0, 0, G.img_resolution, G.img_resolution)
+    x1, y1, x2, y2 = metric_utils.content_rect(G)
     scale = min(1.0, 2 * probe_res / max(x2 - x1, y2 - y1))
     render_size = (max(round((x2 - x1) * scale), 16), max(round((y2 - y1) * scale), 16))
     with metric_utils.rank0_first(opts):
@@ -162,7 +161,7 @@ def compute_disentanglement(opts, num_samples, probe_res=64, batch_size=32, prob
 
     def read(z, u_sun, u_lin):
         c = torch.from_numpy(tl.unix_to_slots(u_sun, u_lin, names)).to(opts.device)
-        return probe.read(variance_ratios.crop_to_rect(G, G(z=z, c=c, **dict(opts.G_kwargs, noise_mode='const'))))
+        return probe.read(metric_utils.crop_to_rect(G, G(z=z, c=c, **dict(opts.G_kwargs, noise_mode='const'))))
 
     per_sample = dict() # name -> [batch] tensors gathered over the ranks
     def add(name, values):

@@ -1,6 +1,7 @@
 """Registry of the metrics by the original's names, calc_metric() to run one and report_metric() to log its result
 as one JSON line in <run_dir>/metric-<name>.jsonl."""
 
+import functools
 import json
 import os
 import time
@@ -19,8 +20,8 @@ from metrics import variance_ratios
 
 _metric_dict = dict() # name -> fn(opts) -> dict of results
 
-def register_metric(fn):
-    _metric_dict[fn.__name__] = fn
+def register_metric(fn, name=None):
+    _metric_dict[name or fn.__name__] = fn
     return fn
 
 def is_valid_metric(metric):
@@ -99,21 +100,9 @@ def ppl2_wend(opts):
 #----------------------------------------------------------------------------
 # Disentanglement: variance ratios (any data) and ground-truth factors (synthetic sequences).
 
-@register_metric
-def var_ratio_mc_20k(opts):
-    return variance_ratios.compute_variance_ratios(opts, num_samples=20000)
-
-@register_metric
-def var_ratio_mc_10k(opts):
-    return variance_ratios.compute_variance_ratios(opts, num_samples=10000)
-
-@register_metric
-def var_ratio_mc_5k(opts):
-    return variance_ratios.compute_variance_ratios(opts, num_samples=5000)
-
-@register_metric
-def var_ratio_mc_1k_debug(opts):
-    return variance_ratios.compute_variance_ratios(opts, num_samples=1000)
+VAR_RATIO_SAMPLES = dict(var_ratio_mc_20k=20000, var_ratio_mc_10k=10000, var_ratio_mc_5k=5000, var_ratio_mc_1k_debug=1000)
+for _name, _num in VAR_RATIO_SAMPLES.items():
+    register_metric(functools.partial(variance_ratios.compute_variance_ratios, num_samples=_num), name=_name)
 
 @register_metric
 def disent_synth(opts):

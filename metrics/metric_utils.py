@@ -1,5 +1,6 @@
 """What the metrics share: options, work split over processes, feature statistics of the real dataset (cached on
-disk) and of generated images, and generator sampling with labels drawn from the dataset."""
+disk) and of generated images, generator sampling with labels drawn from the dataset, and a generator's time slots
+and content rectangle."""
 
 import contextlib
 import copy
@@ -14,6 +15,7 @@ import tqdm
 import dnnlib
 from metrics import feature_nets
 from torch_utils import distributed
+from training import timeline
 
 #----------------------------------------------------------------------------
 
@@ -241,6 +243,22 @@ def compute_feature_stats_for_dataset(opts, kind, mode='features', max_items=Non
 
 def copy_generator(opts):
     return copy.deepcopy(opts.G).eval().requires_grad_(False).to(opts.device)
+
+def slot_names(G):
+    """Names of G's frequency slots ('lin', 'year', 'day') when it takes per-slot Fourier times, else []."""
+    if G.c_dim == 0 or G.cond_args.type not in ('fourier', 'f_concat'):
+        return []
+    return timeline.frequency_names(G.frequencies)
+
+def content_rect(G):
+    """(x1, y1, x2, y2) of the image content inside G's letter-box pads (G.synthesis.out_rect; the whole frame
+    without one)."""
+    return getattr(G.synthesis, 'out_rect', None) or (0, 0, G.img_resolution, G.img_resolution)
+
+def crop_to_rect(G, images):
+    """The part of G's images inside content_rect(G)."""
+    x1, y1, x2, y2 = content_rect(G)
+    return images[:, :, y1:y2, x1:x2]
 
 def dataset_labels(G, dataset):
     """float32 [N, c_dim] labels to draw generator conditions from (empty columns for an unconditional G)."""

@@ -14,20 +14,8 @@ import numpy as np
 import torch
 
 from metrics import metric_utils
-from training import timeline
 
 #----------------------------------------------------------------------------
-
-def slot_names(G):
-    """Names of G's frequency slots ('lin', 'year', 'day') when it takes per-slot Fourier times, else []."""
-    if G.c_dim == 0 or G.cond_args.type not in ('fourier', 'f_concat'):
-        return []
-    return timeline.frequency_names(G.frequencies)
-
-def crop_to_rect(G, images):
-    """The part of the images inside G.synthesis.out_rect (x1, y1, x2, y2); the full frame without one."""
-    x1, y1, x2, y2 = getattr(G.synthesis, 'out_rect', None) or (0, 0, images.shape[3], images.shape[2])
-    return images[:, :, y1:y2, x1:x2]
 
 def shares(maps, keys, prefix):
     """{prefix + key: mean over pixels of maps[key] / max(sum of maps[keys], 1e-3)}."""
@@ -37,7 +25,7 @@ def shares(maps, keys, prefix):
 @torch.no_grad()
 def compute_variance_ratios(opts, num_samples, batch_size=None):
     G = metric_utils.copy_generator(opts)
-    names = slot_names(G)
+    names = metric_utils.slot_names(G)
     batch = batch_size or (16 if G.img_resolution <= 256 else 8)
     num_batches = -(-num_samples // (batch * opts.num_gpus)) # N rounded up to a multiple of batch * num_gpus
     np_rng, torch_gen = opts.rngs(2)
@@ -48,7 +36,7 @@ def compute_variance_ratios(opts, num_samples, batch_size=None):
     def run(z, t, noise_mode='const'):
         c = t if G.c_dim > 0 else t[:, :0]
         images = G(z=z, c=c, **dict(opts.G_kwargs, noise_mode=noise_mode))
-        return crop_to_rect(G, images).to(torch.float64)
+        return metric_utils.crop_to_rect(G, images).to(torch.float64)
 
     keys = ['z', 'c', 'noise'] + names
     sums = None
