@@ -2,12 +2,14 @@
 the training loop's config (with the original's defaults and run-dir names) and launches one process per device."""
 
 import copy
+import inspect
 import json
 import os
 import re
 import signal
 
 import click
+import numpy as np
 import psutil
 import torch
 
@@ -208,6 +210,45 @@ def apply_resume(c, opts, desc):
     return checkpoint.next_run_dir(opts.outdir, desc)
 
 #----------------------------------------------------------------------------
+# --resume=PKL: the networks' shape and time conditioning come from the pickle, whatever the command line says.
+
+def _init_value(module, name):
+    """An init argument of a persistent module as constructed: the one given, else the default of the first class in
+    its MRO that names it (the persistence wrapper's own __init__ takes only *args, **kwargs)."""
+    if name in module.init_kwargs:
+        return module.init_kwargs[name]
+    return next(params[name].default for cls in type(module).__mro__
+                if name in (params := inspect.signature(cls.__init__).parameters))
+
+def pickle_architecture(path):
+    """The options that shape the networks of a network pickle (ours or the original's): capacity, mapping depth and
+    time conditioning, as option values."""
+    from torch_utils import safe_pickle # imports the networks: only when resuming from a pickle
+    try:
+        G = safe_pickle.load_network_pkl(checkpoint.network_pickle(path)).G
+    except FileNotFoundError as err:
+        raise click.BadParameter(str(err), param_hint='--resume')
+    except (OSError, ValueError, KeyError) as err:
+        raise click.BadParameter(f'cannot read the network pickle "{path}": {err}', param_hint='--resume')
+    ca = G.cond_args
+    rule = timeline.cycle_frequencies(int(ca.num_days))
+    if ca.type in ('fourier', 'f_concat') and not (ca.include_lin and len(ca.f_manual) == len(rule) and
+            np.allclose(ca.f_manual, rule, rtol=1e-6)):
+        raise click.BadParameter(f'"{path}" has time frequencies {ca.f_manual} (trend slot: {ca.include_lin}), not '
+            f'those of {int(ca.num_days)} days, which this command line cannot express', param_hint='--resume')
+    return dict(cbase=_init_value(G.synthesis, 'channel_base'), cmax=_init_value(G.synthesis, 'channel_max'),
+        map_depth=_init_value(G.mapping, 'num_layers'), cond=ca.type, days=int(ca.num_days),
+        trend_lr=round(ca.lin_lr / 0.01, 12), cond_lr=ca.lr) # cond_config sets lin_lr = 0.01 * trend_lr
+
+def adopt_pickle_architecture(opts):
+    """Set the options that shape the networks to those of the --resume pickle, naming each one that changes."""
+    arch = dist.broadcast_object(pickle_architecture(opts.resume) if dist.is_main() else None)
+    for key, value in arch.items():
+        if opts[key] is not None and opts[key] != value:
+            dist.print0(f'--resume: {key}={value} from the network pickle (the command line gave {opts[key]})')
+    opts.update(arch)
+
+#----------------------------------------------------------------------------
 # Launching.
 
 def launched_externally():
@@ -311,6 +352,8 @@ def main(**kwargs):
     if opts.bf16 and opts.fp32:
         raise click.UsageError('--bf16 and --fp32 exclude each other')
 
+    if checkpoint.is_network_pickle(opts.resume):
+        adopt_pickle_architecture(opts)
     c, desc = build_config(opts, num_gpus)
     run_dir = apply_resume(c, opts, desc) if dist.is_main() else None
     run_dir, c = dist.broadcast_object((run_dir, c))

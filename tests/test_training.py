@@ -7,6 +7,7 @@ The helpers shared with test_resume.py and test_train_ddp.py are in training_hel
 import json
 import math
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from click.testing import CliRunner
 
 from training_helpers import NUM_DAYS, ROOT, TINY, make_tiny_dataset, read_stats, run_dirs, run_train
 sys.path.insert(0, ROOT)
+import dnnlib # pylint: disable=wrong-import-position
 import train # pylint: disable=wrong-import-position
 from training import timeline # pylint: disable=wrong-import-position
 
@@ -101,6 +103,38 @@ def test_tiny_training_run(tmp_path, dataset_zip):
     assert os.path.basename(new_dir).startswith('00001-')
     options = json.load(open(os.path.join(new_dir, 'training_options.json'), encoding='utf-8'))
     assert options['resume_pkl'] == pkl and options['ada_kimg'] == 100 and options['ema_rampup'] is None
+
+def test_resume_pkl_takes_the_architecture_of_the_pickle(tmp_path, dataset_zip):
+    """A pickle trained with other capacity, mapping depth and conditioning than the command line's: the config takes
+    the pickle's, and its weights fit the networks built from that config exactly."""
+    from torch_utils import misc, safe_pickle
+    from training.networks_stylegan2 import Discriminator, Generator
+    cond_args = dict(type='f_concat', f_manual=timeline.cycle_frequencies(365), include_lin=True, lin_lr=0.05, lr=2.0,
+        **timeline.Timeline(date_start=1.6e9, num_days=365).as_cond_args())
+    nets = dict(c_dim=1, img_resolution=32, img_channels=3, cond_args=cond_args, channel_base=512, channel_max=16)
+    G = Generator(z_dim=512, w_dim=512, mapping_kwargs=dict(num_layers=1), **nets)
+    pkl = tmp_path / 'other.pkl'
+    with open(pkl, 'wb') as f:
+        pickle.dump(dict(G=G, D=Discriminator(**nets), G_ema=G), f)
+    options = dry_run_options(tmp_path / 'runs', dataset_zip, ['--resume', str(pkl)]) # TINY: cbase 256, cmax 32, depth 2
+    G_kwargs = options['G_kwargs']
+    assert (G_kwargs['channel_base'], G_kwargs['channel_max'], G_kwargs['mapping_kwargs']['num_layers']) == (512, 16, 1)
+    ca = G_kwargs['cond_args']
+    assert (ca['type'], ca['num_days'], ca['f_manual'], ca['lin_lr'], ca['lr']) == ('f_concat', 365, [365.0], 0.05, 2.0)
+    assert '-fcat-fman_lin_365-' in options['run_dir'] and options['D_kwargs']['channel_max'] == 16
+    data = safe_pickle.load_network_pkl(str(pkl))
+    for name, kwargs in [('G', G_kwargs), ('D', options['D_kwargs'])]:
+        net = dnnlib.util.construct_class_by_name(**kwargs, c_dim=1, img_resolution=32, img_channels=3)
+        misc.copy_params_and_buffers(data[name], net, require_all=True, allow_extra=False)
+
+    # Frequencies that no --days gives cannot be expressed: a clear error, not a shape mismatch later.
+    G = Generator(z_dim=512, w_dim=512, **dict(nets, cond_args=dict(cond_args, f_manual=[3.0])))
+    assert train._init_value(G.mapping, 'num_layers') == 8 # not given: MappingNetwork's default
+    with open(pkl, 'wb') as f:
+        pickle.dump(dict(G=G), f)
+    result = CliRunner().invoke(train.main, ['--outdir', str(tmp_path / 'runs'), '--data', dataset_zip, '--dry-run',
+        '--resume', str(pkl)] + TINY)
+    assert result.exit_code == 2 and 'cannot express' in result.output, result.output
 
 #----------------------------------------------------------------------------
 # The loss, phase by phase.

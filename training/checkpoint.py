@@ -81,6 +81,16 @@ def prune_states(run_dir, keep):
         for _, path in list_states(run_dir)[:-keep]:
             os.remove(path)
 
+def is_network_pickle(resume):
+    """Whether a --resume value names a network pickle (path or URL), not 'latest', a run dir or a training state."""
+    return resume is not None and resume != 'latest' and not os.path.isdir(resume) and not resume.endswith('.pt')
+
+def network_pickle(resume):
+    """A --resume network pickle (path or URL) as given; FileNotFoundError for a missing local file."""
+    if '://' not in resume and not os.path.isfile(resume):
+        raise FileNotFoundError(f'--resume: "{resume}" is neither a run dir, a training state, nor a network pickle')
+    return resume
+
 def resolve_resume(resume, outdir, desc):
     """What --resume means: EasyDict-like dict(kind='state'|'pkl', path, run_dir).
 
@@ -89,6 +99,8 @@ def resolve_resume(resume, outdir, desc):
     a training-state file -> that state (the run continues in the state's folder);
     anything else         -> a network pickle (path or URL) to take the weights from; a new run dir is made.
     """
+    if is_network_pickle(resume):
+        return dict(kind='pkl', path=network_pickle(resume), run_dir=None)
     if resume == 'latest':
         for run_dir in run_dirs_with_desc(outdir, desc):
             state = latest_state(run_dir)
@@ -101,13 +113,9 @@ def resolve_resume(resume, outdir, desc):
         if state is None:
             raise FileNotFoundError(f'--resume: run dir "{resume}" contains no training-state-*.pt')
         return dict(kind='state', path=state, run_dir=resume)
-    if resume.endswith('.pt'):
-        if not os.path.isfile(resume):
-            raise FileNotFoundError(f'--resume: training state "{resume}" does not exist')
-        return dict(kind='state', path=resume, run_dir=os.path.dirname(os.path.abspath(resume)))
-    if '://' not in resume and not os.path.isfile(resume):
-        raise FileNotFoundError(f'--resume: "{resume}" is neither a run dir, a training state, nor a network pickle')
-    return dict(kind='pkl', path=resume, run_dir=None)
+    if not os.path.isfile(resume):
+        raise FileNotFoundError(f'--resume: training state "{resume}" does not exist')
+    return dict(kind='state', path=resume, run_dir=os.path.dirname(os.path.abspath(resume)))
 
 #----------------------------------------------------------------------------
 # Saving and loading.
