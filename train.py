@@ -333,9 +333,10 @@ def main(**kwargs):
 
     --resume=latest continues from the latest training state of the newest run dir under --outdir that has the name
     this command would create; --resume=RUN_DIR or --resume=training-state-*.pt continue from that state. Either way
-    everything continues (kimg counter, optimisers, ADA p, RNG) in the same run dir, whose files are never
-    overwritten. --resume=PKL (path or URL, ours or original) takes the weights only, into a new run dir, with faster
-    ADA. SIGTERM or Ctrl-C stops after the current step and saves a state. Without CUDA, --gpus=N starts N CPU
+    everything continues (kimg counter, optimisers, ADA p, data order and random draws) in the same run dir, whose
+    files are never overwritten. --resume=PKL (path or URL, ours or original) takes the weights and the networks'
+    shape (--cbase, --cmax, --map-depth, --cond, --days, --trend-lr, --cond-lr) from the pickle, into a new run dir,
+    with faster ADA. SIGTERM or Ctrl-C stops after the current step and saves a state. Without CUDA, --gpus=N starts N CPU
     processes (gloo).
     """
     opts = dnnlib.EasyDict(kwargs)

@@ -168,32 +168,49 @@ def _prepare_training(c, env, nets, saved):
 # The loop.
 
 def _train(c, env, stopper):
+    state, nets, data, out = _set_up(c, env)
+    try:
+        if state.cur_nimg >= c.total_kimg * 1000:
+            dist.print0(f'Nothing to do: the run is at {state.cur_nimg / 1000:.3f} kimg of {c.total_kimg} kimg.')
+            return
+        stopped = _steps(c, env, nets, data, state, out, stopper)
+        loop_state.report_rank_checksums(dict(G=nets.G, D=nets.D, G_ema=nets.G_ema), env.world_size, env.rank)
+    finally:
+        _close_outputs(out)
+    if stopped:
+        dist.print0(f'\nStopped by a signal at {state.cur_nimg / 1000:.3f} kimg; continue with --resume={c.run_dir}')
+    else:
+        dist.print0('\nTraining finished.')
+
+def _set_up(c, env):
+    """(LoopState, nets, EasyDict(iterator, labels, dequantizer), outputs) of a fresh or resumed run."""
     state = loop_state.LoopState()
     _setup_process(c, env)
     saved = checkpoint.load_state(c.resume_state) if c.resume_state is not None else None
     if saved is not None:
         state = loop_state.LoopState.resumed(saved)
-    training_set, data_iter = _open_data(c, env, state.cur_nimg)
+    training_set, iterator = _open_data(c, env, state.cur_nimg)
     nets = _build_networks(c, training_set, env.device)
     _load_weights(c, env, nets, saved)
     _prepare_training(c, env, nets, saved)
-    labels = torch.as_tensor(training_set.labels, device=env.device)
-    dequantizer = Dequantizer(training_set.labels, mode=nets.G.cond_args.get('dequant', 'gauss')) if training_set.has_labels else None
+    data = dnnlib.EasyDict(iterator=iterator, labels=torch.as_tensor(training_set.labels, device=env.device), dequantizer=None)
+    if training_set.has_labels:
+        data.dequantizer = Dequantizer(training_set.labels, mode=nets.G.cond_args.get('dequant', 'gauss'))
     out = _open_outputs(c, env, training_set, nets, fresh=saved is None)
-    if state.cur_nimg >= c.total_kimg * 1000:
-        dist.print0(f'Nothing to do: the run is at {state.cur_nimg / 1000:.3f} kimg of {c.total_kimg} kimg.')
-        _close_outputs(out)
-        return
-    dist.print0(f'Training until {c.total_kimg} kimg...\n')
     now = time.time()
-    state.start_tick(now, now - state.start_time if saved is None else 0.0)
+    state.start_tick(now, now - state.start_time if saved is None else 0.0) # a fresh run's set-up counts as maintenance
+    return state, nets, data, out
+
+def _steps(c, env, nets, data, state, out, stopper):
+    """Train until the run ends; returns whether a stop signal ended it."""
+    dist.print0(f'Training until {c.total_kimg} kimg...\n')
     if c.progress_fn is not None:
         c.progress_fn(state.cur_nimg // 1000, c.total_kimg)
     stopped = False
     while True:
         training_step.seed_step(c.random_seed, env.rank, state.cur_nimg)
         with torch.autograd.profiler.record_function('data_fetch'):
-            inputs = training_step.fetch_inputs(data_iter, labels, dequantizer, len(nets.phases),
+            inputs = training_step.fetch_inputs(data.iterator, data.labels, data.dequantizer, len(nets.phases),
                 c.batch_size // env.world_size, nets.G.z_dim, env.device)
         training_step.run_phases(nets.phases, nets.loss, state.batch_idx, *inputs, c.batch_gpu, env.world_size)
         with torch.autograd.profiler.record_function('Gema'):
@@ -209,16 +226,8 @@ def _train(c, env, stopper):
         done = state.cur_nimg >= c.total_kimg * 1000 or stopped
         if (not done) and (state.cur_tick != 0) and (state.cur_nimg < state.tick_start_nimg + c.kimg_per_tick * 1000):
             continue
-        done = _end_tick(c, env, nets, state, out, done, stopped)
-        if done:
-            break
-
-    loop_state.report_rank_checksums(dict(G=nets.G, D=nets.D, G_ema=nets.G_ema), env.world_size, env.rank)
-    _close_outputs(out)
-    if stopped:
-        dist.print0(f'\nStopped by a signal at {state.cur_nimg / 1000:.3f} kimg; continue with --resume={c.run_dir}')
-    else:
-        dist.print0('\nTraining finished.')
+        if _end_tick(c, env, nets, state, out, done, stopped):
+            return stopped
 
 def _end_tick(c, env, nets, state, out, done, stopped):
     """Status line, grid, snapshot and statistics at the end of a tick; returns whether the run ends here."""
