@@ -71,7 +71,7 @@ def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channel
 
     def step():
         nonlocal batch_idx
-        training_step.seed_step(0, 0, batch_idx * batch)
+        training_step.seed_step(0, 0, batch_idx * batch, device)
         gen_z = torch.randn([len(phases) * batch, G.z_dim], device=device).split(batch)
         gen_c = torch.rand([len(phases) * batch, 1], device=device).split(batch)
         training_step.run_phases(phases, loss, batch_idx, real_img, real_c, gen_z, gen_c, batch_gpu, 1)

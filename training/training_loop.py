@@ -208,7 +208,7 @@ def _steps(c, env, nets, data, state, out, stopper):
         c.progress_fn(state.cur_nimg // 1000, c.total_kimg)
     stopped = False
     while True:
-        training_step.seed_step(c.random_seed, env.rank, state.cur_nimg)
+        training_step.seed_step(c.random_seed, env.rank, state.cur_nimg, env.device)
         with torch.autograd.profiler.record_function('data_fetch'):
             inputs = training_step.fetch_inputs(data.iterator, data.labels, data.dequantizer, len(nets.phases),
                 c.batch_size // env.world_size, nets.G.z_dim, env.device)
