@@ -194,7 +194,7 @@ def parse_metrics(value):
     return names
 
 def apply_resume(c, opts, desc):
-    """Run dir and resume fields for --resume (None: a new run dir). See the module docstring."""
+    """The run dir, and the resume fields of c, for --resume (what each value means: checkpoint.resolve_resume)."""
     if opts.resume is None:
         return checkpoint.next_run_dir(opts.outdir, desc)
     try:
