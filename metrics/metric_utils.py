@@ -16,6 +16,7 @@ import dnnlib
 from metrics import feature_nets
 from torch_utils import distributed
 from training import timeline
+from viz import render
 
 #----------------------------------------------------------------------------
 
@@ -276,10 +277,6 @@ def sample_inputs(G, labels, n, rngs, device):
     c = torch.from_numpy(labels[np_rng.integers(len(labels), size=n)]).to(device)
     return z, c
 
-def to_uint8(images):
-    """Generator output in [-1, 1] -> uint8 [0, 255] (x * 127.5 + 128, clamped, truncated), as the original."""
-    return (images * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-
 @torch.no_grad()
 def compute_feature_stats_for_generator(opts, kind, mode='features', max_items=50000, batch_size=64, batch_gen=None, **stats_kwargs):
     """FeatureStats of max_items generated images (random z and noise, dataset labels, the G_kwargs given)."""
@@ -295,7 +292,7 @@ def compute_feature_stats_for_generator(opts, kind, mode='features', max_items=5
         images = []
         for start in range(0, batch, batch_gen):
             z, c = sample_inputs(G, labels, min(batch_gen, batch - start), rngs, opts.device)
-            images.append(to_uint8(G(z=z, c=c, **opts.G_kwargs)))
+            images.append(render.to_uint8(G(z=z, c=c, **opts.G_kwargs))) # the viewers' conversion
         feats = detector_call(detector, mode, torch.cat(images))
         before = stats.num_items
         stats.append(gather_rows(feats, opts))

@@ -14,6 +14,7 @@ import torch
 
 import dnnlib
 from torch_utils import training_stats
+from viz import compose, render
 
 #----------------------------------------------------------------------------
 # Image grids.
@@ -36,55 +37,44 @@ def setup_snapshot_image_grid(training_set, random_seed=0):
     images = np.stack([training_set[int(i)][0] for i in indices])
     return (gw, gh), images, training_set.labels[indices]
 
-def grid_pixels(images):
-    """uint8 [N, C, H, W] of images given as uint8 or as floats in [-1, 1] (rint(x * 127.5 + 128), clipped)."""
-    images = np.asarray(images)
-    if images.dtype != np.uint8:
-        images = np.clip(np.rint(images * 127.5 + 128), 0, 255).astype(np.uint8)
-    return images
-
-def tile_grid(images, grid_size, pad=(0, 0)):
-    """uint8 [gh * h, gw * w, C]: the first gw x gh images in rows, each cropped by the pads (horizontal, vertical)."""
+def save_image_grid(images, path, grid_size):
+    """Tile uint8 images [N, h, w, C] (C = 1, 3 or 4) into a gw x gh JPEG (quality 97) with viz's tiler."""
     gw, gh = grid_size
-    pad_h, pad_v = pad
-    _n, c, h, w = images.shape
-    images = images[:gw * gh, :, pad_v:h - pad_v, pad_h:w - pad_h]
-    h, w = images.shape[2:]
-    return images.reshape(gh, gw, c, h, w).transpose(0, 3, 1, 4, 2).reshape(gh * h, gw * w, c)
-
-def save_image_grid(images, path, grid_size, pad=(0, 0)):
-    """Tile images ([N, C, H, W], uint8 or float in [-1, 1]) into a gw x gh JPEG (quality 97), cropping the pads."""
-    grid = tile_grid(grid_pixels(images), grid_size, pad)
+    grid = compose.tile(images[:gw * gh], gw, gh)
     image = PIL.Image.fromarray(grid[:, :, 0], 'L') if grid.shape[2] == 1 else PIL.Image.fromarray(grid[:, :, :3], 'RGB')
     return dnnlib.util.atomic_write(path, lambda f: image.save(f, format='JPEG', quality=97))
 
-@torch.no_grad()
-def generate_images(G, z, c, batch):
-    """G(z, c) with constant noise, in batches, as a float CPU tensor."""
-    return torch.cat([G(z=z_, c=c_, noise_mode='const').float().cpu() for z_, c_ in zip(z.split(batch), c.split(batch))])
-
 class SnapshotGrid:
-    """The grids of one run: one fixed z per cell (seeded by random_seed); the reals' times for fakes_init.jpg, then
-    a time sweep (conditional models) or the same times again."""
+    """The grids of one run: cell i shows seed random_seed + i (the viewers' seed rule), rendered through viz.render
+    as the exporter renders it (constant noise, out_rect crop, uint8 conversion); the reals' times for
+    fakes_init.jpg, then a time sweep (conditional models) or the same times again."""
 
     def __init__(self, training_set, z_dim, random_seed, batch, device):
-        self.size, self.reals, labels = setup_snapshot_image_grid(training_set, random_seed)
-        self.pad = training_set.pad
+        self.size, reals, labels = setup_snapshot_image_grid(training_set, random_seed)
+        pad_h, pad_v = training_set.pad
+        _n, _c, h, w = reals.shape
+        self.out_rect = (pad_h, pad_v, w - pad_h, h - pad_v)
+        self.reals = reals[:, :, pad_v:h - pad_v, pad_h:w - pad_h].transpose(0, 2, 3, 1)
         self.batch = batch
-        self.z = torch.randn([len(self.reals), z_dim], generator=torch.Generator().manual_seed(random_seed)).to(device)
+        self.z = render.seed_latents(range(random_seed, random_seed + len(reals)), z_dim, device)
         self.reals_c = torch.as_tensor(labels, device=device)
-        self.sweep_c = torch.linspace(0, 1, len(self.reals), device=device)[:, None] if training_set.has_labels else self.reals_c
+        self.sweep_c = torch.from_numpy(np.linspace(0, 1, len(reals))[:, None]).to(device, torch.float32) if training_set.has_labels else self.reals_c # as viz.layout spaces times
         self.prefix = 'seq_fakes' if training_set.has_labels else 'fakes'
 
     def save_start(self, run_dir, G_ema):
-        save_image_grid(self.reals, os.path.join(run_dir, 'reals.jpg'), self.size, self.pad)
-        self._save_fakes(G_ema, self.reals_c, os.path.join(run_dir, 'fakes_init.jpg'))
+        save_image_grid(self.reals, os.path.join(run_dir, 'reals.jpg'), self.size)
+        save_image_grid(self.fakes(G_ema, self.reals_c), os.path.join(run_dir, 'fakes_init.jpg'), self.size)
 
     def save(self, run_dir, G_ema, tag):
-        self._save_fakes(G_ema, self.sweep_c, os.path.join(run_dir, f'{self.prefix}{tag}.jpg'))
+        save_image_grid(self.fakes(G_ema, self.sweep_c), os.path.join(run_dir, f'{self.prefix}{tag}.jpg'), self.size)
 
-    def _save_fakes(self, G_ema, c, path):
-        save_image_grid(generate_images(G_ema, self.z, c, self.batch), path, self.size, self.pad)
+    @torch.no_grad()
+    def fakes(self, G_ema, c):
+        """uint8 RGBA [N, h, w, 4] of the cells at times c [N, 1]."""
+        settings = dict(out_rect=self.out_rect, trunc=1, trunc_cutoff=0, noise_mode='const', mix_layer=0, res_scale=1,
+            antialias=True)
+        return torch.cat([render.generate(G_ema, c=c_, z=z_, **settings).cpu()
+            for z_, c_ in zip(self.z.split(self.batch), c.split(self.batch))]).numpy()
 
 #----------------------------------------------------------------------------
 # Status line and statistics.

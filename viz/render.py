@@ -115,7 +115,7 @@ class Renderer:
     def _generate(self, net, req):
         inputs = self._inputs(net, req)
         settings = (req.trunc, req.trunc_cutoff, req.noise_mode, req.mix_layer, req.res_scale, req.antialias)
-        forward = functools.partial(self._forward, net, *settings)
+        forward = functools.partial(generate, net.G, net.out_rect, *settings)
         if self.graphs is not None and req.noise_mode != 'random' and len(req) <= GRAPH_MAX_BATCH:
             key = (net.ref.sha256, settings, tuple((k, tuple(v.shape)) for k, v in inputs.items()))
             return self.graphs.run(key, forward, inputs)
@@ -124,8 +124,7 @@ class Renderer:
 
     def _inputs(self, net, req):
         """The request's tensors on the device: times c, latents z (and z_b, alpha, z_mix, w_offset when used)."""
-        def z(seeds):
-            return torch.from_numpy(np.stack([seed_to_z(s, net.G.z_dim) for s in seeds])).to(self.device, torch.float32)
+        z = lambda seeds: seed_latents(seeds, net.G.z_dim, self.device)
         inputs = dict(c=torch.as_tensor(slot_times(net, req.times, req.layer_times), device=self.device, dtype=torch.float32),
             z=z(req.seeds))
         if req.lerps:
@@ -138,35 +137,35 @@ class Renderer:
             inputs['w_offset'] = torch.from_numpy(np.asarray(req.w_offset, dtype=np.float32)).to(self.device)
         return inputs
 
-    def _forward(self, net, trunc, trunc_cutoff, noise_mode, mix_layer, res_scale, antialias, c, z, z_b=None,
-                 alpha=None, z_mix=None, w_offset=None):
-        """Tensors in, RGBA8 images out: nothing here leaves the device (so that a CUDA graph can hold it)."""
-        G = net.G
-        cs = G.cond_xform(c, broadcast=True)
-        cutoff = G.num_ws - trunc_cutoff if trunc_cutoff > 0 else None
-        ws = G.mapping(z, cs[:, 0], truncation_psi=trunc, truncation_cutoff=cutoff)
-        if z_b is not None:
-            ws_b = G.mapping(z_b, cs[:, 0], truncation_psi=trunc, truncation_cutoff=cutoff)
-            ws = ws + (ws_b - ws) * alpha.to(ws.dtype)
-        if z_mix is not None:
-            ws_mix = G.mapping(z_mix, cs[:, 0], truncation_psi=trunc, truncation_cutoff=cutoff)
-            ws = torch.cat([ws[:, :mix_layer], ws_mix[:, mix_layer:]], dim=1)
-        if w_offset is not None:
-            ws = ws + w_offset.to(ws.dtype)
-        images = G.synthesis(ws, cs, noise_mode=noise_mode).to(torch.float32)
-        return self._finish(net, images, res_scale, antialias)
-
-    def _finish(self, net, images, res_scale, antialias):
-        x1, y1, x2, y2 = net.out_rect
-        images = resample(images[:, :, y1:y2, x1:x2], scaled_size(net.out_rect, res_scale), antialias)
-        return to_rgba8(images)
-
     def _dataset_images(self, net, req):
         from viz import dataset # pylint: disable=import-outside-toplevel # only dataset mode needs it
         size = scaled_size(net.out_rect, req.res_scale)
         lookup = self.datasets.lookup(net) if self.datasets is not None else None
         frames = dataset.render_frames(lookup, net, req, size)
         return torch.from_numpy(frames).to(self.device)
+
+def generate(G, out_rect, trunc, trunc_cutoff, noise_mode, mix_layer, res_scale, antialias, c, z, z_b=None,
+             alpha=None, z_mix=None, w_offset=None):
+    """Tensors in, RGBA8 images [B, h, w, 4] out, all on G's device (so that a CUDA graph can hold the call): times c
+    [B, F] or [B, L, F], latents z; optionally a w blend towards z_b by alpha [B, 1, 1], style mixing from z_mix at
+    layer mix_layer, and a w offset [L, w_dim]. The last trunc_cutoff layers stay untruncated."""
+    cs = G.cond_xform(c, broadcast=True)
+    cutoff = G.num_ws - trunc_cutoff if trunc_cutoff > 0 else None
+    mapping = lambda z_: G.mapping(z_, cs[:, 0], truncation_psi=trunc, truncation_cutoff=cutoff)
+    ws = mapping(z)
+    if z_b is not None:
+        ws = ws + (mapping(z_b) - ws) * alpha.to(ws.dtype)
+    if z_mix is not None:
+        ws = torch.cat([ws[:, :mix_layer], mapping(z_mix)[:, mix_layer:]], dim=1)
+    if w_offset is not None:
+        ws = ws + w_offset.to(ws.dtype)
+    images = G.synthesis(ws, cs, noise_mode=noise_mode).to(torch.float32)
+    x1, y1, x2, y2 = out_rect
+    return to_rgba8(resample(images[:, :, y1:y2, x1:x2], scaled_size(out_rect, res_scale), antialias))
+
+def seed_latents(seeds, z_dim, device):
+    """float32 [B, z_dim] latents of seeds (seed_to_z) on a device."""
+    return torch.from_numpy(np.stack([seed_to_z(s, z_dim) for s in seeds])).to(device, torch.float32)
 
 def slot_times(net, times, layer_times=()):
     """float64 [B, F] generator input of (lin, year, day) times [B, 3], or [B, L, F] with layer overrides."""
