@@ -58,7 +58,8 @@ class SnapshotGrid:
         self.batch = batch
         self.z = render.seed_latents(range(random_seed, random_seed + len(reals)), z_dim, device)
         self.reals_c = torch.as_tensor(labels, device=device)
-        self.sweep_c = torch.from_numpy(np.linspace(0, 1, len(reals))[:, None]).to(device, torch.float32) if training_set.has_labels else self.reals_c # as viz.layout spaces times
+        sweep = torch.from_numpy(np.linspace(0, 1, len(reals))[:, None]).to(device, torch.float32) # as viz.layout
+        self.sweep_c = sweep if training_set.has_labels else self.reals_c
         self.prefix = 'seq_fakes' if training_set.has_labels else 'fakes'
 
     def save_start(self, run_dir, G_ema):
