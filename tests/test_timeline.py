@@ -126,3 +126,9 @@ def test_slots_to_unix_takes_date_and_time_of_day_from_their_slots():
     # Without a year slot the date comes from the trend slot.
     back_scene, _ = tl.slots_to_unix(np.stack([t[:, 0], t[:, 2]], axis=1).astype(np.float64), ['lin', 'day'])
     assert np.allclose(back_scene, timeline.midnight(trend) + timeline.time_of_day(scene), atol=60)
+
+def test_stack_to_global_t_at_period_boundaries():
+    # t * f lands a rounding error away from a whole number of cycles: the date must not move a period on.
+    freqs = timeline.frequency_set(730)
+    for t in [0.5, 0.25, 1.0, 365.25 / 730]:
+        assert timeline.stack_to_global_t(np.array([t, t, t]), freqs) == pytest.approx(t, abs=1e-12)

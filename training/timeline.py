@@ -188,9 +188,18 @@ def stack_to_global_t(t_stack, freqs):
     for i in order:
         if freqs[i] == TREND:
             continue
-        period = 1.0 / freqs[i]
-        t = np.floor(t / period) * period + np.mod(t_stack[..., i], period)
+        f = freqs[i]
+        t = (_whole_cycles(t * f) + _cycle_phase(t_stack[..., i] * f)) / f
     return t
+
+_CYCLE_EPS = 1e-9 # Counted in cycles: t * f lands a rounding error away from a whole number at period boundaries.
+
+def _whole_cycles(c):
+    return np.floor(c + _CYCLE_EPS)
+
+def _cycle_phase(c):
+    """Phase in [0, 1) of a time in cycles; within _CYCLE_EPS of a whole number counts as 0."""
+    return np.maximum(c - _whole_cycles(c), 0.0)
 
 #----------------------------------------------------------------------------
 # Time spans in calendar units, e.g. for the discriminator's time noise ('4 days', '0.2 years', '6h', 0).
