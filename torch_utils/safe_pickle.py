@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 import dnnlib
+from dnnlib.cli import UserError
 from torch_utils import misc
 from torch_utils import persistence
 
@@ -25,8 +26,11 @@ from torch_utils import persistence
 
 SAFE_CLASS_MODULES = ['training.networks_stylegan2', 'training.augment'] # import-time register_safe_class() callers
 
-class UnsafePickleError(pickle.UnpicklingError):
+class UnsafePickleError(pickle.UnpicklingError, UserError):
     """The pickle names a global outside the safe loader's allow-list."""
+
+class NetworkPickleError(ValueError, UserError):
+    """Not a network pickle that the safe loader can rebuild: another file, a damaged pickle, unknown classes."""
 
 #----------------------------------------------------------------------------
 
@@ -57,7 +61,7 @@ class PersistentStub:
             if child is None:
                 continue
             if not isinstance(child, PersistentStub):
-                raise ValueError(f'Pickled "{self.class_name}" has a non-persistent submodule "{child_name}"')
+                raise NetworkPickleError(f'Pickled "{self.class_name}" has a non-persistent submodule "{child_name}"')
             tensors.update((f'{child_name}.{name}', t) for name, t in child.named_tensors().items())
         return tensors
 
@@ -128,7 +132,7 @@ def load_stub_tensors(module, stub):
     try:
         misc.copy_params_and_buffers(tensors, module, require_all=True, allow_extra=False)
     except ValueError as err:
-        raise ValueError(f'Pickled "{stub.class_name}" does not fit {type(module).__name__}: {err}') from None
+        raise NetworkPickleError(f'Pickled "{stub.class_name}" does not fit {type(module).__name__}: {err}') from None
     for name, param in module.named_parameters():
         param.requires_grad_(tensors[name].requires_grad)
     module.train(bool(stub.state.get('training', False)))
@@ -146,7 +150,7 @@ def _rebuild(stub, import_errors):
         message = (f'The safe loader has no class for pickled "{stub.class_name}" (known: {sorted(_registry)}). '
             'If you trust this file, load it with allow_source_exec=True (this runs code contained in the file).')
         message += ''.join(f'\n  could not import {name}: {err}' for name, err in import_errors.items())
-        raise ValueError(message)
+        raise NetworkPickleError(message)
     cls, rebuild = _registry[stub.class_name]
     obj = rebuild_module(cls, stub) if rebuild is None else rebuild(stub)
     if not isinstance(obj, torch.nn.Module):
@@ -167,24 +171,36 @@ def _finish(obj, device, import_errors):
 
 #----------------------------------------------------------------------------
 
+def _safe_load(f):
+    """The restricted unpickler's result; any other file than a pickle is a NetworkPickleError."""
+    try:
+        return _SafeUnpickler(f).load()
+    except UnsafePickleError:
+        raise
+    except Exception as err: # pylint: disable=broad-except # arbitrary bytes trip the unpickler in many ways
+        raise NetworkPickleError(f'not a network pickle, or a damaged one ({type(err).__name__}: {err})') from err
+
 def load_network_pkl(f, *, allow_source_exec=False, device='cpu'):
     """Load a network pickle (path, URL or binary file object) as an EasyDict, e.g. with keys G, D, G_ema,
     augment_pipe, training_set_kwargs. Safe by default; allow_source_exec=True runs the file's embedded source."""
     if isinstance(f, (str, os.PathLike)):
         with dnnlib.util.open_url(os.fspath(f)) as fp:
-            return load_network_pkl(fp, allow_source_exec=allow_source_exec, device=device)
+            try:
+                return load_network_pkl(fp, allow_source_exec=allow_source_exec, device=device)
+            except (NetworkPickleError, UnsafePickleError) as err: # name the file
+                raise type(err)(f'{os.fspath(f)}: {err}') from err
     import_errors = {}
     if allow_source_exec:
         data = pickle.load(f)
     else:
-        data = _SafeUnpickler(f).load()
+        data = _safe_load(f)
         for name in SAFE_CLASS_MODULES:
             try:
                 importlib.import_module(name)
             except ImportError as err:
                 import_errors[name] = err
     if not isinstance(data, dict):
-        raise ValueError(f'Not a network pickle: it holds a {type(data).__name__}, not a dict of networks')
+        raise NetworkPickleError(f'Not a network pickle: it holds a {type(data).__name__}, not a dict of networks')
     return _finish(data, torch.device(device), import_errors)
 
 #----------------------------------------------------------------------------

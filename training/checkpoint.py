@@ -17,9 +17,15 @@ import re
 import torch
 
 import dnnlib
+from dnnlib.cli import UserError
+from torch_utils import misc
 
 STATE_VERSION = 2      # 2: no generator states (the random streams derive from the image counter), ADA's pending signs
 READABLE_VERSIONS = (1, 2)
+
+class StateError(ValueError, UserError):
+    """A training state that cannot be read, or that does not fit the configured networks."""
+
 _TAG_RE = r'(\d{6})(?:\.(\d{3}))?(?:-r(\d+))?'
 
 #----------------------------------------------------------------------------
@@ -138,22 +144,32 @@ def save_state(path, state):
     state = dict(_to_cpu(state), version=STATE_VERSION)
     return dnnlib.util.atomic_write(path, lambda f: torch.save(state, f))
 
-def load_state(path):
-    """Read a training state without executing code (weights_only)."""
+def load_state(path, mmap=False):
+    """Read a training state without executing code (weights_only); mmap=True leaves the tensors on disk (a check)."""
     try:
-        state = torch.load(path, map_location='cpu', weights_only=True)
+        state = torch.load(path, map_location='cpu', weights_only=True, mmap=mmap)
     except Exception as err:
-        raise ValueError(f'Cannot read training state "{path}": {err}') from err
+        raise StateError(f'Cannot read training state "{path}": {err}') from err
     if not isinstance(state, dict) or state.get('version') not in READABLE_VERSIONS:
-        raise ValueError(f'"{path}" is not a training state of version {" or ".join(map(str, READABLE_VERSIONS))}')
+        raise StateError(f'"{path}" is not a training state of version {" or ".join(map(str, READABLE_VERSIONS))}')
     return state
+
+def load_pickled_weights(modules, data, path):
+    """Copy the weights of a network pickle's `data` into `modules` ({'G': G, ...}), with an error that says which
+    network does not fit (--resume=PKL takes the weights only, into networks built from the current options)."""
+    for name, module in modules.items():
+        try:
+            misc.copy_params_and_buffers(data[name], module, require_all=False)
+        except ValueError as err:
+            raise StateError(f'The {name} of "{path}" does not fit the configured network (resume with the options of '
+                             f'the run that wrote it): {err}') from err
 
 def load_module_state(module, state_dict, what):
     """load_state_dict with an error that says which network does not fit the state."""
     try:
         module.load_state_dict(state_dict)
     except RuntimeError as err:
-        raise ValueError(f'The {what} of the training state does not match the configured network '
+        raise StateError(f'The {what} of the training state does not match the configured network '
                          f'(resume with the options of the original run): {err}') from err
 
 #----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import PIL.Image
 import torch
 
 import dnnlib
+from dnnlib.cli import UserError
 from training.timeline import Timeline
 
 try:
@@ -26,7 +27,7 @@ except ImportError:
 
 #----------------------------------------------------------------------------
 
-class DatasetError(ValueError):
+class DatasetError(ValueError, UserError):
     """A dataset that cannot be used as given; the message names the file and the problem."""
 
 #----------------------------------------------------------------------------

@@ -143,9 +143,8 @@ def _load_weights(c, env, nets, saved):
         loop_state.restore_networks(nets, saved, adaptive=c.ada_target is not None)
     elif c.resume_pkl is not None:
         dist.print0(f'Resuming weights from "{c.resume_pkl}"')
-        resume_data = safe_pickle.load_network_pkl(c.resume_pkl)
-        for name in ['G', 'D', 'G_ema']:
-            misc.copy_params_and_buffers(resume_data[name], nets[name], require_all=False)
+        weights = safe_pickle.load_network_pkl(c.resume_pkl)
+        checkpoint.load_pickled_weights({name: nets[name] for name in ['G', 'D', 'G_ema']}, weights, c.resume_pkl)
     if env.rank == 0: # layer tables of G and D, from one forward pass each
         z = torch.zeros([c.batch_gpu, nets.G.z_dim], device=env.device)
         cond = torch.zeros([c.batch_gpu, nets.G.c_dim], device=env.device)
