@@ -1,16 +1,21 @@
-"""Framework-free helpers: attribute dicts, stdout/stderr teeing, name lookup, time formatting, cached URL access."""
+"""Framework-free helpers: attribute dicts, stdout/stderr teeing, name lookup, time formatting, cached URL access,
+atomic file output, process pools."""
 
+import concurrent.futures
 import errno
 import hashlib
 import importlib
 import io
 import json
+import multiprocessing
 import os
 import re
 import shutil
+import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -304,5 +309,24 @@ def open_jsonl_for_append(path):
 def write_json(path, obj, overwrite=False):
     """atomic_write() of obj as indented UTF-8 JSON."""
     return atomic_write(path, lambda f: f.write((json.dumps(obj, indent=2) + '\n').encode('utf-8')), overwrite=overwrite)
+
+#----------------------------------------------------------------------------
+# Worker processes.
+
+def _worker_init(parent_pid):
+    """Pool worker setup: Ctrl-C is the parent's to handle, and a worker whose parent was killed exits (instead of
+    waiting for work forever, which also keeps multiprocessing's resource tracker alive)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
+def process_pool(workers):
+    """A ProcessPoolExecutor of fresh ('spawn') processes: the parent may hold threads (torch, tqdm) that make fork
+    unsafe. Its workers leave Ctrl-C to the parent and exit when the parent dies."""
+    return concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'),
+        initializer=_worker_init, initargs=(os.getpid(),))
 
 #----------------------------------------------------------------------------

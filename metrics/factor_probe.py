@@ -4,10 +4,8 @@ factors and cached per scene config and size. Also the scene sampling that the d
 daylight times, factors of a scene whose sun, season, trend and weather come from separate sources, and the truth
 values of the probed factors."""
 
-import concurrent.futures
 import hashlib
 import json
-import multiprocessing
 import os
 
 import numpy as np
@@ -115,7 +113,7 @@ def render_frames(fac, size, workers=1):
     if workers <= 2:
         return renderer.render(fac, size)
     chunks = [{k: v[i:i + 64] for k, v in fac.items()} for i in range(0, len(fac['trend']), 64)]
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn')) as pool:
+    with dnnlib.util.process_pool(workers) as pool:
         return np.concatenate(list(pool.map(renderer.render, chunks, [size] * len(chunks))))
 
 def to_images(frames, device):

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import struct
+import sys
 import zipfile
 import zlib
 
@@ -130,7 +131,8 @@ class PartialZip:
             with contextlib.suppress(Exception):
                 self.zip.close() # A central directory after the members; a resume cuts it off again.
             self.file.close()
-            print(f'Export interrupted; {self.written} members kept in {self.partial_path}. Rerun with --resume to continue.')
+            print(f'Export stopped: {self.written} members are kept in {self.partial_path}; run the same command with '
+                  f'--resume to continue it.', file=sys.stderr) # stderr: seen even when stdout goes to a pipe
         return False
 
 #----------------------------------------------------------------------------

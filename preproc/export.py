@@ -9,17 +9,16 @@ user_skipped, bad_times, ignored_files}}, with t = (u - date_start) / (num_days 
 """
 
 import collections
-import concurrent.futures
 import dataclasses
 import hashlib
 import io
 import json
-import multiprocessing
 import os
 
 import PIL
 import tqdm
 
+import dnnlib
 from preproc import archive, discovery, geometry, selection, timestamps
 from training import timeline
 
@@ -86,8 +85,7 @@ def _rendered(items, plan, workers):
         for start, chunk in chunks:
             yield start, render_chunk(chunk, plan)
         return
-    # 'spawn': the parent may hold threads (torch, tqdm) that make fork unsafe.
-    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'))
+    pool = dnnlib.util.process_pool(workers)
     try:
         pending = collections.deque()
         for start, chunk in chunks:

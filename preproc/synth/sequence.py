@@ -6,7 +6,6 @@ chunks, in parallel over a process pool when workers > 1.
 """
 
 import concurrent.futures
-import multiprocessing
 import os
 import re
 
@@ -68,8 +67,7 @@ def generate_sequence(outdir, cfg, workers=1, overwrite=False, progress=True):
             for task in tasks:
                 bar.update(_write_chunk(*task))
         else:
-            context = multiprocessing.get_context('spawn') # No fork with threads alive (tqdm's monitor).
-            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            with dnnlib.util.process_pool(workers) as pool:
                 for done in concurrent.futures.as_completed([pool.submit(_write_chunk, *task) for task in tasks]):
                     bar.update(done.result())
 
