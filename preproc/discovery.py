@@ -23,8 +23,10 @@ import re
 import shutil
 import subprocess
 import tempfile
+import warnings
 import zipfile
 
+import numpy as np
 from PIL import Image, ImageOps
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff')
@@ -189,9 +191,16 @@ def read_bytes(frame):
             return f.read()
     return _open_zip(frame.path).read(frame.member)
 
+def _open(fp):
+    """Image.open without PIL's DecompressionBombWarning: frames of an odd size are reported once, before the export
+    starts (geometry.reference_size), not in the middle of its progress bar."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+        return Image.open(fp)
+
 def open_image(frame):
     """The frame as a lazily decoded PIL image: opening reads only the header (and EXIF) of a loose file."""
-    return Image.open(io.BytesIO(read_bytes(frame)) if frame.member else frame.path)
+    return _open(io.BytesIO(read_bytes(frame)) if frame.member else frame.path)
 
 def header_size(frame):
     """(width, height) of a frame after EXIF orientation, from its header only; None if unreadable."""
@@ -206,12 +215,25 @@ def header_size(frame):
 def load_image(frame, min_size=None):
     """Decode a frame to an RGB PIL image with EXIF orientation applied. Raises on any read or decode failure.
     min_size (w, h): JPEGs may be decoded at a reduced DCT scale as long as both sides stay >= max(min_size)."""
-    img = Image.open(io.BytesIO(read_bytes(frame)))
+    img = _open(io.BytesIO(read_bytes(frame)))
     if min_size is not None:
         side = max(min_size)  # Square request: safe whatever the EXIF orientation turns out to be.
         img.draft('RGB', (side, side))
     img.load()
-    img = ImageOps.exif_transpose(img)
+    return to_rgb(ImageOps.exif_transpose(img))
+
+def to_rgb(img):
+    """An 8-bit RGB image of any PIL image. 16-bit greyscale (modes I;16* and I, read as 16-bit) is scaled by 255/65535,
+    where PIL's own conversion would clip it to white; palette, alpha, CMYK and 1-bit images convert as usual
+    (16-bit colour PNGs already open as 8-bit). Floating-point images are refused: their range is unknown."""
+    if img.mode.startswith('I'):
+        values = np.asarray(img)
+        low, high = int(values.min()), int(values.max())
+        if low < 0 or high > 65535:
+            raise ValueError(f'{img.mode} image with values {low}..{high}: only 8- and 16-bit images are supported')
+        img = Image.fromarray(((values.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8), 'L')
+    elif img.mode == 'F':
+        raise ValueError('floating-point image (mode F): convert the frames to 8- or 16-bit images')
     return img.convert('RGB')
 
 #----------------------------------------------------------------------------

@@ -3,7 +3,7 @@ inscribed-window fit), crop, fit into R x R with a black letterbox, and the rend
 
 Coordinates are normalised to the reference frame: x right, y down, the image is [0, 1]^2 with pixel edges at
 multiples of 1/W (pixel centres at (i + 0.5)/W, the convention of PIL's transforms and of resize boxes, so no half-pixel
-mismatch). A frame of another size than the reference is stretched onto it, as in the original. Chain per frame:
+mismatch). The reference frame has the most common size; a frame of another size is stretched onto it. Chain per frame:
   decode (+ EXIF orientation)  ->  warp A (forward: frame coords -> reference coords; bicubic, black outside)
   ->  crop box  ->  Lanczos resize (antialiased) to the content size  ->  paste centred on a black R x R canvas.
 Crop (--crop=L,T,R,B): margins removed from the left, top, right and bottom of the reference frame; a number with a
@@ -13,6 +13,7 @@ short side symmetrically (the content side gets R's parity so both pads are equa
 square, 'stretch' ignores the aspect.
 """
 
+import collections
 import dataclasses
 import math
 
@@ -31,12 +32,19 @@ def check_resolution(resolution):
         raise ValueError(f'Resolution must be a power of two >= 32 (e.g. 256, 512, 1024), got {resolution!r}')
 
 def reference_size(frames, max_samples=1000):
-    """(W0, H0): the largest-area header size among at most max_samples evenly spaced frames."""
+    """(W0, H0): the most common header size (the larger area on a tie) among at most max_samples evenly spaced
+    frames, so that a few odd frames do not set the size of all the others; those are named in a warning."""
     picks = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), max_samples)).round().astype(int))
-    sizes = [s for s in (discovery.header_size(frames[i]) for i in picks) if s is not None]
+    sizes = {frames[i].name: size for i in picks if (size := discovery.header_size(frames[i])) is not None}
     if not sizes:
         raise ValueError(f'None of the {len(picks)} sampled frames could be read (first: {frames[0].name})')
-    return max(sizes, key=lambda s: s[0] * s[1])
+    counts = collections.Counter(sizes.values())
+    ref = max(counts, key=lambda s: (counts[s], s[0] * s[1]))
+    odd = [f'{name} ({w}x{h})' for name, (w, h) in sizes.items() if (w, h) != ref]
+    if odd:
+        print(f'Warning: {len(odd)} of {len(sizes)} sampled frames are not {ref[0]}x{ref[1]}, the most common size; '
+              f'they are resized to it (stretched if their aspect differs): {discovery.format_names(odd)}')
+    return ref
 
 #----------------------------------------------------------------------------
 # Warps: rows [a11-1, a21, a12, a22-1, tx, ty] <-> 2x3 matrices.

@@ -180,6 +180,56 @@ def test_cli_reports_bad_options(tmp_path, args, message):
     assert result.exit_code != 0 and message in result.output
     assert not os.path.exists(tmp_path / 'out') or not any(n.endswith('.zip') for n in os.listdir(tmp_path / 'out'))
 
+def test_high_bit_depth_and_palette_frames_keep_their_values(tmp_path):
+    folder = tmp_path / 'seq'
+    folder.mkdir()
+    names = [datetime.datetime.fromtimestamp(u, datetime.timezone.utc).strftime('%Y%m%d_%H%M%S') for u in frame_times([0, 1, 2, 3])]
+    ramp = np.linspace(0, 65535, 32 * 32).reshape(32, 32).astype(np.uint16) # 16-bit greyscale: PIL's own convert clips it
+    Image.fromarray(ramp).save(folder / f'{names[0]}.png')
+    Image.fromarray(ramp).save(folder / f'{names[1]}.tif')
+    palette = Image.fromarray((ramp >> 8).astype(np.uint8)).convert('P', palette=Image.Palette.ADAPTIVE, colors=16)
+    palette.save(folder / f'{names[2]}.png')
+    Image.fromarray((ramp // 65535.0).astype(np.float32)).save(folder / f'{names[3]}.tif') # float: refused, with the reason
+    path = run_export(folder, tmp_path / 'out', fit='stretch')
+    _, dataset = read_dataset(path)
+    assert dataset['meta']['undecodable'] == [f'{names[3]}.tif']
+    expected = ramp / 257.0
+    with zipfile.ZipFile(path) as zf:
+        exported = [np.asarray(Image.open(zf.open(f'00000/img{k:08d}.jpg')), dtype=float) for k in range(3)]
+    for image in exported[:2]:
+        assert image.shape == (32, 32, 3) and np.abs(image.mean(axis=2) - expected).mean() < 3
+    assert np.abs(exported[2].mean(axis=2) - np.asarray(palette.convert('L'))).mean() < 3
+
+def test_reference_is_the_most_common_size(tmp_path, capsys, monkeypatch, recwarn):
+    folder = tmp_path / 'seq'
+    names = write_frames(folder, frame_times(range(5)), size=(48, 32))
+    Image.new('RGB', (160, 160), (255, 255, 255)).save(folder / names[2]) # one odd frame, larger than PIL's bomb limit
+    monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', 20000)
+    path = run_export(folder, tmp_path / 'out')
+    meta = read_dataset(path)[1]['meta']
+    assert meta['preproc']['reference_size'] == [48, 32] and meta['pad_vertical'] == 5 and not meta['undecodable']
+    out = capsys.readouterr().out
+    assert 'Warning: 1 of 5 sampled frames are not 48x32' in out and f'{names[2]} (160x160)' in out
+    assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]
+
+def test_ctrl_c_says_how_to_continue(tmp_path):
+    names = write_frames(tmp_path / 'seq', frame_times(range(12)))
+    script = ('import os, signal, sys; sys.path.insert(0, os.getcwd())\n'
+              'from preproc import export, process_sequence\n'
+              'render, calls = export.render_chunk, []\n'
+              'def render_then_ctrl_c(*args):\n'
+              '    calls.append(1)\n'
+              '    if len(calls) == 2: os.kill(os.getpid(), signal.SIGINT)\n'
+              '    return render(*args)\n'
+              'export.render_chunk = render_then_ctrl_c\n'
+              'process_sequence.main(sys.argv[1:])\n')
+    args = [str(tmp_path / 'seq'), f'--export={tmp_path / "out"}', '--resolution=32', '--workers=0']
+    proc = subprocess.run([sys.executable, '-c', script] + args, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 130 and 'Traceback' not in proc.stderr, proc.stderr
+    assert 'members are kept' in proc.stderr and 'run the same command with --resume to continue' in proc.stderr
+    path = run_export(tmp_path / 'seq', tmp_path / 'out', resume=True)
+    assert read_dataset(path)[1]['meta']['frames'] == names
+
 #----------------------------------------------------------------------------
 # Atomic, resumable export.
 
