@@ -13,6 +13,7 @@ import click
 import torch
 
 import dnnlib
+from dnnlib import cli
 from metrics import feature_nets
 from metrics import metric_main
 from torch_utils import distributed
@@ -85,6 +86,7 @@ def run(network_pkl, metrics, data=None, inception=None, vgg16=None, out=None, p
 @click.option('--vgg16', help=f'VGG16 network file (or ${feature_nets.ENV_VARS["vgg16"]}) [default: NVIDIA\'s].')
 @click.option('--out', type=click.Path(dir_okay=False), help='Also write all results to this JSON file (must not exist).')
 @click.option('--progress/--no-progress', default=True, show_default=True, help='Progress bars.')
+@cli.user_errors(ValueError)
 def main(network_pkl, metrics, data, gpus, inception, vgg16, out, progress):
     """Compute metrics of a network pickle."""
     metrics = [m.strip() for m in metrics.split(',') if m.strip()]
@@ -93,15 +95,16 @@ def main(network_pkl, metrics, data, gpus, inception, vgg16, out, progress):
         raise click.UsageError(f'Unknown metric(s) {", ".join(unknown) or "(none given)"}; valid: {", ".join(metric_main.list_valid_metrics())}')
     if out is not None and os.path.exists(out):
         raise click.UsageError(f'--out {out} exists; choose another file or remove it')
+    if out is not None:
+        cli.check_folder(os.path.dirname(os.path.abspath(out)), '--out')
     if gpus > torch.cuda.device_count() > 0:
         raise click.UsageError(f'--gpus={gpus}, but only {torch.cuda.device_count()} CUDA devices are visible')
-    try:
-        if gpus == 1:
-            run(network_pkl, metrics, data, inception, vgg16, out, progress)
-        else:
-            distributed.launch_local(run, gpus, network_pkl, metrics, data, inception, vgg16, out, progress)
-    except (ValueError, OSError, feature_nets.DetectorUnavailableError, safe_pickle.UnsafePickleError) as err:
-        raise click.ClickException(str(err)) from err
+    G, training_set_kwargs = load_network(network_pkl) # a bad pickle, dataset or feature network stops here, once
+    metric_main.check_requirements(metrics, dataset_kwargs_for(G, training_set_kwargs, data), inception, vgg16)
+    if gpus == 1:
+        run(network_pkl, metrics, data, inception, vgg16, out, progress)
+    else:
+        distributed.launch_local(run, gpus, network_pkl, metrics, data, inception, vgg16, out, progress)
 
 #----------------------------------------------------------------------------
 

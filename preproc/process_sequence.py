@@ -15,6 +15,7 @@ import click
 if __package__ in (None, ''): # Run as a script: make the repository importable (also for the worker processes).
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from dnnlib import cli # pylint: disable=wrong-import-position
 from preproc import export, geometry, validate # pylint: disable=wrong-import-position
 
 #----------------------------------------------------------------------------
@@ -41,19 +42,18 @@ from preproc import export, geometry, validate # pylint: disable=wrong-import-po
 @click.option('--overwrite', is_flag=True, help='Replace an existing output or interrupted export.')
 @click.option('--resume', is_flag=True, help='Continue an interrupted export with the same inputs and options.')
 @click.option('--validate', 'validate_path', metavar='ZIP', type=click.Path(exists=True), help='Only check a dataset zip or folder.')
+@cli.user_errors(ValueError)
 def main(input_path, outdir, validate_path, no_order_check, **opts):
     """Turn the frames of INPUT (folder, zip or video) into DIR/NAME_RxR_Dhz.zip for training."""
-    try:
-        if validate_path is not None:
-            if not validate.validate_dataset(validate_path)['ok']:
-                sys.exit(1)
-            return
-        if input_path is None or outdir is None:
-            raise click.UsageError('Give an INPUT and --export=DIR (or --validate ZIP)')
-        cfg = export.ExportConfig(input=input_path, export=outdir, check_order=not no_order_check, **opts)
-        click.echo(export.export_dataset(cfg))
-    except (ValueError, FileExistsError, FileNotFoundError) as e:
-        raise click.ClickException(str(e)) from e
+    if validate_path is not None:
+        if not validate.validate_dataset(validate_path)['ok']:
+            sys.exit(1)
+        return
+    if input_path is None or outdir is None:
+        raise click.UsageError('Give an INPUT and --export=DIR (or --validate ZIP)')
+    cli.check_folder(outdir, '--export')
+    cfg = export.ExportConfig(input=input_path, export=outdir, check_order=not no_order_check, **opts)
+    click.echo(export.export_dataset(cfg))
 
 #----------------------------------------------------------------------------
 

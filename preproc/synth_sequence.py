@@ -14,6 +14,7 @@ import dataclasses
 
 import click
 
+from dnnlib import cli
 from preproc.synth import PRESETS, generate_sequence
 
 #----------------------------------------------------------------------------
@@ -39,6 +40,7 @@ def parse_size(text):
 @click.option('--workers', default=min(os.cpu_count() or 1, 8), show_default=True, type=click.IntRange(min=1),
               help='Rendering processes.')
 @click.option('--overwrite', is_flag=True, help='Allow writing into a non-empty folder (replaces a previous sequence).')
+@cli.user_errors()
 def main(outdir, preset, days, interval_min, size, seed, workers, overwrite):
     """Render a synthetic outdoor webcam sequence: OUTDIR/frames/YYYYMMDD_HHMMSS.jpg and OUTDIR/factors.json."""
     overrides = dict(days=days, interval_min=interval_min, size=size and parse_size(size), seed=seed)

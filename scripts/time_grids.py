@@ -4,6 +4,7 @@ Each grid has one fixed latent z per row; across the columns only one time slot 
   day_grid.png    the time of day (every 3 h, UTC) on a fixed date,
   season_grid.png the date within the year (the 1st of each month, at local solar noon) at a fixed trend,
   trend_grid.png  the trend from the start to the end of the sequence, at a fixed summer noon.
+A grid whose file exists is written as day_grid-r1.png (-r2, ...): earlier grids are kept.
 
   python scripts/time_grids.py --network=network-snapshot-000100.pkl --outdir=grids [--rows=4] [--seed=0]
 """
@@ -18,6 +19,8 @@ import torch
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+import dnnlib
+from dnnlib import cli
 from torch_utils import safe_pickle
 from training import timeline
 
@@ -64,16 +67,31 @@ def render_grid(G, slot_times, rows, seed, device):
         images.append((img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu().numpy())
     return np.stack(images)
 
+def _wrap(draw, label, width):
+    """The label with a line break wherever the next word would not fit into `width` pixels."""
+    lines = []
+    for word in label.split():
+        if lines and draw.textlength(f'{lines[-1]} {word}') <= width:
+            lines[-1] += f' {word}'
+        else:
+            lines.append(word)
+    return '\n'.join(lines)
+
 def save_labelled_grid(images, labels, path):
+    """Write the grid as a PNG at `path`, or at path-r1, ... if that exists; returns the path written. Labels wrap to
+    their column's width and are clipped to it, so that neighbours never overlap."""
     rows, cols, h, w, _ = images.shape
-    header = 14
+    draw = ImageDraw.Draw(Image.new('RGB', (1, 1)))
+    texts = [_wrap(draw, label, w - 4) for label in labels]
+    header = max(draw.multiline_textbbox((0, 0), text)[3] for text in texts) + 4
     canvas = Image.new('RGB', (cols * w, rows * h + header), 'white')
-    draw = ImageDraw.Draw(canvas)
-    for c, label in enumerate(labels):
-        draw.text((c * w + 2, 1), label, fill='black')
+    for c, text in enumerate(texts):
+        cell = Image.new('RGB', (w, header), 'white')
+        ImageDraw.Draw(cell).multiline_text((2, 1), text, fill='black')
+        canvas.paste(cell, (c * w, 0))
         for r in range(rows):
             canvas.paste(Image.fromarray(images[r, c]), (c * w, header + r * h))
-    canvas.save(path)
+    return dnnlib.util.atomic_write(path, lambda f: canvas.save(f, format='PNG'))
 
 #----------------------------------------------------------------------------
 
@@ -83,10 +101,15 @@ def save_labelled_grid(images, labels, path):
 @click.option('--rows', help='Latents (rows) per grid', type=click.IntRange(min=1), default=4, show_default=True)
 @click.option('--seed', help='Seed of the first row', type=click.IntRange(min=0), default=0, show_default=True)
 @click.option('--lon', help='Camera longitude in degrees east, for local solar noon', type=float, default=8.5, show_default=True)
+@cli.user_errors()
 def main(network_pkl, outdir, rows, seed, lon):
     """Day-phase, season and trend grids of a time-conditioned generator."""
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    G = safe_pickle.load_network_pkl(network_pkl, device=device).G_ema.eval()
+    cli.check_folder(outdir, '--outdir')
+    G = safe_pickle.load_network_pkl(network_pkl, device=device).get('G_ema')
+    if G is None:
+        raise cli.UserError(f'{network_pkl} holds no G_ema: give a network snapshot (network-snapshot-*.pkl)')
+    G.eval()
     if G.cond_args.type not in ('fourier', 'f_concat'):
         raise click.UsageError(f'{network_pkl}: per-frequency grids need a fourier/f_concat generator, not {G.cond_args.type!r}')
     os.makedirs(outdir, exist_ok=True)
@@ -96,8 +119,8 @@ def main(network_pkl, outdir, rows, seed, lon):
             print(f'No season grid: the sequence is shorter than a year, so the generator has no year slot ({names})')
             continue
         path = os.path.join(outdir, f'{name}.png')
-        save_labelled_grid(render_grid(G, slot_times, rows, seed, device), labels, path)
-        print(path)
+        written = save_labelled_grid(render_grid(G, slot_times, rows, seed, device), labels, path)
+        print(written + (f'  ({name}.png exists and was kept)' if written != path else ''))
 
 if __name__ == '__main__':
     main()

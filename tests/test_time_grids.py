@@ -33,8 +33,9 @@ def test_grids_vary_only_the_requested_slot(tmp_path):
     sizes = {'day_grid': (8, 1), 'season_grid': (12, 1), 'trend_grid': (8, 0.1)}
     for name, (cols, change) in sizes.items():
         img = np.asarray(Image.open(tmp_path / 'g' / f'{name}.png'))
-        assert img.shape[1] == cols * 32 and img.shape[0] == 2 * 32 + 14
-        cells = img[14:46].reshape(32, cols, 32, 3).transpose(1, 0, 2, 3).astype(int)
+        header = img.shape[0] - 2 * 32 # the column labels, wrapped to the column width
+        assert img.shape[1] == cols * 32 and 14 <= header <= 40
+        cells = img[header:header + 32].reshape(32, cols, 32, 3).transpose(1, 0, 2, 3).astype(int)
         assert np.abs(cells[0] - cells[cols // 2]).mean() > change, name # the requested time changes the image
 
     # The slots: only the day slot changes across the day grid, and it lands on the requested hours.
@@ -43,5 +44,19 @@ def test_grids_vary_only_the_requested_slot(tmp_path):
     assert np.all(slots[:, 0] == slots[0, 0]) and np.all(slots[:, 1] == slots[0, 1])
     hours = [tl.t_to_datetime(t).hour for t in slots[:, 2]]
     assert hours == list(range(0, 24, 3)) and labels[1] == '03:00 UTC'
+
+def test_labels_stay_in_their_columns_and_grids_are_never_overwritten(tmp_path):
+    images = np.zeros([1, 8, 32, 32, 3], dtype=np.uint8)
+    labels = [f'{h:02d}:00 UTC' for h in range(0, 24, 3)]
+    path = str(tmp_path / 'day_grid.png')
+    assert time_grids.save_labelled_grid(images, labels, path) == path
+    img = np.asarray(Image.open(path).convert('L'))
+    header = img.shape[0] - 32
+    assert header > 14 # '00:00 UTC' is wider than a 32-pixel column: wrapped onto two lines
+    for c in range(8): # each label has ink, and none reaches the next column
+        cell = img[:header, c * 32:(c + 1) * 32]
+        assert cell.min() < 128 and cell[:, -1].min() == 255, c
+    assert time_grids.save_labelled_grid(images, labels, path) == str(tmp_path / 'day_grid-r1.png')
+    assert sorted(os.listdir(tmp_path)) == ['day_grid-r1.png', 'day_grid.png']
 
 #----------------------------------------------------------------------------
