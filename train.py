@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import sys
 
 import click
 import numpy as np
@@ -14,6 +15,7 @@ import psutil
 import torch
 
 import dnnlib
+from dnnlib import cli
 from torch_utils import distributed as dist
 from training import checkpoint
 from training import timeline
@@ -158,7 +160,7 @@ def build_config(opts, num_gpus):
 
     # Training length, outputs, performance.
     c.data_loader_kwargs = dnnlib.EasyDict(pin_memory=True, prefetch_factor=2, num_workers=opts.workers)
-    c.metrics = parse_metrics(opts.metrics)
+    c.metrics = parse_metrics(opts.metrics, c.training_set_kwargs)
     c.random_seed = opts.seed
     c.total_kimg = opts.kimg
     c.kimg_per_tick = opts.tick
@@ -180,8 +182,9 @@ def build_config(opts, num_gpus):
         raise click.UsageError(f'The run name "{desc}" has characters unfit for a folder name; change --desc or --data')
     return c, desc
 
-def parse_metrics(value):
-    """--metrics: comma list or 'none'; names are checked against the metric registry (imported only if needed)."""
+def parse_metrics(value, training_set_kwargs):
+    """--metrics: comma list or 'none'; names are checked against the metric registry (imported only if needed), and
+    what the metrics need (feature networks, a synthetic dataset) now, not at the first snapshot hours later."""
     names = [] if value.strip().lower() == 'none' else [m.strip() for m in value.split(',') if m.strip()]
     if names:
         try:
@@ -191,6 +194,8 @@ def parse_metrics(value):
         bad = [m for m in names if not metric_main.is_valid_metric(m)]
         if bad:
             raise click.BadParameter(f'unknown metric(s) {", ".join(bad)}', param_hint='--metrics')
+        metric_main.check_requirements(names, training_set_kwargs, hint='train with --metrics=none and run '
+            'calc_metrics.py on the snapshots later')
     return names
 
 def apply_resume(c, opts, desc):
@@ -200,11 +205,12 @@ def apply_resume(c, opts, desc):
     try:
         target = checkpoint.resolve_resume(opts.resume, opts.outdir, desc)
     except FileNotFoundError as err:
-        raise click.BadParameter(str(err), param_hint='--resume')
+        raise click.UsageError(str(err)) # the message names --resume
     if target['kind'] == 'state':
+        checkpoint.load_state(target['path'], mmap=True) # cheap: the tensors stay on disk
         c.resume_state = target['path']
         return target['run_dir']
-    c.resume_pkl = target['path']
+    c.resume_pkl = target['path'] # read and checked by pickle_architecture
     c.ada_kimg = opts.ada_kimg or 100 # ADA adapts faster to the new data
     c.ema_rampup = None # the weights are already trained
     return checkpoint.next_run_dir(opts.outdir, desc)
@@ -220,16 +226,28 @@ def _init_value(module, name):
     return next(params[name].default for cls in type(module).__mro__
                 if name in (params := inspect.signature(cls.__init__).parameters))
 
+def load_resume_pkl(path):
+    """The --resume network pickle, read before anything is written: a missing, unreadable, refused or incomplete one
+    stops here, with one message."""
+    from torch_utils import safe_pickle # imports the networks: only when resuming from a pickle
+    try:
+        data = safe_pickle.load_network_pkl(checkpoint.network_pickle(path))
+    except FileNotFoundError as err:
+        raise click.UsageError(str(err)) # the message names --resume
+    except cli.UserError as err: # the message names the file
+        raise cli.UserError(f'--resume: {err}') from err
+    except (ValueError, KeyError) as err: # networks that do not rebuild
+        raise cli.UserError(f'--resume: cannot read the network pickle "{path}": {err}') from err
+    missing = [key for key in ('G', 'D', 'G_ema') if key not in data]
+    if missing:
+        raise cli.UserError(f'--resume: {path} has no {", ".join(missing)} (it holds {", ".join(data) or "nothing"}); '
+                            'resuming needs a training snapshot, network-snapshot-*.pkl')
+    return data
+
 def pickle_architecture(path):
     """The options that shape the networks of a network pickle (ours or the original's): capacity, mapping depth and
     time conditioning, as option values."""
-    from torch_utils import safe_pickle # imports the networks: only when resuming from a pickle
-    try:
-        G = safe_pickle.load_network_pkl(checkpoint.network_pickle(path)).G
-    except FileNotFoundError as err:
-        raise click.BadParameter(str(err), param_hint='--resume')
-    except (OSError, ValueError, KeyError) as err:
-        raise click.BadParameter(f'cannot read the network pickle "{path}": {err}', param_hint='--resume')
+    G = load_resume_pkl(path).G
     ca = G.cond_args
     rule = timeline.cycle_frequencies(int(ca.num_days))
     if ca.type in ('fourier', 'f_concat') and not (ca.include_lin and len(ca.f_manual) == len(rule) and
@@ -257,24 +275,34 @@ def launched_externally():
     return ('RANK' in env and 'WORLD_SIZE' in env) or ('SLURM_PROCID' in env and 'SLURM_NTASKS' in env)
 
 def run_training(c):
-    """One training process (rank): join the group, train, leave."""
+    """One training process (rank): join the group, train, leave. Returns the signal that stopped it early, or None."""
     from training import training_loop # the loop imports the networks' dependencies; keep the CLI quick
     dist.init()
     try:
-        training_loop.training_loop(**c)
+        signum = training_loop.training_loop(**c)
     except BaseException:
         dist.shutdown(barrier=False)
         raise
     dist.shutdown()
+    return signum
 
 def _forward_signals():
-    """Pass SIGTERM/SIGINT on to the training processes started by launch_local, which stop gracefully."""
+    """Pass SIGTERM/SIGINT on to the training processes started by launch_local, which stop gracefully. Returns the
+    list that the signals received are appended to."""
+    received = []
     def forward(signum, _frame):
+        received.append(signum)
         for child in psutil.Process().children():
             if any('spawn_main' in part for part in child.cmdline()):
                 child.send_signal(signum)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, forward)
+    return received
+
+def stop_status(signum):
+    """Exit status of a run: 0 if it finished, 128 + signal number if a signal stopped it early (as a shell reports a
+    process ended by that signal), so that scripts can tell an unfinished run from a finished one."""
+    return 128 + signum if signum else 0
 
 #----------------------------------------------------------------------------
 
@@ -322,6 +350,7 @@ def _forward_signals():
 @click.option('--nobench',      help='Disable cuDNN benchmarking', metavar='BOOL', type=bool, default=False, show_default=True)
 @click.option('--workers',      help='DataLoader worker processes', metavar='INT', type=click.IntRange(min=0), default=3, show_default=True)
 @click.option('-n', '--dry-run', help='Print training options and exit', is_flag=True)
+@cli.user_errors()
 def main(**kwargs):
     """Train a time-conditioned StyleGAN2 (TLGAN) on a time-lapse dataset.
 
@@ -336,10 +365,11 @@ def main(**kwargs):
     everything continues (kimg counter, optimisers, ADA p, data order and random draws) in the same run dir, whose
     files are never overwritten. --resume=PKL (path or URL, ours or original) takes the weights and the networks'
     shape (--cbase, --cmax, --map-depth, --cond, --days, --trend-lr, --cond-lr) from the pickle, into a new run dir,
-    with faster ADA. SIGTERM or Ctrl-C stops after the current step and saves a state. Without CUDA, --gpus=N starts N CPU
-    processes (gloo).
+    with faster ADA. SIGTERM or Ctrl-C stops after the current step, saves a state and exits with status 128 + the
+    signal number (143, 130). Without CUDA, --gpus=N starts N CPU processes (gloo).
     """
     opts = dnnlib.EasyDict(kwargs)
+    cli.check_folder(opts.outdir, '--outdir')
     external = launched_externally()
     if external:
         dist.init()
@@ -380,12 +410,14 @@ def main(**kwargs):
         dnnlib.util.write_json(os.path.join(run_dir, 'training_options.json'), c.options)
     dist.barrier()
     if external or num_gpus == 1:
-        run_training(c)
+        signum = run_training(c)
         if external:
-            dist.exit_now()
+            dist.exit_now(stop_status(signum))
     else:
-        _forward_signals()
+        received = _forward_signals()
         dist.launch_local(run_training, num_gpus, copy.deepcopy(c))
+        signum = received[0] if received else None
+    sys.exit(stop_status(signum))
 
 #----------------------------------------------------------------------------
 

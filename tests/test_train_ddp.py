@@ -50,7 +50,7 @@ def test_gpus_forwards_sigterm(tmp_path, dataset_zip):
     proc = start_train(['--batch=8'] + args, log_path)
     wait_for(lambda: 'tick 1 ' in open(log_path, encoding='utf-8').read(), proc, log_path)
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=120) == 0, open(log_path, encoding='utf-8').read()[-3000:]
+    assert proc.wait(timeout=120) == 128 + signal.SIGTERM, open(log_path, encoding='utf-8').read()[-3000:]
     (run_dir,) = run_dirs(outdir)
     states = checkpoint.list_states(run_dir)
     assert len(states) == 2 and states[-1][0] > 48 # tick 0 and the stop after tick 1

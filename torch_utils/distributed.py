@@ -139,12 +139,12 @@ def _local_worker(local_rank, fn, num_procs, port, args):
     fn(*args)
     exit_now() # errors never get here: they propagate to the launcher
 
-def exit_now():
+def exit_now(status=0):
     """End a rank whose work is done without the interpreter's and libraries' exit-time destructors, where gloo's
     threads can still abort a finished process (seen: SIGABRT in 1 of ~10 two-process runs)."""
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(status)
 
 def launch_local(fn, num_procs, *args):
     """Run fn(*args) in `num_procs` fresh processes ('spawn') that see a torchrun-like environment; fn calls init().

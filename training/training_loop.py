@@ -69,14 +69,16 @@ CONFIG = dict(
 )
 
 def training_loop(**config):
-    """Train this process's rank with `config` (the keys of CONFIG, which gives the defaults)."""
+    """Train this process's rank with `config` (the keys of CONFIG, which gives the defaults). Returns the signal
+    number (SIGTERM, SIGINT) that stopped the run early on this rank, or None."""
     unknown = sorted(set(config) - set(CONFIG))
     if unknown:
         raise TypeError(f'training_loop: unknown config keys {", ".join(unknown)}')
     c = dnnlib.EasyDict(CONFIG, **config)
     env = dnnlib.EasyDict(rank=dist.get_rank(), world_size=dist.get_world_size(), device=dist.device())
     with _session(c.run_dir, env.rank) as stopper:
-        _train(c, env, stopper)
+        stopped = _train(c, env, stopper)
+    return stopper.signum if stopped else None
 
 @contextlib.contextmanager
 def _session(run_dir, rank):
@@ -180,6 +182,7 @@ def _train(c, env, stopper):
         dist.print0(f'\nStopped by a signal at {state.cur_nimg / 1000:.3f} kimg; continue with --resume={c.run_dir}')
     else:
         dist.print0('\nTraining finished.')
+    return stopped
 
 def _set_up(c, env):
     """(LoopState, nets, EasyDict(iterator, labels, dequantizer), outputs) of a fresh or resumed run."""
