@@ -575,7 +575,7 @@ class SynthesisNetwork(torch.nn.Module):
 
 @persistence.persistent_class
 class Generator(torch.nn.Module):
-    """G(z, c) -> image in [-1, 1]. c holds times: [B,1], [B,F], [B,L,1] or [B,L,F] (F = num_f, L = num_ws)."""
+    """G(z, c) -> image, -1 black to 1 white (not clamped). c holds times: [B,1], [B,F], [B,L,1] or [B,L,F] (F = num_f, L = num_ws)."""
 
     def __init__(self, z_dim, c_dim, w_dim, img_resolution, img_channels, cond_args, mapping_kwargs={},
                  **synthesis_kwargs):
