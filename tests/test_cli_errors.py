@@ -131,6 +131,7 @@ def test_train_refuses_bad_inputs_before_writing(tmp_path, monkeypatch, files):
     import train # pylint: disable=import-outside-toplevel
     outdir = tmp_path / 'runs'
     (tmp_path / 'a_file').write_text('x')
+    (tmp_path / 'state.pt').write_text('not a training state') # its run dir would be tmp_path
     monkeypatch.setenv('TLGAN_INCEPTION_PATH', '/no/such/inception.pkl')
     base = ['train.py', f'--data={files["data"]}', '--kimg=0.02'] + TINY
     cases = [ # (in a subprocess?, options, expected in the error line, exit status)
@@ -139,6 +140,7 @@ def test_train_refuses_bad_inputs_before_writing(tmp_path, monkeypatch, files):
         (False, [f'--resume={files["evil"]}'], 'Refusing to load "posix.system"', 1),
         (False, [f'--outdir={tmp_path / "a_file"}'], f'--outdir: {tmp_path / "a_file"} is a file, not a folder', 1),
         (False, [f'--resume={tmp_path / "nothing.pkl"}'], f'Error: --resume: "{tmp_path / "nothing.pkl"}" is neither', 2),
+        (False, [f'--resume={tmp_path / "state.pt"}'], 'Cannot read training state', 1),
     ]
     lines = []
     for subprocess_run, options, text, status in cases:
@@ -146,7 +148,7 @@ def test_train_refuses_bad_inputs_before_writing(tmp_path, monkeypatch, files):
         lines.append(assert_one_error(run_cli(args) if subprocess_run else invoke(train.main, args[1:]), text, status))
         assert lines[-1].count('--resume') <= 1 and not os.path.exists(outdir), (options, lines[-1])
     assert '--metrics=fid50k_full,kid1k_debug:' in lines[1] and '--metrics=none' in lines[1]
-    assert not files['pwned'].exists()
+    assert not files['pwned'].exists() and sorted(os.listdir(tmp_path)) == ['a_file', 'state.pt']
 
 def test_train_names_the_ways_to_a_missing_feature_network(tmp_path, monkeypatch, files):
     import train # pylint: disable=import-outside-toplevel

@@ -13,6 +13,7 @@ the suffix `-r1`, `-r2`, ...
 import glob
 import os
 import re
+import zipfile
 
 import torch
 
@@ -146,6 +147,8 @@ def save_state(path, state):
 
 def load_state(path, mmap=False):
     """Read a training state without executing code (weights_only); mmap=True leaves the tensors on disk (a check)."""
+    if not zipfile.is_zipfile(path): # what torch.save writes; torch.load's own message would be about mmap or pickle
+        raise StateError(f'Cannot read training state "{path}": it is no file written by torch.save')
     try:
         state = torch.load(path, map_location='cpu', weights_only=True, mmap=mmap)
     except Exception as err:
