@@ -15,6 +15,7 @@ import os
 import click
 import tqdm
 
+from dnnlib import cli
 from viz import export as vexport
 from viz import metadata, network, render
 from viz import state as vstate
@@ -107,6 +108,7 @@ def _outputs(inputs, out, outdir, fmt):
 @click.option('--network_root', 'network_roots', multiple=True, metavar='DIR', help='Where to look for the network a state names (repeatable; also $TLGAN_NETWORK_ROOT)')
 @click.option('--dataset_root', 'dataset_roots', multiple=True, metavar='DIR', help='Where to look for the training data (repeatable; also $TLGAN_DATASET_ROOT)')
 @click.option('--device', help='torch device (default: cuda if available, else cpu)', metavar='DEV')
+@cli.user_errors()
 def main(inputs, network_pkl, preset, out, outdir, fmt, settings, seed, day_hour, times, frames, fps, crf, res_scale,
          network_roots, dataset_roots, device):
     """Render views of a time-conditioned generator into png / jpg / mp4 files with their state embedded."""

@@ -445,7 +445,7 @@ def test_cli_refuses_bad_input_with_one_line(pkl, tmp_path):
     (tmp_path / 'junk.pkl').write_bytes(b'not a pickle')
     cases = [('missing.png', 'no such file'), (str(tmp_path / 'plain.PNG'), 'no embedded state'),
              ('{"state": {"axis_x": "time"}}', 'axis_x'), ('{"state": ', 'not valid JSON'),
-             (str(tmp_path / 'lost.json'), 'Network lost.pkl'), (str(tmp_path / 'junk.pkl'), 'not a usable network pickle')]
+             (str(tmp_path / 'lost.json'), 'Network lost.pkl'), (str(tmp_path / 'junk.pkl'), 'junk.pkl: not a network pickle')]
     for source, message in cases:
         result = CliRunner().invoke(grid_viz.main, [source, '--device=cpu'])
         assert result.exit_code == 1 and message in result.output, result.output

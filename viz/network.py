@@ -13,6 +13,7 @@ import hashlib
 import os
 import threading
 
+from dnnlib.cli import UserError
 from torch_utils import safe_pickle
 from training import timeline
 from viz.state import NetworkRef
@@ -136,6 +137,8 @@ def load_network(path, device, ref=None):
         data = safe_pickle.load_network_pkl(path, device=device)
     except (OSError, EOFError) as e:
         raise NetworkError(f'{path}: cannot read the network pickle: {e}') from None
+    except UserError as e: # not a pickle, or a refused one: the message names the file
+        raise NetworkError(str(e)) from None
     except Exception as e: # pylint: disable=broad-except # unpickling raises anything from a wrong or refused file
         raise NetworkError(f'{path}: not a usable network pickle ({type(e).__name__}: {e})') from None
     G = data.get('G_ema', data.get('G'))
