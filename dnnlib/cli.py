@@ -30,6 +30,8 @@ Other exceptions keep their traceback: they are bugs. click's usage errors keep 
 import functools
 import multiprocessing
 import os
+import signal
+import threading
 
 import click
 
@@ -56,8 +58,12 @@ def message(err):
     return text
 
 def end_child_processes(timeout=5):
-    """Kill the processes this one started through multiprocessing and wait for them (at most `timeout` s each)."""
-    for child in multiprocessing.active_children():
+    """Kill the processes this one started through multiprocessing and wait for them (at most `timeout` s each).
+    First the default SIGCHLD action: PyTorch's DataLoader handler would turn their end into another error."""
+    children = multiprocessing.active_children()
+    if children and hasattr(signal, 'SIGCHLD') and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for child in children:
         child.kill()
         child.join(timeout)
 
