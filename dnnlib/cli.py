@@ -11,7 +11,7 @@ Every click CLI of the toolkit puts @cli.user_errors() between @click.command (w
     @cli.user_errors(ValueError)        # optional: more exception types that this tool's library raises for bad input
     def main(network, outdir):
         cli.check_folder(outdir, '--outdir')           # a file where a folder belongs: one line, exit status 1
-        G = safe_pickle.load_network_pkl(network)      # missing, unreadable or refused pickle: one line, exit status 1
+        G = safe_pickle.load_network_pkl(network).G_ema # missing, unreadable or refused pickle: one line, status 1
         if G.c_dim == 0:
             raise cli.UserError(f'{network}: an unconditional generator has no time to vary')
 
