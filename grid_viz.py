@@ -13,6 +13,7 @@ import os
 
 import click
 
+from dnnlib import cli
 from viz import export as vexport
 from viz import render
 from viz.dataset import DatasetFinder
@@ -25,6 +26,7 @@ from viz.worker import one_line
 @click.option('--dataset_root', 'dataset_roots', multiple=True, metavar='DIR', help='Where to look for the training data (repeatable; also $TLGAN_DATASET_ROOT)')
 @click.option('--network_root', 'network_roots', multiple=True, metavar='DIR', help='Where to look for the network a state names (repeatable; also $TLGAN_NETWORK_ROOT)')
 @click.option('--device', metavar='DEV', help='torch device (default: cuda if available, else cpu)')
+@cli.user_errors()
 def main(source, dataset_roots, network_roots, device):
     """Open INPUT: a network pickle, an exported png / jpg / mp4, a JSON state file, or JSON text starting with '{'."""
     try:

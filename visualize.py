@@ -14,6 +14,8 @@ import warnings
 
 import click
 
+from dnnlib import cli
+
 #----------------------------------------------------------------------------
 
 class _Tee:
@@ -44,6 +46,7 @@ class _Tee:
 @click.option('--network_root', 'network_roots', multiple=True, metavar='DIR', help='Where to look for the network a state names (repeatable; also $TLGAN_NETWORK_ROOT)')
 @click.option('--device', help='torch device (default: cuda if available, else cpu)', metavar='DEV')
 @click.option('--pca-samples', type=click.IntRange(min=200), default=100_000, show_default=True, help='Samples of the IPCA')
+@cli.user_errors()
 def main(source, seed, batch, dataset_roots, network_roots, device, pca_samples):
     """Explore a time-lapse generator interactively."""
     import torch # pylint: disable=import-outside-toplevel # after click: --help stays fast
