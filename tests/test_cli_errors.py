@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import types
+import zipfile
 
 import click
 import psutil
@@ -54,7 +55,8 @@ class Evil:
 
 @pytest.fixture(scope='module')
 def files(tmp_path_factory):
-    """A tiny dataset, a text file, a refused pickle (and the file it would create) and a snapshot of other networks."""
+    """A tiny dataset, a text file, a refused pickle (and the file it would create), a snapshot of other networks and
+    a pickle with G_ema only."""
     folder = tmp_path_factory.mktemp('files')
     (folder / 'notes.txt').write_text('not a pickle\n' * 20)
     with open(folder / 'evil.pkl', 'wb') as f:
@@ -64,8 +66,11 @@ def files(tmp_path_factory):
     G = networks_stylegan2.Generator(z_dim=512, w_dim=512, mapping_kwargs=dict(num_layers=2), **kwargs)
     with open(folder / 'other.pkl', 'wb') as f:
         pickle.dump(dict(G=G, D=networks_stylegan2.Discriminator(**kwargs), G_ema=G), f)
+    with open(folder / 'g_ema.pkl', 'wb') as f:
+        pickle.dump(dict(G_ema=G), f)
     return dict(data=make_tiny_dataset(folder / 'tiny_32x32_730hz.zip'), text=str(folder / 'notes.txt'),
-                evil=str(folder / 'evil.pkl'), pwned=folder / 'pwned', other=str(folder / 'other.pkl'))
+                evil=str(folder / 'evil.pkl'), pwned=folder / 'pwned', other=str(folder / 'other.pkl'),
+                g_ema=str(folder / 'g_ema.pkl'))
 
 #----------------------------------------------------------------------------
 # dnnlib.cli
@@ -138,6 +143,7 @@ def test_train_refuses_bad_inputs_before_writing(tmp_path, monkeypatch, files):
         (True, [f'--resume={files["text"]}', '--workers=1'], f'--resume: {files["text"]}: not a network pickle', 1),
         (True, ['--metrics=fid50k_full,kid1k_debug,var_ratio_mc_1k_debug'], 'TLGAN_INCEPTION_PATH=/no/such/inception.pkl does not exist', 1),
         (False, [f'--resume={files["evil"]}'], 'Refusing to load "posix.system"', 1),
+        (False, [f'--resume={files["g_ema"]}'], f'--resume: {files["g_ema"]} has no G, D (it holds G_ema)', 1),
         (False, [f'--outdir={tmp_path / "a_file"}'], f'--outdir: {tmp_path / "a_file"} is a file, not a folder', 1),
         (False, [f'--resume={tmp_path / "nothing.pkl"}'], f'Error: --resume: "{tmp_path / "nothing.pkl"}" is neither', 2),
         (False, [f'--resume={tmp_path / "state.pt"}'], 'Cannot read training state', 1),
@@ -162,8 +168,11 @@ def test_train_names_the_ways_to_a_missing_feature_network(tmp_path, monkeypatch
         assert text in message, text
 
 def test_a_failure_after_the_workers_started_ends_the_process(tmp_path, files):
-    # The weights of other.pkl do not fit: the loop fails once its data loader runs, whose worker ignores SIGTERM.
-    args = ['train.py', f'--outdir={tmp_path}', f'--data={files["data"]}', f'--resume={files["other"]}', '--workers=1']
+    # All images but the first are broken: the run fails once its data loader runs, whose worker ignores SIGTERM.
+    with zipfile.ZipFile(files['data']) as source, zipfile.ZipFile(tmp_path / 'broken_32x32_730hz.zip', 'w') as broken:
+        for k, name in enumerate(source.namelist()):
+            broken.writestr(name, source.read(name) if k == 0 or name == 'dataset.json' else b'broken')
+    args = ['train.py', f'--outdir={tmp_path}', f'--data={tmp_path / "broken_32x32_730hz.zip"}', '--workers=1']
     proc = subprocess.Popen([sys.executable] + args + [a for a in TINY if a != '--workers=0'], cwd=ROOT, env=train_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -172,7 +181,7 @@ def test_a_failure_after_the_workers_started_ends_the_process(tmp_path, files):
         left = [p for p in psutil.process_iter() if _session_of(p) == proc.pid] # its session: it and its workers
         for process in left:
             process.kill()
-    assert_one_error(proc, 'does not fit the configured network')
+    assert_one_error(proc, 'Cannot decode image 00000/img000000')
     assert not left, left
 
 def _session_of(process):

@@ -128,10 +128,11 @@ def test_resume_pkl_takes_the_architecture_of_the_pickle(tmp_path, dataset_zip):
         misc.copy_params_and_buffers(data[name], net, require_all=True, allow_extra=False)
 
     # Frequencies that no --days gives cannot be expressed: a clear error, not a shape mismatch later.
-    G = Generator(z_dim=512, w_dim=512, **dict(nets, cond_args=dict(cond_args, f_manual=[3.0])))
+    nets = dict(nets, cond_args=dict(cond_args, f_manual=[3.0]))
+    G = Generator(z_dim=512, w_dim=512, **nets)
     assert train._init_value(G.mapping, 'num_layers') == 8 # not given: MappingNetwork's default
     with open(pkl, 'wb') as f:
-        pickle.dump(dict(G=G), f)
+        pickle.dump(dict(G=G, D=Discriminator(**nets), G_ema=G), f)
     result = CliRunner().invoke(train.main, ['--outdir', str(tmp_path / 'runs'), '--data', dataset_zip, '--dry-run',
         '--resume', str(pkl)] + TINY)
     assert result.exit_code == 2 and 'cannot express' in result.output, result.output

@@ -159,7 +159,7 @@ def load_state(path, mmap=False):
 
 def load_pickled_weights(modules, data, path):
     """Copy the weights of a network pickle's `data` into `modules` ({'G': G, ...}), with an error that says which
-    network does not fit (--resume=PKL takes the weights only, into networks built from the current options)."""
+    network does not fit (train.py builds them in the pickle's shape, but not at its resolution)."""
     for name, module in modules.items():
         try:
             misc.copy_params_and_buffers(data[name], module, require_all=False)
