@@ -1,15 +1,20 @@
 """One path for making images: the training loop's grids, scripts/time_grids.py and the exporter give identical pixels
 for the same request (seeds, times, constant noise, out_rect crop, uint8 conversion)."""
 
+import os
+import sys
+
 import numpy as np
+from click.testing import CliRunner
+from PIL import Image
 
 from training_helpers import make_tiny_dataset
-from viz_helpers import save_pickle, tiny_generator
+from viz_helpers import ROOT, save_pickle, tiny_generator
 from training import dataset as training_dataset
 from training import reporting
 from viz import compose, render
 from viz import export as vexport
-from viz import network
+from viz import layout, network
 from viz import state as vstate
 
 #----------------------------------------------------------------------------
@@ -29,3 +34,21 @@ def test_training_grid_equals_the_exporter(tmp_path):
     np.testing.assert_array_equal(image, compose.tile(fakes, n, 1))
 
 #----------------------------------------------------------------------------
+
+def test_time_grids_equal_the_exporter(tmp_path):
+    sys.path.insert(0, os.path.join(ROOT, 'scripts'))
+    import time_grids # pylint: disable=import-outside-toplevel
+    G = tiny_generator(res=32)
+    pkl = save_pickle(tmp_path / 'G.pkl', G)
+    assert CliRunner().invoke(time_grids.main, ['--network', pkl, '--outdir', str(tmp_path / 'g'), '--rows=2',
+        '--seed=4']).exit_code == 0
+    png = np.asarray(Image.open(tmp_path / 'g' / 'trend_grid.png'))
+    _labels, times = time_grids.grid_columns(G, lon=8.5)['trend_grid'] # lin sweeps 0..1 at a fixed summer noon
+    # The exporter's grid: a lin axis over 8 columns, the z axis down (seeds 4, 5), at the date of that summer noon.
+    renderer = render.Renderer('cpu')
+    net = renderer.network(pkl)
+    sliders = layout.sliders_for(times[0], net.G.frequencies)
+    doc = vstate.Document(network=network.ref_for(pkl), state=vstate.GridState(seeds='4', axis_x='lin', axis_y='z',
+        W=8, H=2, B=8, sliders=sliders))
+    image = vexport.render_still(renderer, doc, net)
+    np.testing.assert_array_equal(png[-64:], image[..., :3]) # the cells under the labels
