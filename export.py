@@ -61,10 +61,7 @@ def apply_settings(doc, settings):
 #----------------------------------------------------------------------------
 
 def _load_input(path):
-    try:
-        return vstate.from_json(metadata.read_doc(path), path)
-    except (metadata.MetadataError, vstate.StateError) as e:
-        raise click.ClickException(str(e)) from None
+    return vstate.from_json(metadata.read_doc(path), path)
 
 def _stabilise_times(renderer, doc, roots):
     """The stabilise preset renders every dataset timestamp when the training data can be found, else evenly spaced
@@ -108,36 +105,37 @@ def _outputs(inputs, out, outdir, fmt):
 @click.option('--network_root', 'network_roots', multiple=True, metavar='DIR', help='Where to look for the network a state names (repeatable; also $TLGAN_NETWORK_ROOT)')
 @click.option('--dataset_root', 'dataset_roots', multiple=True, metavar='DIR', help='Where to look for the training data (repeatable; also $TLGAN_DATASET_ROOT)')
 @click.option('--device', help='torch device (default: cuda if available, else cpu)', metavar='DEV')
-@cli.user_errors()
+@cli.user_errors(vexport.ExportError, vstate.StateError, network.NetworkError, metadata.MetadataError)
 def main(inputs, network_pkl, preset, out, outdir, fmt, settings, seed, day_hour, times, frames, fps, crf, res_scale,
          network_roots, dataset_roots, device):
     """Render views of a time-conditioned generator into png / jpg / mp4 files with their state embedded."""
     if bool(inputs) == bool(preset):
         raise click.UsageError('Give either exported files / state JSON files as INPUTS, or --preset (with --network)')
+    if outdir:
+        cli.check_folder(outdir, '--outdir')
     docs = [_load_input(p) for p in inputs] if inputs else [PRESETS[preset]]
     outs = _outputs(inputs or [preset], out, outdir, fmt)
     named = dict(seed=seed, day_hour=day_hour, times=times, num_frames=frames, fps=fps, crf=crf, res_scale=res_scale)
-    try:
-        renderer = render.Renderer(device=device, datasets=DatasetFinder(dataset_roots))
-        for doc, path, dst in zip(docs, inputs or [None], outs):
-            roots = list(network_roots) + ([os.path.dirname(os.path.abspath(path))] if path else [])
-            if network_pkl:
-                doc = doc.replace(network=network.ref_for(network_pkl))
-            named_here = {k: v for k, v in named.items() if v is not None}
-            if 'seed' in named_here and doc.tool == 'grid':
-                named_here['seeds'] = str(named_here.pop('seed'))
-            doc = apply_settings(doc, {**named_here, **_parse_set(settings)})
-            doc = _stabilise_times(renderer, doc, roots) if preset == 'stabilise' else doc
-            with tqdm.tqdm(desc=os.path.basename(dst), unit='frame', leave=False, disable=not dst.lower().endswith('.mp4')) as bar:
-                def progress(k, total, bar=bar):
-                    bar.total = total
-                    bar.update(k - bar.n)
-                written = vexport.export(renderer, doc, dst, roots=roots, progress=progress)
-            click.echo(written)
-    except (vexport.ExportError, vstate.StateError, network.NetworkError, metadata.MetadataError) as e:
-        raise click.ClickException(str(e)) from None
-    except FileExistsError as e:
-        raise click.ClickException(f'{e.filename or e}: exists; exports never overwrite') from None
+    named = {k: v for k, v in named.items() if v is not None}
+    renderer = render.Renderer(device=device, datasets=DatasetFinder(dataset_roots))
+    for doc, path, dst in zip(docs, inputs or [None], outs):
+        roots = list(network_roots) + ([os.path.dirname(os.path.abspath(path))] if path else [])
+        if network_pkl:
+            doc = doc.replace(network=network.ref_for(network_pkl))
+        here = dict(named)
+        if 'seed' in here and doc.tool == 'grid':
+            here['seeds'] = str(here.pop('seed'))
+        doc = apply_settings(doc, {**here, **_parse_set(settings)})
+        doc = _stabilise_times(renderer, doc, roots) if preset == 'stabilise' else doc
+        click.echo(_export(renderer, doc, dst, roots))
+
+def _export(renderer, doc, dst, roots):
+    """Export one document, with a progress bar for videos."""
+    with tqdm.tqdm(desc=os.path.basename(dst), unit='frame', leave=False, disable=not dst.lower().endswith('.mp4')) as bar:
+        def progress(k, total):
+            bar.total = total
+            bar.update(k - bar.n)
+        return vexport.export(renderer, doc, dst, roots=roots, progress=progress)
 
 if __name__ == '__main__':
     main() # pylint: disable=no-value-for-parameter

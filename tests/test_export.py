@@ -87,6 +87,8 @@ def test_never_overwrites(pkl, tmp_path):
     (tmp_path / 'x.png').write_bytes(b'mine')
     result = run(['--network', pkl, '--preset=grid', '--out', tmp_path / 'x.png'], ok=False)
     assert 'exists' in result.output and (tmp_path / 'x.png').read_bytes() == b'mine'
+    result = run(['--network', pkl, '--preset=grid', '--out', tmp_path / 'x.png' / 'y.png'], ok=False)
+    assert 'is a file, not a folder' in result.output and (tmp_path / 'x.png').read_bytes() == b'mine'
 
 @pytest.mark.parametrize('content,message', [
     (None, 'no embedded state'), (b'{"state": {"W": -3}}', 'state.W'), (b'[1, 2]', 'not a state object'),

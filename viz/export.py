@@ -210,6 +210,9 @@ def export(renderer, doc, out, *, roots=(), progress=None):
     overwrites; a kill leaves no partial file. progress(n) is called with the frames written so far."""
     if os.path.exists(out):
         raise ExportError(f'{out} exists; choose another name (exports never overwrite)')
+    folder = os.path.dirname(os.path.abspath(out))
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise ExportError(f'{out}: {folder} is a file, not a folder')
     ext = os.path.splitext(out)[1].lower()
     if ext not in ('.png', '.jpg', '.jpeg', '.mp4'):
         raise ExportError(f'{out}: unsupported output type {ext or "(none)"!r}; use .png, .jpg or .mp4')
