@@ -5,7 +5,6 @@ Every view renders in a fixed order and batching (spiral order for grids, coarse
 sequences, B images per generator call), so the same document gives the same pixels in the GUI and the exporter.
 """
 
-import dataclasses
 import math
 import os
 
@@ -232,14 +231,5 @@ def _export_video(renderer, doc, net, out, progress):
             if progress is not None:
                 progress(k + 1, n)
     return out
-
-def with_defaults(doc, **state_changes):
-    """The document with state fields replaced (validated through a JSON round trip)."""
-    raw = doc.to_json()
-    raw['state'].update(state_changes)
-    return vstate.from_json(raw, 'options')
-
-def replace_soft(doc, **changes):
-    return dataclasses.replace(doc, soft=dataclasses.replace(doc.soft, **changes))
 
 #----------------------------------------------------------------------------
