@@ -242,6 +242,22 @@ def open_url(url, cache_dir=None, num_attempts=10, verbose=True, return_filename
 _UMASK = os.umask(0o022) # Read once: mkstemp makes private files, and written files should get the usual permissions.
 os.umask(_UMASK)
 
+def env_paths(var):
+    """The folders listed in environment variable `var` (os.pathsep-separated), empty entries dropped."""
+    return [p for p in os.environ.get(var, '').split(os.pathsep) if p]
+
+def find_below(root, name, folders=False, limit=20000):
+    """Paths of files (and folders, if `folders`) called `name` anywhere below `root`, in a sorted walk that skips
+    hidden folders and gives up after `limit` files, so that a mistaken root like / cannot hang a tool."""
+    seen = 0
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
+        if name in files or (folders and name in dirs):
+            yield os.path.join(folder, name)
+        seen += len(files)
+        if seen > limit:
+            return
+
 def unique_path(path):
     """`path` if free, else the first free `<stem>-r<k><ext>`."""
     stem, ext = os.path.splitext(path)

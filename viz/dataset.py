@@ -14,18 +14,16 @@ import threading
 import numpy as np
 import torch
 
+import dnnlib
 from training import dataset as training_dataset
 from training import timeline
 from viz import render
-
-_WALK_LIMIT = 20000
 
 #----------------------------------------------------------------------------
 # Finding a dataset.
 
 def dataset_roots(extra=()):
-    env = [r for r in os.environ.get('TLGAN_DATASET_ROOT', '').split(os.pathsep) if r]
-    return [os.path.abspath(r) for r in list(extra) + env]
+    return [os.path.abspath(r) for r in list(extra) + dnnlib.util.env_paths('TLGAN_DATASET_ROOT')]
 
 def find_dataset(name, roots):
     """Path of the dataset `name` (a zip or folder name) under the roots, or None."""
@@ -37,14 +35,8 @@ def find_dataset(name, roots):
         if os.path.exists(os.path.join(root, name)):
             return os.path.join(root, name)
     for root in roots:
-        seen = 0
-        for folder, dirs, files in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
-            if name in files or name in dirs:
-                return os.path.join(folder, name)
-            seen += len(files)
-            if seen > _WALK_LIMIT:
-                break
+        for path in dnnlib.util.find_below(root, name, folders=True):
+            return path
     return None
 
 class DatasetFinder:

@@ -13,6 +13,7 @@ import hashlib
 import os
 import threading
 
+import dnnlib
 from dnnlib.cli import UserError
 from torch_utils import safe_pickle
 from training import timeline
@@ -20,8 +21,6 @@ from viz.state import NetworkRef
 
 class NetworkError(ValueError):
     """A network that cannot be found or loaded, with what was tried."""
-
-_WALK_LIMIT = 20000 # Files looked at per root in the recursive search: a mistaken root like / must not hang a tool.
 
 #----------------------------------------------------------------------------
 # Content hashes, cached by (path, size, mtime).
@@ -51,9 +50,8 @@ def ref_for(path):
 # Resolution through search roots.
 
 def search_roots(extra=()):
-    env = [r for r in os.environ.get('TLGAN_NETWORK_ROOT', '').split(os.pathsep) if r]
     roots = []
-    for root in list(extra) + env + [os.getcwd()]:
+    for root in list(extra) + dnnlib.util.env_paths('TLGAN_NETWORK_ROOT') + [os.getcwd()]:
         root = os.path.abspath(root)
         if root not in roots:
             roots.append(root)
@@ -68,14 +66,7 @@ def _candidates(ref, roots):
     for root in roots:
         yield os.path.join(root, name)
     for root in roots:
-        seen = 0
-        for folder, dirs, files in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
-            seen += len(files)
-            if name in files:
-                yield os.path.join(folder, name)
-            if seen > _WALK_LIMIT:
-                break
+        yield from dnnlib.util.find_below(root, name)
 
 def resolve(ref, roots=()):
     """Path of the file a NetworkRef names (matching its hash, when it has one); NetworkError if none is found."""
