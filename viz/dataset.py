@@ -40,18 +40,20 @@ def find_dataset(name, roots):
     return None
 
 class DatasetFinder:
-    """Opens (once) the dataset of each network, searched under the roots."""
+    """Finds (once per dataset name and roots: every dataset-mode batch asks) and opens the dataset of each network."""
 
     def __init__(self, roots=()):
         self.roots = dataset_roots(roots)
+        self._paths = {} # (dataset name, roots) -> path found, or None
         self._lock = threading.Lock()
 
     def lookup(self, net):
-        path = find_dataset(net.dataset_name, self.roots)
-        if path is None:
-            return None
+        key = (net.dataset_name, tuple(self.roots))
         with self._lock:
-            return _open_lookup(os.path.abspath(path))
+            if key not in self._paths:
+                self._paths[key] = find_dataset(net.dataset_name, self.roots)
+            path = self._paths[key]
+            return None if path is None else _open_lookup(os.path.abspath(path))
 
 @functools.lru_cache(maxsize=3)
 def _open_lookup(path):
