@@ -20,6 +20,7 @@ from PIL import Image, PngImagePlugin
 
 import dnnlib.util
 from viz import video
+from viz.state import dumps # the document text (callers use metadata.dumps too)
 
 SUPPORTED = ('.png', '.jpg', '.jpeg', '.mp4', '.json')
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg')
@@ -35,10 +36,6 @@ class MetadataError(ValueError):
     """A file whose state document cannot be read: names the file and what is wrong."""
 
 #----------------------------------------------------------------------------
-
-def dumps(doc):
-    """Compact JSON with sorted keys, as the original wrote; non-ASCII text kept as is (str)."""
-    return json.dumps(doc, sort_keys=True, separators=(',', ':'), ensure_ascii=False, allow_nan=False)
 
 def _dumps_ascii(doc):
     return json.dumps(doc, sort_keys=True, separators=(',', ':'), ensure_ascii=True, allow_nan=False)

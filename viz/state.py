@@ -204,8 +204,11 @@ class Document:
             state=_plain(self.state), state_soft=_plain(self.soft))
 
     def dumps(self):
-        """Compact JSON with sorted keys (the original's format), non-ASCII kept."""
-        return json.dumps(self.to_json(), sort_keys=True, separators=(',', ':'), ensure_ascii=False)
+        return dumps(self.to_json())
+
+def dumps(obj):
+    """The text of a state document: compact JSON with sorted keys (the original's format), non-ASCII kept."""
+    return json.dumps(obj, sort_keys=True, separators=(',', ':'), ensure_ascii=False, allow_nan=False)
 
 def _plain(obj):
     return {f.name: _plain_value(getattr(obj, f.name)) for f in dataclasses.fields(obj)}

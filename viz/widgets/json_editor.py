@@ -7,6 +7,7 @@ import json
 from imgui_bundle import imgui
 
 from gui_utils import widgets as gw
+from viz import state as vstate
 
 #----------------------------------------------------------------------------
 
@@ -24,7 +25,7 @@ class JsonEdit:
 def format_json(obj, multiline):
     if multiline:
         return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False)
-    return json.dumps(obj, sort_keys=True, separators=(',', ':'), ensure_ascii=False)
+    return vstate.dumps(obj)
 
 def json_editor(edit, current, parse, height=0.0):
     """Edit the JSON of `current` (a JSON-able dict). parse(text) returns the value a text stands for or raises
