@@ -94,7 +94,7 @@ def train_all(args, configs):
     todo = [(name, seed) for name, seed in all_runs(configs) if reached_kimg(run_dir(args.outdir, name, seed)) < args.kimg]
     gpus = os.environ.get('CUDA_VISIBLE_DEVICES', '').split(',') if args.gpus is None else args.gpus.split(',')
     deadline = time.time() + args.time_limit - STOP_GRACE_S if args.time_limit else float('inf')
-    running, codes, slot = {}, {}, 0
+    running, codes, slot, stopping = {}, {}, 0, False
     while todo or running:
         while todo and len(running) < args.parallel and time.time() < deadline:
             name, seed = todo.pop(0)
@@ -109,11 +109,11 @@ def train_all(args, configs):
             print(f'started {name} seed {seed} (pid {proc.pid})', flush=True)
         if not running:
             break
-        if time.time() >= deadline:
+        if time.time() >= deadline and not stopping: # once: a second SIGTERM after the state is saved kills the run
             for proc, _ in running.values():
                 if proc.poll() is None:
                     os.killpg(proc.pid, signal.SIGTERM)
-            todo = []
+            todo, stopping = [], True
         time.sleep(2)
         for key, (proc, log) in list(running.items()):
             if proc.poll() is not None:
