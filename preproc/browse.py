@@ -37,6 +37,15 @@ def density(unix, bins, gap_factor=4.0):
     limit = gap_factor * np.median(steps)
     return counts, [(int(i), int(i) + 1) for i in np.flatnonzero(steps > limit)]
 
+def gradient_image(rgb):
+    """The original's 'Gradient img': 5x the mean absolute gradient (x and y, over the channels) as a grey uint8
+    image of the same size; blur and fog show up as dark areas."""
+    x = np.asarray(rgb, dtype=np.float32)
+    gx = np.abs(np.diff(x, axis=1, append=x[:, -1:]))
+    gy = np.abs(np.diff(x, axis=0, append=x[-1:]))
+    g = np.clip(5 * (gx + gy).mean(-1) / 2 + 0.5, 0, 255).astype(np.uint8)
+    return np.repeat(g[..., None], 3, -1)
+
 #----------------------------------------------------------------------------
 
 class Previews:

@@ -137,11 +137,14 @@ class Job:
     items: list        # [(Frame, warp row or None)] in export order.
     options: dict      # The options that determine the output.
     final: str         # Path of the zip.
+    warps: object = None     # [N, 6] rows of every timed frame as rendered (smoothed, user transform), or None.
+    raw_warps: object = None # The same unsmoothed (what --crop=fit fits to), or None.
 
     @property
     def fingerprint(self):
         """Hash of everything that shapes the output: a resume must match it."""
-        job = dict(options=self.options, plan=_recorded(dataclasses.asdict(self.plan), dict(kernel='lanczos3')), frames=[f.name for f, _ in self.items],
+        job = dict(options=self.options, plan=_recorded(dataclasses.asdict(self.plan), dict(kernel='lanczos3')),
+                   frames=[f.name for f, _ in self.items],
                    files=self._file_signatures(), unix=self.timed.unix[self.sel.indices].tolist(),
                    warps=[None if w is None else w.tolist() for _, w in self.items])
         return hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()
@@ -153,10 +156,12 @@ class Job:
         stats = {path: os.stat(path) for path in {f.path for f, _ in self.items}}
         return [[stats[f.path].st_size, stats[f.path].st_mtime_ns][:keep] for f, _ in self.items]
 
-def plan_export(cfg, source):
-    """Times, selection, timeline and geometry of an export of `source` (a discovery.Source) per cfg; no pixels."""
-    timed = timestamps.assign_times(source, cfg.time_format, cfg.timezone, cfg.video_start, cfg.video_interval,
-                                    cfg.skip_bad_times, cfg.check_order)
+def plan_export(cfg, source, timed=None):
+    """Times, selection, timeline and geometry of an export of `source` (a discovery.Source) per cfg; no pixels.
+    timed: the source's TimedFrames under cfg's time options, when known (the UI keeps them)."""
+    if timed is None:
+        timed = timestamps.assign_times(source, cfg.time_format, cfg.timezone, cfg.video_start, cfg.video_interval,
+                                        cfg.skip_bad_times, cfg.check_order)
     sel = selection.select(len(timed.frames), cfg.trim, cfg.skip)
     tl = timeline.Timeline.from_unix(timed.unix[sel.start:sel.end + 1])
     raw_warps = warps = None
@@ -174,7 +179,8 @@ def plan_export(cfg, source):
     final = os.path.join(os.path.abspath(cfg.export), dataset_filename(cfg.name or source.name, cfg.resolution, tl.num_days))
     items = [(timed.frames[i], None if warps is None else warps[i]) for i in sel.indices]
     options = _recorded({k: v for k, v in dataclasses.asdict(cfg).items() if k not in RUNTIME_FIELDS})
-    return Job(source=source, timed=timed, sel=sel, timeline=tl, plan=plan, items=items, options=options, final=final)
+    return Job(source=source, timed=timed, sel=sel, timeline=tl, plan=plan, items=items, options=options, final=final,
+               warps=warps, raw_warps=raw_warps)
 
 def _describe(job):
     origins = collections.Counter(job.timed.origins)

@@ -21,7 +21,9 @@ every side of the content is even like R (the original's "Force even" always hol
 
 import collections
 import dataclasses
+import functools
 import math
+import os
 
 import numpy as np
 from PIL import Image
@@ -43,9 +45,21 @@ def reference_size(frames, max_samples=1000):
     """(W0, H0): the most common header size (the larger area on a tie) among at most max_samples evenly spaced
     frames, so that a few odd frames do not set the size of all the others; those are named in a warning."""
     picks = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), max_samples)).round().astype(int))
-    sizes = {frames[i].name: size for i in picks if (size := discovery.header_size(frames[i])) is not None}
+    sample = tuple(frames[i] for i in picks)
+    return _most_common_size(sample, tuple(_mtime(f.path) for f in sample))
+
+def _mtime(path):
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+@functools.lru_cache(maxsize=16)
+def _most_common_size(frames, _mtimes):
+    # Cached by the files' modification times: the preprocessing UI plans again on every edit, with the same frames.
+    sizes = {f.name: size for f in frames if (size := discovery.header_size(f)) is not None}
     if not sizes:
-        raise ValueError(f'None of the {len(picks)} sampled frames could be read (first: {frames[0].name})')
+        raise ValueError(f'None of the {len(frames)} sampled frames could be read (first: {frames[0].name})')
     counts = collections.Counter(sizes.values())
     ref = max(counts, key=lambda s: (counts[s], s[0] * s[1]))
     odd = [f'{name} ({w}x{h})' for name, (w, h) in sizes.items() if (w, h) != ref]

@@ -1,6 +1,7 @@
 """The saved state of the preprocessing UI (`process_sequence.py --ui --state FILE`): the ExportConfig the CLI uses
-plus the view (current frame, Lock, zoom / pan, gradient and date overlays, selected warps, manual alignment). JSON
-with a version, written atomically; reading checks every field and names the one that is wrong.
+(the selected warps file is its `warps`) plus the view (current frame, Lock, zoom / pan, gradient and date overlays,
+manual alignment). JSON with a version, written atomically; reading checks every field and names the one that is
+wrong.
 
   {"version": 1, "export": {ExportConfig fields}, "view": {View fields; "ranges": [{"start", "keyframe", "points"}]}}
 """
@@ -13,7 +14,6 @@ from preproc import manual_align
 from preproc.export import ExportConfig
 
 VERSION = 1
-WARP_OFF, WARP_MANUAL = 'Off', 'Manual' # The other choices are warps_*.npy file names in the export folder.
 
 #----------------------------------------------------------------------------
 
@@ -25,7 +25,7 @@ class View:
     pan: tuple = (0.0, 0.0)         # Scroll of a zoomed image, in image pixels.
     gradient: bool = False          # Show 5x the mean absolute gradient instead of the image.
     show_date: bool = True          # Date overlay.
-    warp: str = WARP_OFF            # Off, Manual or a warps_*.npy file name in the export folder.
+    manual: bool = False            # Show (and edit) the manual alignment instead of export.warps.
     warp_mode: str = 'affine4'      # Manual fit: translate, affine4 or affine6.
     target: int = 0                 # Frame whose range is the manual reference.
     ranges: tuple = dataclasses.field(default_factory=manual_align.initial)

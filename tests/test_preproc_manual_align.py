@@ -136,7 +136,7 @@ def test_previews_decode_small_and_cache(tmp_path):
 def test_state_round_trip_and_errors_name_the_field(tmp_path):
     ranges = _ranges([(0.2, 0.3)], [(0.25, 0.3)])
     state = ui_state.UIState(export=export.ExportConfig(input='x', resolution=64, rotate=1.5, translate=(0.1, 0)),
-                             view=ui_state.View(index=7, lock=True, zoom=2.0, warp='Manual', ranges=ranges))
+                             view=ui_state.View(index=7, lock=True, zoom=2.0, manual=True, ranges=ranges))
     path = ui_state.save(str(tmp_path / 'state.json'), state)
     assert ui_state.load(path) == state
     ui_state.save(path, dataclasses.replace(state, view=ui_state.View()))

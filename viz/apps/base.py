@@ -101,6 +101,7 @@ class App:
     PANEL_WIDTH = 350           # Width of the controls at UI scale 1.
     LOG_LINES = 2000
     EMPTY_TEXT = 'Drop a file here'
+    IMAGE_FLAGS = imgui.WindowFlags_.horizontal_scrollbar # Of the image pane.
 
     def __init__(self, *, settings=True, size=(1280, 800), visible=True):
         """settings: read and save the window settings (False: defaults, nothing written; for tests and scripts)."""
@@ -269,7 +270,7 @@ class App:
             imgui.begin_child('view')
             row = imgui.get_frame_height_with_spacing()
             rows = self.below_rows() + 2
-            imgui.begin_child('image', imgui.ImVec2(0, -rows * row), 0, imgui.WindowFlags_.horizontal_scrollbar)
+            imgui.begin_child('image', imgui.ImVec2(0, -rows * row), 0, self.IMAGE_FLAGS)
             self._draw_image()
             imgui.end_child()
             self.draw_below_image()
