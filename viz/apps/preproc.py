@@ -87,7 +87,7 @@ class PreprocApp(App):
         self.analyst = Worker('preproc-analysis')
         self.shown = None                   # The Preview on screen.
         self._open_job, self._open_key = 0, None
-        self._job, self._job_key = 0, None
+        self._job, self._job_key, self._received = 0, None, 0 # the preview job, its key, the last job received
         self._cache = collections.OrderedDict()
         self._manual = (None, None)         # (key, rows or the reason they cannot be solved)
         self._export_job, self._export_done, self._cancel = 0, (0, 0), threading.Event()
@@ -203,7 +203,7 @@ class PreprocApp(App):
     def _close_opened(self):
         if self.opened is not None:
             self.opened.stack.close()
-        self.opened, self.shown, self.image = None, None, None
+        self.opened, self.shown, self.image, self._job_key = None, None, None, None
         self._cache.clear()
 
     def manual_rows(self):
@@ -237,9 +237,10 @@ class PreprocApp(App):
     def _submit_preview(self):
         key = self.render_key()
         self._job_key = key
-        if key in self._cache:
+        if key in self._cache: # nothing to wait for: a preview still in flight is dropped when it arrives
             self._cache.move_to_end(key)
             self._show(self._cache[key])
+            self._job = self._received = 0
             return
         _, index, manual, gradient = key
         cfg, opened = self._preview_config(), self.opened
@@ -272,6 +273,7 @@ class PreprocApp(App):
                     self.edit_view(index=min(self.view.index, self.num_frames - 1))
                     self.say(f'Opened {self.cfg.input}: {self.num_frames} frames')
             elif update.job == self._job:
+                self._received = update.job
                 if update.error:
                     self.say(update.error, 'error')
                 else:
@@ -291,9 +293,9 @@ class PreprocApp(App):
             self._submit_preview()
 
     def settled(self):
-        opening = self.cfg.input and time_keys(self.cfg) != self._open_key
-        previewing = self.opened is not None and self.render_key() != self._job_key
-        return not (opening or previewing or self.worker.busy)
+        opening = self._open_job or (self.cfg.input and time_keys(self.cfg) != self._open_key)
+        previewing = self.opened is not None and (self.render_key() != self._job_key or self._job != self._received)
+        return not (opening or previewing)
 
     def status(self):
         if self.exporting:
