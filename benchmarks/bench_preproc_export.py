@@ -2,7 +2,7 @@
 
   export   frames/s of one dataset export through the CLI's path (preproc.export.export_dataset, what
            process_sequence.py runs) and through the UI's (PreprocApp: Export frames, the export worker, progress
-           polled by the UI loop at 60 fps), on the same frames and settings; checks that the zips are identical.
+           polled by the UI loop at the app's pace), on the same frames and settings; checks that the zips are identical.
   open     seconds from the start of the UI until the first frame of a folder of N tiny JPEGs is on screen.
 
   xvfb-run -a -s "-screen 0 1280x1024x24" python benchmarks/bench_preproc_export.py export --frames=400 --size=512
@@ -28,7 +28,7 @@ from preproc import export, ui_state # pylint: disable=wrong-import-position
 #----------------------------------------------------------------------------
 
 def ui_export(cfg):
-    """Seconds of an export started from the UI, the UI loop running at up to 60 fps meanwhile."""
+    """Seconds of an export started from the UI, the UI loop running meanwhile at the app's pace (App.run)."""
     from viz.apps.preproc import PreprocApp # pylint: disable=import-outside-toplevel
     with PreprocApp(ui_state.UIState(export=cfg), settings=False, size=(1280, 800)) as app:
         assert app.wait(120), 'the sequence did not open'
@@ -37,7 +37,7 @@ def ui_export(cfg):
         while app.exporting:
             t1 = time.perf_counter()
             app.step()
-            time.sleep(max(1 / 60 - (time.perf_counter() - t1), 0))
+            time.sleep(max(1 / app.frame_rate() - (time.perf_counter() - t1), 0))
         seconds = time.perf_counter() - t0
         if 'Wrote' not in app.message:
             raise RuntimeError(app.message)

@@ -208,4 +208,41 @@ def test_state_saves_restores_and_bad_inputs_keep_the_app_alive(app, sequence, t
     app.step() # still alive
     assert app.load(path) and app.wait(60) and app.num_frames > 0 and app.shown is not None
 
+def test_wheel_zooms_about_the_mouse_and_middle_drag_pans(app):
+    from imgui_bundle import imgui # pylint: disable=import-outside-toplevel
+    show(app, 20)
+    app.zoom = 4
+    app.step()
+    app.step()
+    io = imgui.get_io()
+    x, y, w, h = app.image_rect
+    io.add_mouse_pos_event(x + w / 2, y + h / 2)
+    app.step()
+    io.add_mouse_wheel_event(0, 2) # two notches up: zoom in by 1 / 0.85^2
+    app.step()
+    assert app.zoom == pytest.approx(4 / 0.85**2)
+    for _ in range(3):
+        app.step()
+    io.add_mouse_button_event(2, True)
+    app.step()
+    io.add_mouse_pos_event(x + w / 2 - 40, y + h / 2 - 30)
+    app.step()
+    io.add_mouse_button_event(2, False)
+    app.step()
+    app.step()
+    assert app.view.pan[0] > 0 and app.view.pan[1] > 0 # in image pixels: what a saved state restores
+    io.add_mouse_pos_event(-1, -1)
+    app.zoom = None
+    app.step()
+
+def test_cli_ui_refuses_a_bad_state_with_one_message(tmp_path):
+    pytest.importorskip('imgui_bundle')
+    from click.testing import CliRunner # pylint: disable=import-outside-toplevel
+    from preproc import process_sequence # pylint: disable=import-outside-toplevel
+    bad = tmp_path / 'state.json'
+    bad.write_text(json.dumps({'version': 1, 'export': {'resolution': 'big'}}))
+    result = CliRunner().invoke(process_sequence.main, ['--ui', f'--state={bad}'])
+    assert result.exit_code == 1 and 'export.resolution: expected an integer' in result.output
+    assert 'Traceback' not in result.output
+
 #----------------------------------------------------------------------------

@@ -163,6 +163,10 @@ class App:
     def quit_question(self):
         return 'Quit?'
 
+    def frame_rate(self):
+        """Frames per second of the interactive loop now (lower while background work needs the CPU)."""
+        return 60
+
     def settings_prefs(self):
         """The app's values saved with the window settings."""
         return dict(zoom=self.zoom, nearest=self.nearest)
@@ -200,12 +204,12 @@ class App:
             self.on_home()
         self.after_draw()
 
-    def run(self, max_fps=60):
-        """The interactive loop, until the window closes (then settings are saved)."""
+    def run(self):
+        """The interactive loop at frame_rate(), until the window closes (then settings are saved)."""
         while not self.win.should_close:
             t0 = time.perf_counter()
             self.step()
-            pause = 1 / max_fps - (time.perf_counter() - t0)
+            pause = 1 / self.frame_rate() - (time.perf_counter() - t0)
             if pause > 0:
                 time.sleep(pause)
 

@@ -98,6 +98,7 @@ class PreprocApp(App):
         self._thumb_tex, self._thumb_index = gui_utils.Texture(), None
         self._density = (None, None)        # (key, (counts, gaps))
         self._pan_drag = None
+        self._restore_pan = True            # Scroll to the state's pan once the image is drawn.
         self._input_text = self.state.export.input or ''
         self._n_ranges = 4
         self.zoom = self.state.view.zoom
@@ -157,6 +158,7 @@ class PreprocApp(App):
     def set_state(self, state):
         self.state = state
         self.zoom = state.view.zoom
+        self._restore_pan = True
         self._input_text = state.export.input or ''
         self.flags = []
 
@@ -304,6 +306,11 @@ class PreprocApp(App):
         if self.analyst.busy:
             return self._analysis_progress, f'{self._analysis_name} {self._analysis_progress * 100:.0f}%'
         return (0.0, 'opening') if self._open_job else (0.0, 'rendering' if self.worker.busy else '')
+
+    def frame_rate(self):
+        # While exporting, drawing the UI (a software renderer on some machines) would take CPU from the export's
+        # processes: a progress bar needs no more than a few frames per second.
+        return 10 if self.exporting else 60
 
     def quit_question(self):
         return 'An export is running. Quit anyway?' if self.exporting else 'Quit?'
@@ -790,6 +797,17 @@ class PreprocApp(App):
                 draw.add_circle(imgui.ImVec2(sx, sy), 5, color, 0, 2)
                 draw.add_text(imgui.ImVec2(sx + 6, sy - 6), color, str(k + 1))
         self._mouse(x, y, w, h)
+        self._track_pan(w)
+
+    def _track_pan(self, w):
+        """The view's pan is the image pane's scroll, in image pixels: restored once after a state was set."""
+        scale = w / self.image.shape[1] # window units per image pixel
+        if self._restore_pan:
+            imgui.set_scroll_x(self.view.pan[0] * scale)
+            imgui.set_scroll_y(self.view.pan[1] * scale)
+            self._restore_pan = False
+        else:
+            self.edit_view(pan=(imgui.get_scroll_x() / scale, imgui.get_scroll_y() / scale))
 
     def _mouse(self, x, y, w, h):
         io = imgui.get_io()
