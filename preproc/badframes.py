@@ -15,9 +15,9 @@ the file names (or given). Without times, the nearest frames in index are the pe
   occluded     a local blob that differs from the peers' per-pixel median, in units of their per-pixel spread (a
                drop or dirt on the lens, a bird, a hand). Large dark blobs are found; small raindrops and birds
                mostly not: at THUMB px they change the frame less than the weather does.
-  camera_moved (with warps) the warp's translation jumps by more than MOVED_JUMP of the frame from both the frames
-               before and after it: a knocked camera that came back, or a failed alignment. A lasting move is not
-               flagged: the warps take care of it.
+  camera_moved (with warps) the warp's translation is more than MOVED_JUMP of the frame away from the median of the
+               3 frames before and the 3 after it: a knocked camera that came back, or a failed alignment. A lasting
+               move flags at most the frames next to it (the warps take care of the rest).
 
 blurred, fogged and occluded are judged only where the peers are in daylight (mean brightness >= DAYLIGHT): at night fine
 detail is mostly sensor noise. Frames that cannot be decoded are not flagged (the export skips them anyway).
@@ -44,11 +44,11 @@ BLACK_LEVEL = 0.01       # Mean brightness in [0, 1].
 BLACK_RATIO = 0.3
 DARK = 0.05
 OVEREXPOSED_EXCESS = 0.25
-BRIGHT_RATIO = 2.5
-DETAIL_RATIO = 0.45
-CONTRAST_RATIO = 0.45
+BRIGHT_RATIO = 2.0
+DETAIL_RATIO = 0.35
+CONTRAST_RATIO = 0.35
 DAYLIGHT = 0.15
-OCCLUDED_Z = 7.0
+OCCLUDED_Z = 9.0
 OCCLUDED_SCALES = (1, 2, 4) # Blob scales (sigma) in thumbnail pixels.
 SPREAD_FLOOR = 0.04     # Added to the peers' per-pixel spread: JPEG and sensor noise.
 MOVED_JUMP = 0.05
@@ -140,15 +140,14 @@ def _occlusion_flag(i, thumbs, peers):
                                         f'{OCCLUDED_SCALES[k] * 2 / THUMB:.0%} wide, differs from the peers (score {score:.1f})')]
 
 def _moved_flags(warps):
-    """Frames whose translation jumps away from both the median of the 3 frames before and of the 3 after."""
+    """Frames whose translation is MOVED_JUMP away from the median of the 3 frames before and the 3 after them."""
     t = geometry.rows_to_matrices(warps)[:, :, 2]
     flags = []
     for i in range(len(t)):
-        sides = [t[max(i - 3, 0):i], t[i + 1:i + 4]]
-        jumps = [np.linalg.norm(t[i] - np.median(s, 0)) for s in sides if len(s)]
-        if jumps and min(jumps) > MOVED_JUMP:
-            flags.append(Flag(i, 'camera_moved', min(jumps), f'view shifted by {min(jumps):.1%} of the frame against '
-                                                               f'the frames before and after'))
+        around = np.concatenate([t[max(i - 3, 0):i], t[i + 1:i + 4]])
+        jump = np.linalg.norm(t[i] - np.median(around, 0)) if len(around) else 0.0
+        if jump > MOVED_JUMP:
+            flags.append(Flag(i, 'camera_moved', jump, f'view shifted by {jump:.1%} of the frame against the frames around it'))
     return flags
 
 def flag_frames(frames, *, warps=None, times=None, size=128, workers=None, progress=None, cancel=None):
