@@ -33,7 +33,7 @@ from preproc import analysis, geometry
 
 MIN_CONFIDENCE = 0.5
 UPSAMPLE = 20                   # Sub-pixel resolution of the peak: 1/20 px of the working size.
-MAX_SHIFT = 0.25                # Largest shift searched, as a fraction of the frame's width and height.
+MAX_SHIFT = 0.25            # Largest shift searched, as a fraction of the frame's width and height.
 WHITEN = 0.8                    # Cross spectrum divided by its amplitude to this power.
 DISTINCTNESS_RANGE = (0.1, 0.5) # Peak distinctness that maps to confidence 0 and 1.
 Cancelled = analysis.Cancelled

@@ -5,6 +5,7 @@ import dataclasses
 import json
 import os
 import shutil
+import zipfile
 
 import numpy as np
 import pytest
@@ -110,7 +111,7 @@ def test_cli_align_and_flag(sequence, tmp_path):
     assert result.exit_code == 0, result.output
     skipped = badframes.skip_text(badframes.read_report(str(out / 'bad_frames.json')))
     zips = [n for n in os.listdir(out) if n.endswith('.zip')]
-    with __import__('zipfile').ZipFile(out / zips[0]) as zf:
+    with zipfile.ZipFile(out / zips[0]) as zf:
         meta = json.loads(zf.read('dataset.json'))['meta']
     assert meta['preproc']['skip'] == (skipped or None) and meta['preproc']['warps'] == str(out / 'warps_auto.npy')
     for extra, message in [(['--warps', str(out / 'warps_auto.npy')], 'not both'), (['--skip-flagged'], 'needs --flag-bad-frames')]:
