@@ -11,15 +11,13 @@ Points are normalised frame coordinates (x right, y down, the frame is [0, 1]^2)
 so that a similarity stays one on a non-square frame. The result is the original's warps format: one row
 [a11-1, a21, a12, a22-1, tx, ty] per frame (preproc.geometry), the matrix mapping this frame's coordinates onto the
 reference's. Indices are those of the viewer's slider (time-sorted frames); `to_discovery_order` turns the rows into
-a warps file's (one per input frame in discovery order).
+a warps file's (one per input frame in discovery order; write it with autoalign.save_warps).
 """
 
 import dataclasses
-import io
 
 import numpy as np
 
-import dnnlib
 from preproc import geometry
 
 MODES = ('translate', 'affine4', 'affine6')
@@ -153,11 +151,5 @@ def to_discovery_order(rows, source_index, num_input_frames):
     out = np.zeros((num_input_frames, 6))
     out[np.asarray(source_index)] = rows
     return out
-
-def save_warps(path, rows, overwrite=True):
-    """Atomic write of a float64 (N, 6) .npy (the original's format)."""
-    buf = io.BytesIO()
-    np.save(buf, np.asarray(rows, dtype=np.float64), allow_pickle=False)
-    return dnnlib.util.atomic_write(path, lambda f: f.write(buf.getvalue()), overwrite=overwrite)
 
 #----------------------------------------------------------------------------

@@ -4,6 +4,7 @@ Examples:
   python preproc/process_sequence.py ~/frames/valley --export=~/datasets --resolution=512
   python preproc/process_sequence.py cam.zip --export=out --time-format='IMG_%Y%m%d-%H%M%S' --timezone=Europe/Zurich
   python preproc/process_sequence.py lapse.mp4 --export=out --video-start=2021-06-01T06:00 --video-interval=10min
+  python preproc/process_sequence.py out/synth/frames --export=out --align=auto --flag-bad-frames --skip-flagged
   python preproc/process_sequence.py --validate out/valley_512x512_1200hz.zip
   python preproc/process_sequence.py ~/frames/valley --ui                   # the interactive tool (needs a display)
   python preproc/process_sequence.py --ui --state=valley_state.json        # ... restoring a saved state
@@ -19,7 +20,7 @@ if __package__ in (None, ''): # Run as a script: make the repository importable 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from dnnlib import cli # pylint: disable=wrong-import-position
-from preproc import export, geometry, validate # pylint: disable=wrong-import-position
+from preproc import autoprep, export, geometry, validate # pylint: disable=wrong-import-position
 
 #----------------------------------------------------------------------------
 
@@ -58,11 +59,16 @@ def _pair(text, option):
 @click.option('--workers', type=click.IntRange(min=0), help='Worker processes (default: all cores; 0/1: in-process).')
 @click.option('--overwrite', is_flag=True, help='Replace an existing output or interrupted export.')
 @click.option('--resume', is_flag=True, help='Continue an interrupted export with the same inputs and options.')
+@click.option('--align', type=click.Choice(['auto']), help='auto: estimate warps into DIR/warps_auto.npy and export with them.')
+@click.option('--flag-bad-frames', is_flag=True, help='Flag black, overexposed, blurred, fogged, occluded, moved frames into DIR/bad_frames.json.')
+@click.option('--skip-flagged', is_flag=True, help='Add the flagged frames to --skip (needs --flag-bad-frames).')
+@click.option('--analyse-only', is_flag=True, help='Stop after --align / --flag-bad-frames: write their files, no dataset.')
 @click.option('--validate', 'validate_path', metavar='ZIP', type=click.Path(exists=True), help='Only check a dataset zip or folder.')
 @click.option('--ui', is_flag=True, help='Open the interactive preprocessing tool with these settings.')
 @click.option('--state', 'state_path', metavar='FILE', type=click.Path(dir_okay=False), help='--ui: restore a saved state (INPUT replaces its input); Save state writes here.')
 @cli.user_errors(ValueError)
-def main(input_path, outdir, validate_path, no_order_check, ui, state_path, **opts):
+def main(input_path, outdir, validate_path, no_order_check, align, flag_bad_frames, skip_flagged, analyse_only, ui,
+         state_path, **opts):
     """Turn the frames of INPUT (folder, zip or video) into DIR/NAME_RxR_Dhz.zip for training."""
     if validate_path is not None:
         if not validate.validate_dataset(validate_path)['ok']:
@@ -76,8 +82,16 @@ def main(input_path, outdir, validate_path, no_order_check, ui, state_path, **op
     if input_path is None or outdir is None:
         raise click.UsageError('Give an INPUT and --export=DIR (or --validate ZIP, or --ui)')
     cli.check_folder(outdir, '--export')
+    if align and opts['warps']:
+        raise click.UsageError('Give either --align=auto or --warps FILE, not both')
+    if skip_flagged and not flag_bad_frames:
+        raise click.UsageError('--skip-flagged needs --flag-bad-frames')
+    if analyse_only and not (align or flag_bad_frames):
+        raise click.UsageError('--analyse-only needs --align=auto or --flag-bad-frames')
     cfg = export.ExportConfig(input=input_path, export=outdir, check_order=not no_order_check, **opts)
-    click.echo(export.export_dataset(cfg))
+    cfg = autoprep.prepare(cfg, align=bool(align), flag=flag_bad_frames, skip_flagged=skip_flagged)
+    if not analyse_only:
+        click.echo(export.export_dataset(cfg))
 
 def open_ui(cfg, state_path=None):
     """The preprocessing UI on cfg, or on the state saved in state_path (an existing file; cfg.input replaces its

@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from preproc import browse, export, geometry, manual_align, ui_state
+from preproc import autoalign, browse, export, geometry, manual_align, ui_state
 from preproc.synth import PRESETS, generate_sequence
 
 SIZE = (64, 48)
@@ -81,7 +81,7 @@ def test_too_few_points_name_the_range_and_write_nothing(tmp_path):
         manual_align.warps(_ranges([(0.1, 0.1), (0.2, 0.2), (0.3, 0.3)], [(0.1, 0.1), (0.2, 0.2), (0.3, 0.3)]),
                            0, 'affine6', SIZE, 9)
     rows = manual_align.warps(r, 0, 'translate', SIZE, 9)
-    path = manual_align.save_warps(str(tmp_path / 'warps_manual.npy'), rows)
+    path = autoalign.save_warps(str(tmp_path / 'warps_manual.npy'), rows)
     assert np.array_equal(geometry.load_warps(path, 9), rows) # the original's format, read back by --warps
     assert sorted(os.listdir(tmp_path)) == ['warps_manual.npy'] # atomic: no temporary file left
     back = manual_align.to_discovery_order(rows[:3], [2, 0, 3], 5)

@@ -20,6 +20,7 @@ from preproc.synth import PRESETS, generate_sequence
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIFT = (5, -3)     # Pixels the scene moves by from frame FIRST_SHIFTED on (a camera knocked aside).
 FIRST_SHIFTED = 30
+BLACK = 45          # A black frame, for the bad-frame flags.
 RES = 64
 
 #----------------------------------------------------------------------------
@@ -37,6 +38,7 @@ def sequence(tmp_path_factory):
         img = Image.open(path).convert('RGB')
         img.transform(img.size, Image.Transform.AFFINE, (1, 0, -SHIFT[0], 0, 1, -SHIFT[1]),
                       resample=Image.Resampling.NEAREST).save(path, quality=95)
+    Image.new('RGB', (RES, RES)).save(folder / 'frames' / os.path.basename(frames[BLACK]['file'])) # a dead frame
     return folder, frames
 
 @pytest.fixture(scope='module')
@@ -211,7 +213,7 @@ def test_state_saves_restores_and_bad_inputs_keep_the_app_alive(app, sequence, t
 def test_wheel_zooms_about_the_mouse_and_middle_drag_pans(app):
     from imgui_bundle import imgui # pylint: disable=import-outside-toplevel
     show(app, 20)
-    app.zoom = 4
+    app.zoom = 14 # larger than the pane: it scrolls
     app.step()
     app.step()
     io = imgui.get_io()
@@ -220,7 +222,7 @@ def test_wheel_zooms_about_the_mouse_and_middle_drag_pans(app):
     app.step()
     io.add_mouse_wheel_event(0, 2) # two notches up: zoom in by 1 / 0.85^2
     app.step()
-    assert app.zoom == pytest.approx(4 / 0.85**2)
+    assert app.zoom == pytest.approx(14 / 0.85**2)
     for _ in range(3):
         app.step()
     io.add_mouse_button_event(2, True)
@@ -234,6 +236,34 @@ def test_wheel_zooms_about_the_mouse_and_middle_drag_pans(app):
     io.add_mouse_pos_event(-1, -1)
     app.zoom = None
     app.step()
+
+def wait_analysis(app, timeout=120):
+    import time # pylint: disable=import-outside-toplevel
+    deadline = time.perf_counter() + timeout
+    while app.analyst.busy and time.perf_counter() < deadline:
+        app.step()
+        time.sleep(0.02)
+    app.step()
+
+def test_auto_align_and_bad_frame_flags(app, sequence):
+    folder, _ = sequence
+    app.auto_align()
+    wait_analysis(app)
+    path = str(folder / 'out' / 'warps_auto.npy')
+    assert app.cfg.warps == path and 'warps_auto.npy' in app.message, app.message
+    rows = np.load(path)
+    assert rows.shape == (app.num_frames, 6)
+    from viz.apps.preproc import warp_files # pylint: disable=import-outside-toplevel
+    assert path in warp_files(str(folder / 'out')) # offered in the Warps list
+    app.flag_bad_frames()
+    wait_analysis(app)
+    assert (BLACK, 'black') in [(f.index, f.reason) for f in app.flags], app.message
+    assert (folder / 'out' / 'bad_frames.json').exists()
+    app.skip_flagged()
+    assert str(BLACK) in app.cfg.skip.split(',') or any(
+        int(a) <= BLACK <= int(b) for a, _, b in (t.partition('-') for t in app.cfg.skip.split(',')) if b)
+    app.edit(warps=None, skip=None)
+    app.flags = []
 
 def test_cli_ui_refuses_a_bad_state_with_one_message(tmp_path):
     pytest.importorskip('imgui_bundle')

@@ -24,7 +24,7 @@ from imgui_bundle import imgui
 
 import gui_utils
 from gui_utils import widgets as gw
-from preproc import browse, discovery, export, geometry, manual_align, selection, timestamps, ui_state
+from preproc import autoalign, badframes, browse, discovery, export, geometry, manual_align, selection, timestamps, ui_state
 from training import timeline
 from viz.apps.base import App
 from viz.worker import Worker, one_line
@@ -403,7 +403,7 @@ class PreprocApp(App):
         folder = self.export_config().export
         rows = manual_align.to_discovery_order(rows, self.opened.timed.source_index, len(self.opened.source.frames))
         try:
-            path = manual_align.save_warps(os.path.join(folder, 'warps_manual.npy'), rows)
+            path = autoalign.save_warps(os.path.join(folder, 'warps_manual.npy'), rows)
         except OSError as e:
             self.say(f'Cannot write warps_manual.npy into {folder}: {e.strerror or e}', 'error')
             return None
@@ -464,6 +464,7 @@ class PreprocApp(App):
 
     #---------------------------------------------------------------------
     # Automatic alignment and bad-frame flags (preproc.autoalign, preproc.badframes), in their own worker.
+    # A re-run replaces warps_auto.npy / bad_frames.json: derived files; hand corrections live in warps_manual.npy.
 
     def _analyse(self, name, fn):
         """Run fn(progress, cancel) in the analysis worker; its result goes to _receive_analysis."""
@@ -482,7 +483,6 @@ class PreprocApp(App):
 
     def auto_align(self):
         """preproc.autoalign.estimate on every frame -> warps_auto.npy in the export folder, selected."""
-        from preproc import autoalign # pylint: disable=import-outside-toplevel # developed on its own branch
         opened, folder = self.opened, self.export_config().export
         def run(progress, cancel):
             result = autoalign.estimate(opened.timed.frames, progress=progress, cancel=cancel)
@@ -493,18 +493,20 @@ class PreprocApp(App):
         return self._analyse('Auto-align', run)
 
     def flag_bad_frames(self):
-        """preproc.badframes.flag_frames on every frame (with the selected warps) -> the flagged list."""
-        from preproc import badframes # pylint: disable=import-outside-toplevel # developed on its own branch
-        opened, path = self.opened, self.cfg.warps
+        """preproc.badframes.flag_frames on every frame (with the selected warps) -> the flagged list and
+        bad_frames.json in the export folder (the CLI's report)."""
+        opened, path, cfg = self.opened, self.cfg.warps, self.export_config()
         def run(progress, cancel):
-            warps = None if path is None else geometry.load_warps(path, len(opened.source.frames))[opened.timed.source_index]
-            flags = badframes.flag_frames(opened.timed.frames, warps=warps, progress=progress, cancel=cancel)
-            return 'flags', None, flags
+            timed = opened.timed
+            warps = None if path is None else geometry.load_warps(path, len(opened.source.frames))[timed.source_index]
+            flags = badframes.flag_frames(timed.frames, warps=warps, times=timed.unix, progress=progress, cancel=cancel)
+            report = os.path.join(cfg.export, 'bad_frames.json')
+            badframes.write_report(report, timed.frames, flags, input_path=cfg.input, times=timed.unix)
+            return 'flags', report, flags
         return self._analyse('Flag bad frames', run)
 
     def skip_flagged(self):
         """Append the flagged frames to the skipped ranges."""
-        from preproc import badframes # pylint: disable=import-outside-toplevel
         text = badframes.skip_text(self.flags)
         if text:
             old = (self.cfg.skip or '').strip().strip(',')
@@ -526,7 +528,7 @@ class PreprocApp(App):
             self.say(f'Wrote {path} (reference frame {value.reference}, {low} frames interpolated) and selected it')
         else:
             self.flags = list(value)
-            self.say(f'{len(self.flags)} frames flagged')
+            self.say(f'{len({f.index for f in self.flags})} frames flagged ({len(self.flags)} flags) -> {path}')
 
     #---------------------------------------------------------------------
     # Controls.
