@@ -12,9 +12,12 @@ the file names (or given). Without times, the nearest frames in index are the pe
                brightness exceeds BRIGHT_RATIO times the peers' median + 0.1 (a night frame lit up).
   blurred      fine detail (mean |Laplacian|) < DETAIL_RATIO of the peers' while the coarse contrast stays.
   fogged       coarse contrast (std of the blurred image) < CONTRAST_RATIO of the peers' median.
-  occluded     a local blob that differs from the peers' per-pixel median, in units of their per-pixel spread (a
-               drop or dirt on the lens, a bird, a hand). Large dark blobs are found; small raindrops and birds
-               mostly not: at THUMB px they change the frame less than the weather does.
+  occluded     a large blob that differs from the peers' per-pixel median, in units of their per-pixel spread (a
+               drop or dirt on the lens, a hand), at THUMB px; or new local structure (a bird, the rim of a drop): in
+               windows of NEW_WINDOW px at the work size, the frame's variance that no affine fit (gain and offset)
+               to a reference explains, for the best-fitting of the peers and the two frames next to it in time,
+               over the same for each peer against the other peers (what clouds, lit windows and shadows do by
+               themselves). Small faint occluders at night are not found: there sensor noise is as strong.
   camera_moved (with warps) the warp's translation is more than MOVED_JUMP of the frame away from the median of the
                3 frames before and the 3 after it: a knocked camera that came back, or a failed alignment. A lasting
                move flags at most the frames next to it (the warps take care of the rest).
@@ -49,6 +52,9 @@ DETAIL_RATIO = 0.35
 CONTRAST_RATIO = 0.35
 DAYLIGHT = 0.15
 OCCLUDED_Z = 9.0
+NEW_WINDOW = 5           # Side of the windows of the new-structure test, in work-size pixels.
+NEW_RATIO = 12.0         # Unexplained variance over the peers' own that flags new structure.
+NEW_FLOOR = 1e-3         # Added to the peers' unexplained variance: noise and JPEG.
 OCCLUDED_SCALES = (1, 2, 4) # Blob scales (sigma) in thumbnail pixels.
 SPREAD_FLOOR = 0.04     # Added to the peers' per-pixel spread: JPEG and sensor noise.
 MOVED_JUMP = 0.05
@@ -64,7 +70,8 @@ class Flag:
 # Per-frame measurements (in worker processes).
 
 def _measure_chunk(frames, wh):
-    """[(mean, saturated fraction, detail, contrast, THUMBxTHUMB thumbnail) or None] per frame."""
+    """[(mean, saturated fraction, detail, contrast, THUMBxTHUMB thumbnail, float16 work-size image) or None] per
+    frame."""
     out = []
     for frame in frames:
         gray = analysis.load_small(frame, wh)
@@ -74,7 +81,7 @@ def _measure_chunk(frames, wh):
         coarse = scipy.ndimage.gaussian_filter(gray, 2.0)
         thumb = np.asarray(Image.fromarray(gray).resize((THUMB, THUMB), Image.Resampling.BOX))
         out.append((float(gray.mean()), float((gray > 0.98).mean()), float(np.abs(scipy.ndimage.laplace(gray)).mean()),
-                    float(coarse.std()), thumb))
+                    float(coarse.std()), thumb, gray.astype(np.float16)))
     return out
 
 #----------------------------------------------------------------------------
@@ -106,7 +113,7 @@ def find_peers(times, valid):
 # Tests.
 
 def _photometric_flags(i, m, peers):
-    mean, sat, detail, contrast, _ = m[i]
+    mean, sat, detail, contrast = m[i][:4]
     pm, ps, pd, pc = (np.median([m[j][k] for j in peers]) for k in range(4))
     flags = []
     if mean < BLACK_LEVEL or (mean < DARK and mean < BLACK_RATIO * pm):
@@ -139,6 +146,33 @@ def _occlusion_flag(i, thumbs, peers):
     return [Flag(i, 'occluded', score, f'blob at x={(xx + 0.5) / THUMB:.2f}, y={(y + 0.5) / THUMB:.2f}, '
                                         f'{OCCLUDED_SCALES[k] * 2 / THUMB:.0%} wide, differs from the peers (score {score:.1f})')]
 
+def _box(x):
+    return scipy.ndimage.uniform_filter(x, NEW_WINDOW, mode='nearest')
+
+def _local_moments(x):
+    """(x, windowed mean, windowed variance) of a work-size image."""
+    mean = _box(x)
+    return x, mean, np.maximum(_box(x * x) - mean * mean, 0)
+
+def _unexplained(a, b):
+    """Windowed variance of a that the best affine fit to b leaves: var_a (1 - correlation^2); a, b from _local_moments."""
+    cov = _box(a[0] * b[0]) - a[1] * b[1]
+    return np.maximum(a[2] - cov * cov / (b[2] + 1e-5), 0)
+
+def _new_structure_flag(i, moments, peers, refs):
+    """Structure in frame i that none of refs (peers and the frames next to it) explains, against what each peer
+    leaves unexplained of the other peers: a bird or a drop is new, clouds or lit windows are new in the peers too."""
+    new = np.min([_unexplained(moments[i], moments[j]) for j in refs], 0)
+    usual = np.median([np.min([_unexplained(moments[j], moments[k]) for k in peers if k != j], 0) for j in peers], 0)
+    ratio = new / (usual + NEW_FLOOR)
+    y, x = np.unravel_index(np.argmax(ratio), ratio.shape)
+    score = float(ratio[y, x])
+    if score < NEW_RATIO:
+        return []
+    h, w = ratio.shape
+    return [Flag(i, 'occluded', score, f'new structure at x={(x + 0.5) / w:.2f}, y={(y + 0.5) / h:.2f}, '
+                                        f'{score:.1f} times what the peers change by themselves')]
+
 def _moved_flags(warps):
     """Frames whose translation is MOVED_JUMP away from the median of the 3 frames before and the 3 after them."""
     t = geometry.rows_to_matrices(warps)[:, :, 2]
@@ -149,6 +183,10 @@ def _moved_flags(warps):
         if jump > MOVED_JUMP:
             flags.append(Flag(i, 'camera_moved', jump, f'view shifted by {jump:.1%} of the frame against the frames around it'))
     return flags
+
+def _unshift(x, t):
+    """x moved back by the translation t (fractions of the frame) of its warp."""
+    return scipy.ndimage.shift(x, (t[1] * x.shape[0], t[0] * x.shape[1]), order=1, mode='nearest')
 
 def flag_frames(frames, *, warps=None, times=None, size=128, workers=None, progress=None, cancel=None):
     """Flags of frames (a list of discovery.Frame in time order), sorted by index, one per (index, reason).
@@ -162,16 +200,25 @@ def flag_frames(frames, *, warps=None, times=None, size=128, workers=None, progr
     m = analysis.map_frames(_measure_chunk, frames, (wh,), workers, progress, cancel)
     valid = np.array([v is not None for v in m])
     thumbs = [None if v is None else v[4] for v in m]
-    if warps is not None: # Undo the translation so that the thumbnails line up.
-        t = geometry.rows_to_matrices(warps)[:, :, 2] * THUMB
-        thumbs = [None if x is None else scipy.ndimage.shift(x, (t[i, 1], t[i, 0]), order=1, mode='nearest') for i, x in enumerate(thumbs)]
+    grays = [None if v is None else v[5].astype(np.float32) for v in m]
+    if warps is not None: # Undo the translation so that the thumbnails and images line up.
+        t = geometry.rows_to_matrices(warps)[:, :, 2]
+        thumbs = [None if x is None else _unshift(x, t[i]) for i, x in enumerate(thumbs)]
+        grays = [None if x is None else _unshift(x, t[i]) for i, x in enumerate(grays)]
+    moments = [None if x is None else _local_moments(x) for x in grays]
     flags = [] if warps is None else _moved_flags(np.asarray(warps, dtype=np.float64))
     for i, peers in enumerate(find_peers(times, valid)):
         if valid[i] and len(peers) >= 3:
             photometric = _photometric_flags(i, m, peers)
             flags += photometric
-            if not photometric and np.median([m[j][0] for j in peers]) >= DAYLIGHT: # Night: noise, not blobs.
-                flags += _occlusion_flag(i, thumbs, peers)
+            if photometric:
+                continue
+            peer_means = [m[j][0] for j in peers]
+            blob = _occlusion_flag(i, thumbs, peers) if np.median(peer_means) >= DAYLIGHT else [] # Night: noise, not blobs.
+            if not blob and min(peer_means) >= DAYLIGHT: # Not at dusk either: the lights come on at random.
+                refs = list(peers) + [k for k in (i - 1, i + 1) if 0 <= k < n and valid[k]]
+                blob = _new_structure_flag(i, moments, peers, refs)
+            flags += blob
     return sorted(flags, key=lambda f: (f.index, REASONS.index(f.reason)))
 
 #----------------------------------------------------------------------------
