@@ -43,6 +43,11 @@ class ExportConfig:
     warp_smoothing: int = 1      # Box window of the warp smoothing (1: none).
     crop: str = None             # 'L,T,R,B' margins (fractions or pixels) or 'fit'.
     fit: str = 'pad'             # 'pad' (letterbox), 'crop' (centre square) or 'stretch'.
+    rotate: float = 0.0          # User transform: degrees counter-clockwise about the frame centre,
+    zoom: float = 1.0            # scale about the frame centre,
+    translate: tuple = (0.0, 0.0) # shift in fractions of the frame (x right, y down), applied first.
+    kernel: str = 'lanczos3'     # Resize kernel: lanczos3, bicubic, bilinear or box.
+    pad: str = None              # 'X,Y' black margin per side of the output: fractions of R or pixels.
     quality: int = None          # JPEG quality; default 95 if R >= 512 else 98.
     workers: int = None          # Processes; default: all cores; <= 1 renders in this process.
     overwrite: bool = False      # Replace an existing output (or partial output).
@@ -50,6 +55,17 @@ class ExportConfig:
     progress: bool = True        # tqdm progress bar.
 
 RUNTIME_FIELDS = ('export', 'workers', 'overwrite', 'resume', 'progress') # Options that do not change the output.
+# Options added after the first release: recorded only when set, so that an export without them keeps its bytes and
+# fingerprint (and an interrupted export of an earlier version still resumes).
+LATER_DEFAULTS = dict(rotate=0.0, zoom=1.0, translate=[0.0, 0.0], kernel='lanczos3', pad=None)
+
+class Cancelled(Exception):
+    """export_dataset's cancel() returned True: the partial export is kept for a resume."""
+
+def _recorded(options, defaults=LATER_DEFAULTS):
+    """`options` without the later ones at their defaults; tuples as JSON lists."""
+    options = {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
+    return {k: v for k, v in options.items() if k not in defaults or v != defaults[k]}
 
 def member_name(k):
     return f'{k:08d}'[:5] + f'/img{k:08d}.jpg'
@@ -121,11 +137,14 @@ class Job:
     items: list        # [(Frame, warp row or None)] in export order.
     options: dict      # The options that determine the output.
     final: str         # Path of the zip.
+    warps: object = None     # [N, 6] rows of every timed frame as rendered (smoothed, user transform), or None.
+    raw_warps: object = None # The same unsmoothed (what --crop=fit fits to), or None.
 
     @property
     def fingerprint(self):
         """Hash of everything that shapes the output: a resume must match it."""
-        job = dict(options=self.options, plan=dataclasses.asdict(self.plan), frames=[f.name for f, _ in self.items],
+        job = dict(options=self.options, plan=_recorded(dataclasses.asdict(self.plan), dict(kernel='lanczos3')),
+                   frames=[f.name for f, _ in self.items],
                    files=self._file_signatures(), unix=self.timed.unix[self.sel.indices].tolist(),
                    warps=[None if w is None else w.tolist() for _, w in self.items])
         return hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()
@@ -137,10 +156,12 @@ class Job:
         stats = {path: os.stat(path) for path in {f.path for f, _ in self.items}}
         return [[stats[f.path].st_size, stats[f.path].st_mtime_ns][:keep] for f, _ in self.items]
 
-def plan_export(cfg, source):
-    """Times, selection, timeline and geometry of an export of `source` (a discovery.Source) per cfg; no pixels."""
-    timed = timestamps.assign_times(source, cfg.time_format, cfg.timezone, cfg.video_start, cfg.video_interval,
-                                    cfg.skip_bad_times, cfg.check_order)
+def plan_export(cfg, source, timed=None):
+    """Times, selection, timeline and geometry of an export of `source` (a discovery.Source) per cfg; no pixels.
+    timed: the source's TimedFrames under cfg's time options, when known (the UI keeps them)."""
+    if timed is None:
+        timed = timestamps.assign_times(source, cfg.time_format, cfg.timezone, cfg.video_start, cfg.video_interval,
+                                        cfg.skip_bad_times, cfg.check_order)
     sel = selection.select(len(timed.frames), cfg.trim, cfg.skip)
     tl = timeline.Timeline.from_unix(timed.unix[sel.start:sel.end + 1])
     raw_warps = warps = None
@@ -149,12 +170,17 @@ def plan_export(cfg, source):
         raw_warps = rows[timed.source_index]
         warps = geometry.smooth_warps(rows, cfg.warp_smoothing)[timed.source_index]
     ref_size = geometry.reference_size([timed.frames[i] for i in sel.indices])
+    user = geometry.user_matrix(ref_size, cfg.rotate, cfg.zoom, cfg.translate)
+    raw_warps = geometry.apply_user(user, raw_warps, len(timed.frames))
+    warps = geometry.apply_user(user, warps, len(timed.frames))
     box = geometry.crop_box(cfg.crop, ref_size, raw_warps, sel.indices)
-    plan = geometry.make_plan(ref_size, cfg.resolution, box, cfg.fit, cfg.quality)
+    pad = geometry.parse_pad(cfg.pad, cfg.resolution)
+    plan = geometry.make_plan(ref_size, cfg.resolution, box, cfg.fit, cfg.quality, pad, cfg.kernel)
     final = os.path.join(os.path.abspath(cfg.export), dataset_filename(cfg.name or source.name, cfg.resolution, tl.num_days))
     items = [(timed.frames[i], None if warps is None else warps[i]) for i in sel.indices]
-    options = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RUNTIME_FIELDS}
-    return Job(source=source, timed=timed, sel=sel, timeline=tl, plan=plan, items=items, options=options, final=final)
+    options = _recorded({k: v for k, v in dataclasses.asdict(cfg).items() if k not in RUNTIME_FIELDS})
+    return Job(source=source, timed=timed, sel=sel, timeline=tl, plan=plan, items=items, options=options, final=final,
+               warps=warps, raw_warps=raw_warps)
 
 def _describe(job):
     origins = collections.Counter(job.timed.origins)
@@ -165,8 +191,9 @@ def _describe(job):
     print(f'Reference {plan.ref_size[0]}x{plan.ref_size[1]}, content {plan.size[0]}x{plan.size[1]}, '
           f'pad {plan.pad[0]},{plan.pad[1]} -> {job.final}')
 
-def _write_frames(job, out, workers, progress):
-    """Render and store every item not yet in `out`; returns [[position, reason]] of the undecodable items."""
+def _write_frames(job, out, workers, progress, on_progress=None, cancel=None):
+    """Render and store every item not yet in `out`; returns [[position, reason]] of the undecodable items.
+    on_progress(done, total) after each chunk; cancel() -> True stops after the chunk (raises Cancelled)."""
     undecodable = out.state.get('undecodable', [])
     done = _resume_position(out.written, [p for p, _ in undecodable])
     undecodable = [[p, why] for p, why in undecodable if p < done]
@@ -179,6 +206,10 @@ def _write_frames(job, out, workers, progress):
                     out.add(member_name(out.written), data)
             out.checkpoint(dict(undecodable=undecodable))
             bar.update(len(results))
+            if on_progress is not None:
+                on_progress(bar.n, len(job.items))
+            if cancel is not None and cancel():
+                raise Cancelled(f'Export cancelled after {bar.n} of {len(job.items)} frames; resume it to continue')
     if out.written == 0:
         raise ValueError(f'None of the {len(job.items)} selected frames could be decoded (e.g. {job.items[0][0].name})')
     if undecodable:
@@ -215,8 +246,9 @@ def _dataset_json(job, undecodable):
     labels = [[member_name(k), [float(tk)]] for k, tk in enumerate(t)]
     return json.dumps(dict(labels=labels, skipped=len(undecodable), meta=meta)).encode('utf-8')
 
-def export_dataset(cfg):
-    """Export per cfg (ExportConfig or dict of its fields); returns the path of the finished zip."""
+def export_dataset(cfg, on_progress=None, cancel=None):
+    """Export per cfg (ExportConfig or dict of its fields); returns the path of the finished zip. on_progress(done,
+    total) and cancel() (True: stop, keeping the partial export for a resume) are called after each chunk."""
     cfg = ExportConfig(**cfg) if isinstance(cfg, dict) else dataclasses.replace(cfg)
     if cfg.input is None or cfg.export is None:
         raise ValueError('Both an input and an export folder are needed')
@@ -228,7 +260,8 @@ def export_dataset(cfg):
         job = plan_export(cfg, source)
         _describe(job)
         with archive.PartialZip(job.final, job.fingerprint, resume=cfg.resume, overwrite=cfg.overwrite) as out:
-            undecodable = _write_frames(job, out, os.cpu_count() if cfg.workers is None else cfg.workers, cfg.progress)
+            undecodable = _write_frames(job, out, os.cpu_count() if cfg.workers is None else cfg.workers, cfg.progress,
+                                        on_progress, cancel)
             out.finish({'dataset.json': _dataset_json(job, undecodable)})
     print(f'Wrote {len(job.items) - len(undecodable)} frames to {job.final}')
     return job.final

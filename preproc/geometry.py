@@ -4,18 +4,26 @@ inscribed-window fit), crop, fit into R x R with a black letterbox, and the rend
 Coordinates are normalised to the reference frame: x right, y down, the image is [0, 1]^2 with pixel edges at
 multiples of 1/W (pixel centres at (i + 0.5)/W, the convention of PIL's transforms and of resize boxes, so no half-pixel
 mismatch). The reference frame has the most common size; a frame of another size is stretched onto it. Chain per frame:
-  decode (+ EXIF orientation)  ->  warp A (forward: frame coords -> reference coords; bicubic, black outside)
-  ->  crop box  ->  Lanczos resize (antialiased) to the content size  ->  paste centred on a black R x R canvas.
+  decode (+ EXIF orientation)  ->  warp U A (forward: frame coords -> reference coords; bicubic, black outside)
+  ->  crop box  ->  resize (antialiased; Lanczos-3 by default) to the content size  ->  paste centred on a black R x R
+  canvas.
+A is the frame's alignment (--warps), U the user transform (--rotate, --zoom, --translate): in reference pixels
+p -> c + zoom R(rotate) (p + translate - c), i.e. shift the content by `translate` (fractions of the frame), then
+rotate counter-clockwise on screen by `rotate` degrees and scale by `zoom` about the frame centre c.
 Crop (--crop=L,T,R,B): margins removed from the left, top, right and bottom of the reference frame; a number with a
 decimal point is a fraction of the frame's width (L, R) or height (T, B), an integer is pixels of the reference frame;
 'fit' takes the largest box that every warped frame covers. Fit (--fit): 'pad' keeps the aspect and letterboxes the
 short side symmetrically (the content side gets R's parity so both pads are equal), 'crop' cuts the box to a centred
-square, 'stretch' ignores the aspect.
+square, 'stretch' ignores the aspect. Pad (--pad=X,Y): a black margin per side of the R x R output (fractions of R or
+pixels) that the content is fitted inside, in addition to the letterbox of 'pad'. Pads are equal on both sides, so
+every side of the content is even like R (the original's "Force even" always holds).
 """
 
 import collections
 import dataclasses
+import functools
 import math
+import os
 
 import numpy as np
 from PIL import Image
@@ -23,6 +31,8 @@ from PIL import Image
 from preproc import discovery
 
 FIT_MODES = ('pad', 'crop', 'stretch')
+KERNELS = {'lanczos3': Image.Resampling.LANCZOS, 'bicubic': Image.Resampling.BICUBIC,
+           'bilinear': Image.Resampling.BILINEAR, 'box': Image.Resampling.BOX}
 
 #----------------------------------------------------------------------------
 # Reference size.
@@ -35,9 +45,21 @@ def reference_size(frames, max_samples=1000):
     """(W0, H0): the most common header size (the larger area on a tie) among at most max_samples evenly spaced
     frames, so that a few odd frames do not set the size of all the others; those are named in a warning."""
     picks = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), max_samples)).round().astype(int))
-    sizes = {frames[i].name: size for i in picks if (size := discovery.header_size(frames[i])) is not None}
+    sample = tuple(frames[i] for i in picks)
+    return _most_common_size(sample, tuple(_mtime(f.path) for f in sample))
+
+def _mtime(path):
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+@functools.lru_cache(maxsize=16)
+def _most_common_size(frames, _mtimes):
+    # Cached by the files' modification times: the preprocessing UI plans again on every edit, with the same frames.
+    sizes = {f.name: size for f in frames if (size := discovery.header_size(f)) is not None}
     if not sizes:
-        raise ValueError(f'None of the {len(picks)} sampled frames could be read (first: {frames[0].name})')
+        raise ValueError(f'None of the {len(frames)} sampled frames could be read (first: {frames[0].name})')
     counts = collections.Counter(sizes.values())
     ref = max(counts, key=lambda s: (counts[s], s[0] * s[1]))
     odd = [f'{name} ({w}x{h})' for name, (w, h) in sizes.items() if (w, h) != ref]
@@ -96,18 +118,52 @@ def smooth_warps(rows, window):
     lo, hi = np.clip(idx - window // 2, 0, len(params)), np.clip(idx + window // 2 + 1, 0, len(params))
     return matrices_to_rows(_compose((csum[hi] - csum[lo]) / (hi - lo)[:, None]))
 
-def fit_window(rows, indices):
-    """Largest axis-aligned box (x0, y0, x1, y1) inside every listed frame after its (unsmoothed) warp."""
+def user_matrix(ref_size, rotate=0.0, zoom=1.0, translate=(0.0, 0.0)):
+    """The user transform U (module docstring) as a normalised 3x3 matrix; None for the identity."""
+    if rotate == 0 and zoom == 1 and not any(translate):
+        return None
+    if not zoom > 0:
+        raise ValueError(f'Zoom must be positive, got {zoom}')
+    W, H = ref_size
+    c, s = math.cos(math.radians(rotate)), math.sin(math.radians(rotate))
+    lin = zoom * np.array([[c, s], [-s, c]]) # counter-clockwise on screen: y points down
+    centre = np.array([W / 2, H / 2])
+    px = np.eye(3)
+    px[:2, :2], px[:2, 2] = lin, centre + lin @ (np.array(translate, dtype=np.float64) * (W, H) - centre)
+    S = np.diag([W, H, 1.0])
+    return np.linalg.inv(S) @ px @ S
+
+def apply_user(user, rows, n):
+    """Rows of U A per frame: `rows` (N, 6) or None (identity) with the user matrix (or None). None if both are."""
+    if user is None:
+        return rows
+    m = np.broadcast_to(np.eye(3), (n, 3, 3)).copy()
+    if rows is not None:
+        m[:, :2] = rows_to_matrices(rows)
+    return matrices_to_rows((user @ m)[:, :2])
+
+def _inner_sides(rows, indices):
+    """Per listed frame, the box (left, top, right, bottom) inside its warped unit square, [N, 4]."""
     m = rows_to_matrices(rows[indices])
     def corners(x, y):
         return m @ np.array([x, y, 1.0])  # [N, 2]
-    x0 = max(corners(0, 0)[:, 0].max(), corners(0, 1)[:, 0].max(), 0)
-    y0 = max(corners(0, 0)[:, 1].max(), corners(1, 0)[:, 1].max(), 0)
-    x1 = min(corners(1, 0)[:, 0].min(), corners(1, 1)[:, 0].min(), 1)
-    y1 = min(corners(0, 1)[:, 1].min(), corners(1, 1)[:, 1].min(), 1)
+    return np.stack([np.maximum(corners(0, 0)[:, 0], corners(0, 1)[:, 0]), np.maximum(corners(0, 0)[:, 1], corners(1, 0)[:, 1]),
+                     np.minimum(corners(1, 0)[:, 0], corners(1, 1)[:, 0]), np.minimum(corners(0, 1)[:, 1], corners(1, 1)[:, 1])], -1)
+
+def fit_window(rows, indices):
+    """Largest axis-aligned box (x0, y0, x1, y1) inside every listed frame after its (unsmoothed) warp."""
+    sides = _inner_sides(rows, indices)
+    x0, y0 = max(sides[:, 0].max(), 0), max(sides[:, 1].max(), 0)
+    x1, y1 = min(sides[:, 2].min(), 1), min(sides[:, 3].min(), 1)
     if x1 <= x0 or y1 <= y0:
         raise ValueError('--crop=fit: the warped frames have no common area; check the warps file')
     return float(x0), float(y0), float(x1), float(y1)
+
+def fit_limits(rows, indices):
+    """The frames (of `indices`) that limit the fit window on the left, top, right and bottom (the original's
+    L / T / R / B jumps)."""
+    sides = _inner_sides(rows, indices)
+    return tuple(int(indices[k]) for k in (sides[:, 0].argmax(), sides[:, 1].argmax(), sides[:, 2].argmin(), sides[:, 3].argmin()))
 
 #----------------------------------------------------------------------------
 # Crop and fit.
@@ -133,6 +189,18 @@ def crop_box(text, ref_size, warps=None, indices=None):
         raise ValueError(f'--crop {text!r} removes the whole {ref_size[0]}x{ref_size[1]} frame')
     return l, t, 1 - r, 1 - b
 
+def parse_pad(text, resolution):
+    """(x, y) black margin per side in output pixels from --pad 'X,Y' (fractions of R like 0.1, or pixels)."""
+    if text is None or not str(text).strip():
+        return 0, 0
+    try:
+        values = [float(p) if '.' in p else int(p) for p in str(text).split(',')]
+    except ValueError:
+        values = []
+    if len(values) != 2 or min(values) < 0 or any(isinstance(v, float) and v >= 0.5 for v in values):
+        raise ValueError(f'Malformed --pad {text!r}: expected X,Y margins per side, fractions of R like 0.1 or pixels like 16')
+    return tuple(round(v * resolution) if isinstance(v, float) else v for v in values)
+
 @dataclasses.dataclass(frozen=True)
 class Plan:
     """The output geometry shared by every frame."""
@@ -142,28 +210,36 @@ class Plan:
     size: tuple       # Content size (w, h) in output pixels.
     pad: tuple        # Black margin per side (horizontal, vertical) in output pixels.
     quality: int      # JPEG quality.
+    kernel: str = 'lanczos3' # Resize kernel, a key of KERNELS.
 
-def make_plan(ref_size, resolution, box=(0, 0, 1, 1), fit='pad', quality=None):
+def make_plan(ref_size, resolution, box=(0, 0, 1, 1), fit='pad', quality=None, pad=(0, 0), kernel='lanczos3'):
+    """pad: the user's margin per side (output pixels) that the content fits inside."""
     check_resolution(resolution)
     if fit not in FIT_MODES:
         raise ValueError(f'--fit must be one of {", ".join(FIT_MODES)}, got {fit!r}')
+    if kernel not in KERNELS:
+        raise ValueError(f'--kernel must be one of {", ".join(KERNELS)}, got {kernel!r}')
+    R, (px, py) = resolution, pad
+    aw, ah = R - 2 * px, R - 2 * py # The area inside the user's pad.
+    if min(aw, ah) < 2:
+        raise ValueError(f'--pad {px},{py} leaves no room in {R}x{R}')
     x0, y0, x1, y1 = box
     bw, bh = (x1 - x0) * ref_size[0], (y1 - y0) * ref_size[1] # Box size in reference pixels.
-    if fit == 'crop':
-        side = min(bw, bh)
-        cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, side / ref_size[0] / 2, side / ref_size[1] / 2
+    if fit == 'crop': # Cut the box to the aspect of the area.
+        cw, ch = (bh * aw / ah, bh) if bw * ah > bh * aw else (bw, bw * ah / aw)
+        cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, cw / ref_size[0] / 2, ch / ref_size[1] / 2
         x0, y0, x1, y1 = cx - hw, cy - hh, cx + hw, cy + hh
-    R, px, py = resolution, 0, 0
-    if fit == 'pad':
-        px = round((R - bw * R / max(bw, bh)) / 2)
-        py = round((R - bh * R / max(bw, bh)) / 2)
+    if fit == 'pad': # Letterbox the short side (without --pad: the same float operations, so the same pads as ever).
+        wc, hc = (aw, bh * aw / bw) if bw * ah >= bh * aw else (bw * ah / bh, ah)
+        px += round((aw - wc) / 2)
+        py += round((ah - hc) / 2)
     if R - 2 * max(px, py) < 2:
         raise ValueError(f'The cropped content ({bw:.0f}x{bh:.0f} px) is too thin to fit into {R}x{R}')
     quality = quality if quality is not None else (95 if R >= 512 else 98)
     if not 1 <= quality <= 100:
         raise ValueError(f'JPEG quality must be in 1..100, got {quality}')
     return Plan(resolution=R, ref_size=tuple(ref_size), box=(x0, y0, x1, y1), size=(R - 2 * px, R - 2 * py),
-                pad=(px, py), quality=quality)
+                pad=(px, py), quality=quality, kernel=kernel)
 
 #----------------------------------------------------------------------------
 # Rendering.
@@ -183,14 +259,14 @@ def render(img, plan, warp=None):
     x0, y0, x1, y1 = plan.box
     box = (x0 * W, y0 * H, x1 * W, y1 * H)
     if warp is None or not np.any(warp):
-        img = img.resize(plan.size, Image.Resampling.LANCZOS, box=box) # 8-bit resampling rounds.
+        img = img.resize(plan.size, KERNELS[plan.kernel], box=box) # 8-bit resampling rounds.
     else:
         # PIL's 8-bit affine transform truncates: warp and resize each channel in float, then round once.
         S = np.diag([W, H, 1.0])
         A = np.vstack([rows_to_matrices(warp)[0], [0, 0, 1]])
         inv = tuple(np.linalg.inv(S @ A @ np.linalg.inv(S))[:2].ravel()) # PIL maps output pixels to input pixels.
         bands = [band.convert('F').transform((W, H), Image.Transform.AFFINE, inv, resample=Image.Resampling.BICUBIC, fillcolor=0)
-                 .resize(plan.size, Image.Resampling.LANCZOS, box=box) for band in img.split()]
+                 .resize(plan.size, KERNELS[plan.kernel], box=box) for band in img.split()]
         img = Image.fromarray(np.clip(np.rint(np.stack([np.asarray(b) for b in bands], -1)), 0, 255).astype(np.uint8))
     if plan.size == (plan.resolution, plan.resolution):
         return img

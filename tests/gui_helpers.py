@@ -4,6 +4,7 @@ and the screenshot of docs/GRID_VIZ.md:
 
   xvfb-run -a -s "-screen 0 1280x1024x24" python tests/gui_helpers.py --res=64
   xvfb-run -a -s "-screen 0 1280x1024x24" python tests/gui_helpers.py --screenshot=docs/images/grid_viz.png
+  xvfb-run -a -s "-screen 0 1280x1024x24" python tests/gui_helpers.py --preproc-screenshot=docs/images/preproc_ui.png
 """
 
 import contextlib
@@ -125,6 +126,32 @@ def docs_screenshot(out):
                 time.sleep(max(1 / 60 - (time.perf_counter() - t0), 0))
             Image.fromarray(app.step(capture=True)).save(out)
 
+def preproc_screenshot(out):
+    """docs/images/preproc_ui.png: the preprocessing UI on a 10-day synthetic sequence at 128 px in Manual mode, three
+    points clicked on a daylight keyframe of the second of two ranges."""
+    import dataclasses # pylint: disable=import-outside-toplevel
+    from PIL import Image # pylint: disable=import-outside-toplevel
+    from imgui_bundle import imgui # pylint: disable=import-outside-toplevel
+    from preproc import export, manual_align, ui_state # pylint: disable=import-outside-toplevel
+    from preproc.synth import PRESETS, generate_sequence # pylint: disable=import-outside-toplevel
+    from viz.apps.preproc import PreprocApp # pylint: disable=import-outside-toplevel
+    with tempfile.TemporaryDirectory() as folder, own_config_folder():
+        generate_sequence(folder, dataclasses.replace(PRESETS['tiny'], days=10.0, size=(128, 128)), workers=2, progress=False)
+        cfg = export.ExportConfig(input=f'{folder}/frames', export=f'{folder}/out', resolution=128, skip='7,19-21')
+        ranges = manual_align.add_range(manual_align.initial(), 40)
+        for p in ((0.2, 0.35), (0.62, 0.3), (0.45, 0.8)):
+            ranges = manual_align.add_point(manual_align.add_point(ranges, 13, p), 44, (p[0] + 0.01, p[1]))
+        view = ui_state.View(index=44, manual=True, target=13, ranges=ranges, zoom=4.0)
+        with PreprocApp(ui_state.UIState(export=cfg, view=view), settings=False, size=(1280, 800)) as app:
+            app.wait()
+            x, y, w, h = app.image_rect
+            imgui.get_io().add_mouse_pos_event(x + w * 0.3, y + h + 30) # hover the timeline strip
+            for _ in range(5):
+                app.step()
+            imgui.get_io().add_mouse_pos_event(-1, -1)
+            app.step()
+            Image.fromarray(app.step(capture=True)).save(out)
+
 def main():
     import argparse # pylint: disable=import-outside-toplevel
     import json # pylint: disable=import-outside-toplevel
@@ -133,7 +160,11 @@ def main():
     parser.add_argument('--res', type=int, default=64, help='Resolution of the fresh generator')
     parser.add_argument('--network', help='(internal) measure with this pickle in this process')
     parser.add_argument('--screenshot', metavar='PNG', help='Instead: make the screenshot of docs/GRID_VIZ.md')
+    parser.add_argument('--preproc-screenshot', metavar='PNG', help='Instead: make the screenshot of docs/PREPROCESSING.md')
     args = parser.parse_args()
+    if args.preproc_screenshot:
+        preproc_screenshot(args.preproc_screenshot)
+        return
     if args.screenshot:
         docs_screenshot(args.screenshot)
         return

@@ -1,6 +1,9 @@
-"""The base of the viewers (grid tool, explorer): one window, one live state document, rendering in a worker thread.
+"""The base of the viewers. `App` is the shell every desktop tool shares (grid tool, explorer, preprocessing): the
+window with its settings, the RGBA8 texture of the image pane, a worker thread, the status bar with progress and
+messages, the log, the Window section, Home / F11 / Esc, and frame stepping for tests. `Viewer` adds what the two
+network viewers share: one live state document rendered in the worker.
 
-What it holds:
+What a Viewer holds:
   doc           the live Document: what the controls show and edit
   shown         the Rendered result on screen: its document (network resolved), network and value; `rendered_doc()`
                 is what an export embeds (the shown document with the live presentation state)
@@ -89,48 +92,283 @@ def free_path(folder, stem, ext):
 
 #----------------------------------------------------------------------------
 
-class Viewer:
+class App:
+    """The shell: a subclass draws its controls in `draw_controls` (more sections in `draw_sections`), receives the
+    worker's results in `receive` (before drawing; it uploads self.image to self.texture), acts on the new state in
+    `after_draw`, and says when it has nothing left to do in `settled` (what `wait` waits for)."""
     APP = 'viewer'              # Settings file: <config>/tlgan/<APP>.json.
     TITLE = 'TLGAN viewer'
-    TOOLS = ('grid',)           # Document.tool values this viewer opens.
     PANEL_WIDTH = 350           # Width of the controls at UI scale 1.
     LOG_LINES = 2000
+    EMPTY_TEXT = 'Drop a file here'
+    IMAGE_FLAGS = imgui.WindowFlags_.horizontal_scrollbar # Of the image pane.
 
-    def __init__(self, doc=None, *, roots=(), network_roots=(), dataset_roots=(), renderer=None, device=None,
-                 settings=True, size=(1280, 800), visible=True):
-        """doc: the document to start with (default_doc() if None); roots: where its network is looked up first
-        (e.g. the folder of the file it came from). settings: read and save the window settings (False: defaults,
-        nothing written; for tests and scripts)."""
-        self.network_roots = list(network_roots)
-        self.renderer = SharedRenderer(renderer or render.Renderer(device=device, datasets=DatasetFinder(dataset_roots)))
+    def __init__(self, *, settings=True, size=(1280, 800), visible=True):
+        """settings: read and save the window settings (False: defaults, nothing written; for tests and scripts)."""
         self.save_settings = settings
         prefs = gui_utils.load_settings(self.APP) if settings else gui_utils.WindowSettings(size=tuple(size))
         self.prefs = dict(prefs.app)
         self.win = gui_utils.Window(self.TITLE, settings=prefs, visible=visible, confirm_quit=True)
         self.texture = gui_utils.Texture(nearest=True)
         self.worker = Worker('viz-render')
-        self.exporter = Worker('viz-export')
-        self.doc = doc or self.default_doc()
-        self.roots = list(roots)
-        self.shown = None                   # Rendered on screen (None before the first result).
-        self.shown_done = False             # `shown` is complete (not a partial result).
         self.image = None                   # The uploaded image (uint8 RGBA).
         self.progress = 0.0
         self.message, self.message_kind = '', 'info'
         self.log_lines = collections.deque(maxlen=self.LOG_LINES)
         self.zoom = self.prefs.get('zoom') if self.prefs.get('zoom') in (None, *widgets.view.ZOOMS) else None
         self.nearest = bool(self.prefs.get('nearest', True))
-        self.export_panel = widgets.ExportPanel(folder=str(self.prefs.get('export_folder') or _default_export_folder()))
-        self.json_edit = widgets.JsonEdit()
         self.image_rect = None              # Where the image was drawn (window units), unclipped.
         self.pane_rect = None               # The image pane's visible area.
+        self._frame_times = collections.deque(maxlen=30)
+        self.win.on_drop(self.drop)
+
+    #---------------------------------------------------------------------
+    # Hooks for subclasses.
+
+    def drop(self, paths):
+        """Files dropped onto the window."""
+
+    def before_frame(self):
+        """Called at the start of each frame, before results are received (e.g. to advance playback)."""
+
+    def receive(self):
+        """Take the workers' results; update self.image and the texture."""
+
+    def after_draw(self):
+        """Called after the controls were drawn: start the work the new state needs."""
+
+    def settled(self):
+        """Nothing is running or waiting to run: what `wait` waits for."""
+        return not self.worker.busy
+
+    def draw_controls(self):
+        """The controls panel (left)."""
+
+    def draw_sections(self):
+        """Sections between the controls and the Window section."""
+
+    def draw_image_overlay(self):
+        """Called right after the image was drawn (self.image_rect is set): marks, mouse handling."""
+
+    def draw_below_image(self):
+        """Rows between the image and the size buttons; returns nothing. Declare their count in below_rows()."""
+
+    def below_rows(self):
+        return 0
+
+    def status(self):
+        """(fraction, label) of the status bar's progress bar."""
+        return self.progress, f'{self.progress * 100:.0f}%' if self.worker.busy else ''
+
+    def quit_question(self):
+        return 'Quit?'
+
+    def frame_rate(self):
+        """Frames per second of the interactive loop now (lower while background work needs the CPU)."""
+        return 60
+
+    def settings_prefs(self):
+        """The app's values saved with the window settings."""
+        return dict(zoom=self.zoom, nearest=self.nearest)
+
+    def on_home(self):
+        """The Home key: back to the fitted view."""
+        self.zoom = None
+
+    #---------------------------------------------------------------------
+    # Messages.
+
+    def say(self, text, kind='info'):
+        """Show a one-line message in the status bar (and the log)."""
+        self.message, self.message_kind = text, kind
+        self.log(('Error: ' if kind == 'error' else '') + text)
+
+    def log(self, text):
+        for line in str(text).splitlines() or ['']:
+            self.log_lines.append(line)
+            print(line, flush=True)
+
+    #---------------------------------------------------------------------
+    # The frame.
+
+    def step(self, capture=None):
+        """One UI frame. capture: as Window.end_frame (True or a rect) returns the screenshot."""
+        self._frame_times.append(time.perf_counter())
+        return self.win.step(self._frame, capture)
+
+    def _frame(self, _win):
+        self.before_frame()
+        self.receive()
+        self._draw()
+        if self.win.key_pressed('home'):
+            self.on_home()
+        self.after_draw()
+
+    def run(self):
+        """The interactive loop at frame_rate(), until the window closes (then settings are saved)."""
+        while not self.win.should_close:
+            t0 = time.perf_counter()
+            self.step()
+            pause = 1 / self.frame_rate() - (time.perf_counter() - t0)
+            if pause > 0:
+                time.sleep(pause)
+
+    def close(self):
+        self.worker.close()
+        if self.save_settings and self.win.handle is not None:
+            self.prefs.update(self.settings_prefs())
+            try:
+                gui_utils.save_settings(self.APP, self.win.get_settings(app=self.prefs))
+            except (OSError, TypeError, ValueError) as e:
+                print(f'Could not save the settings: {e}')
+        self.texture.close()
+        self.win.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def wait(self, timeout=120):
+        """Tests and scripts: step frames until settled() (the live state is completely rendered and on screen, or
+        its render failed). False on timeout."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            self.step()
+            if self.settled():
+                self.step() # receive and show the last result
+                return True
+            self.worker.wait(min(0.05, max(deadline - time.perf_counter(), 0)))
+        return False
+
+    def screenshot_image(self):
+        """Tests: the pixels of the image as drawn (HxWx3, clipped to the visible pane), from a fresh frame."""
+        self.step()
+        x, y, w, h = self.image_rect
+        px, py, pw, ph = self.pane_rect
+        x0, y0 = max(x, px), max(y, py)
+        x1, y1 = min(x + w, px + pw), min(y + h, py + ph)
+        return self.win.screenshot((x0, y0, max(x1 - x0, 0), max(y1 - y0, 0)))
+
+    @property
+    def fps(self):
+        t = self._frame_times
+        return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0.0
+
+    #---------------------------------------------------------------------
+    # Layout: controls on the left; image, rows under it, size buttons and status on the right.
+
+    def _draw(self):
+        s = self.win.ui_scale
+        with gw.full_window():
+            imgui.begin_child('controls', imgui.ImVec2(self.PANEL_WIDTH * s, 0))
+            imgui.push_item_width(-110 * s)
+            self.draw_controls()
+            self.draw_sections()
+            self._draw_window_section()
+            self._draw_log()
+            imgui.pop_item_width()
+            imgui.end_child()
+            imgui.same_line()
+            imgui.begin_child('view')
+            row = imgui.get_frame_height_with_spacing()
+            rows = self.below_rows() + 2
+            imgui.begin_child('image', imgui.ImVec2(0, -rows * row), 0, self.IMAGE_FLAGS)
+            self._draw_image()
+            imgui.end_child()
+            self.draw_below_image()
+            self._draw_status()
+            imgui.end_child()
+        if gw.confirm_quit_modal(self.win, self.quit_question()):
+            self.worker.cancel()
+
+    def _draw_image(self):
+        pos, avail = imgui.get_cursor_screen_pos(), imgui.get_content_region_avail()
+        self.pane_rect = (pos.x, pos.y, avail.x, avail.y)
+        if self.image is None:
+            imgui.text_disabled('Rendering...' if self.worker.busy else self.EMPTY_TEXT)
+            self.image_rect = (pos.x, pos.y, 0, 0)
+            return
+        self.texture.nearest = self.nearest
+        self.image_rect = tuple(self.texture.draw(zoom=self.zoom, integer=True))
+        self.draw_image_overlay()
+
+    def _draw_status(self):
+        zoom = widgets.size_buttons()
+        if zoom is not None:
+            self.fit_window(zoom)
+        imgui.same_line()
+        if imgui.button('Fit'):
+            self.zoom = None
+        imgui.same_line()
+        _, smooth = imgui.checkbox('Linear', not self.nearest)
+        self.nearest = not smooth
+        imgui.same_line()
+        fraction, label = self.status()
+        if self.image is not None:
+            label += f'   {self.image.shape[1]}x{self.image.shape[0]}   {self.fps:.0f} fps'
+        gw.progress(fraction, label) # the rest of the row: nothing is clipped at a large UI scale
+        color = {'error': gw.ERROR_COLOR, 'warning': gw.WARNING_COLOR}.get(self.message_kind)
+        if color is not None:
+            imgui.push_style_color(imgui.Col_.text, color)
+        imgui.text_unformatted(self.message)
+        if color is not None:
+            imgui.pop_style_color()
+        if self.message and imgui.is_item_hovered():
+            imgui.set_tooltip(self.message)
+
+    def _draw_window_section(self):
+        if not imgui.collapsing_header('Window'):
+            return
+        gw.ui_scale_slider(self.win)
+        if imgui.button('Fullscreen (F11)'):
+            self.win.toggle_fullscreen()
+
+    def _draw_log(self):
+        if not imgui.collapsing_header('Log'):
+            return
+        imgui.begin_child('log', imgui.ImVec2(0, 160 * self.win.ui_scale), imgui.ChildFlags_.borders,
+            imgui.WindowFlags_.horizontal_scrollbar)
+        for line in self.log_lines:
+            imgui.text_unformatted(line)
+        if imgui.get_scroll_y() >= imgui.get_scroll_max_y():
+            imgui.set_scroll_here_y(1.0)
+        imgui.end_child()
+
+    def fit_window(self, zoom):
+        """Resize the window so that the image pane shows the image at `zoom` (framebuffer pixels per pixel)."""
+        self.zoom = zoom
+        if self.image is None or self.pane_rect is None:
+            return
+        h, w = self.image.shape[:2]
+        self.win.set_content_size(w * zoom, h * zoom, region=self.pane_rect[2:], framebuffer_pixels=True)
+
+#----------------------------------------------------------------------------
+
+class Viewer(App):
+    """A network viewer (grid tool, explorer): the live document `doc`, rendered in the worker."""
+    TOOLS = ('grid',)           # Document.tool values this viewer opens.
+    EMPTY_TEXT = 'Drop a network pickle, an exported image / video or a JSON state here'
+
+    def __init__(self, doc=None, *, roots=(), network_roots=(), dataset_roots=(), renderer=None, device=None, **kwargs):
+        """doc: the document to start with (default_doc() if None); roots: where its network is looked up first
+        (e.g. the folder of the file it came from). kwargs: App's (settings, size, visible)."""
+        self.network_roots = list(network_roots)
+        self.renderer = SharedRenderer(renderer or render.Renderer(device=device, datasets=DatasetFinder(dataset_roots)))
+        super().__init__(**kwargs)
+        self.exporter = Worker('viz-export')
+        self.doc = doc or self.default_doc()
+        self.roots = list(roots)
+        self.shown = None                   # Rendered on screen (None before the first result).
+        self.shown_done = False             # `shown` is complete (not a partial result).
+        self.export_panel = widgets.ExportPanel(folder=str(self.prefs.get('export_folder') or _default_export_folder()))
+        self.json_edit = widgets.JsonEdit()
         self._job, self._job_key = 0, None  # The render job of the live document and its key.
         self._shown_job = 0                 # The job whose result is on screen.
         self._view_key = None               # The soft state the uploaded image was composed with.
         self._render_error = ''
         self._export_job, self._export_frames = 0, (0, 0)
-        self._frame_times = collections.deque(maxlen=30)
-        self.win.on_drop(self.drop)
 
     #---------------------------------------------------------------------
     # Hooks for subclasses.
@@ -152,41 +390,12 @@ class Viewer:
         """What decides the rendered pixels: a change re-renders. The soft state only changes presentation."""
         return doc.tool, doc.network, doc.state
 
-    def draw_controls(self):
-        """The controls panel (left): edit self.doc."""
-
-    def draw_below_image(self):
-        """Rows between the image and the size buttons; returns nothing. Declare their count in below_rows()."""
-
-    def below_rows(self):
-        return 0
-
     def export_disabled(self, doc):
         """{format: why} of the export buttons that make no sense for `doc`."""
         return {}
 
     def export_stem(self, doc):
         return os.path.splitext(doc.network.name)[0] or 'view'
-
-    def on_home(self):
-        """The Home key: back to the fitted view."""
-        self.zoom = None
-
-    def before_frame(self):
-        """Called at the start of each frame, before results are received (e.g. to advance playback)."""
-
-    #---------------------------------------------------------------------
-    # Messages.
-
-    def say(self, text, kind='info'):
-        """Show a one-line message in the status bar (and the log)."""
-        self.message, self.message_kind = text, kind
-        self.log(('Error: ' if kind == 'error' else '') + text)
-
-    def log(self, text):
-        for line in str(text).splitlines() or ['']:
-            self.log_lines.append(line)
-            print(line, flush=True)
 
     #---------------------------------------------------------------------
     # Inputs.
@@ -341,142 +550,39 @@ class Viewer:
         return update.value if update is not None and update.job == job and not update.error else None
 
     #---------------------------------------------------------------------
-    # The frame.
+    # The App's hooks.
 
-    def step(self, capture=None):
-        """One UI frame. capture: as Window.end_frame (True or a rect) returns the screenshot."""
-        self._frame_times.append(time.perf_counter())
-        return self.win.step(self._frame, capture)
-
-    def _frame(self, _win):
-        self.before_frame()
+    def receive(self):
         self._receive()
         self._receive_export()
         self._update_image()
-        self._draw()
-        if self.win.key_pressed('home'):
-            self.on_home()
+
+    def after_draw(self):
         if self.render_key(self.doc) != self._job_key:
             self._submit()
 
-    def run(self, max_fps=60):
-        """The interactive loop, until the window closes (then settings are saved)."""
-        while not self.win.should_close:
-            t0 = time.perf_counter()
-            self.step()
-            pause = 1 / max_fps - (time.perf_counter() - t0)
-            if pause > 0:
-                time.sleep(pause)
+    def settled(self):
+        return self.render_key(self.doc) == self._job_key and not self.worker.busy
 
-    def close(self):
-        self.worker.close()
-        self.exporter.close(timeout=0.5)
-        if self.save_settings and self.win.handle is not None:
-            self.prefs.update(zoom=self.zoom, nearest=self.nearest, export_folder=self.export_panel.folder)
-            try:
-                gui_utils.save_settings(self.APP, self.win.get_settings(app=self.prefs))
-            except (OSError, TypeError, ValueError) as e:
-                print(f'Could not save the settings: {e}')
-        self.texture.close()
-        self.win.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def wait(self, timeout=120):
-        """Tests and scripts: step frames until the live document is completely rendered and on screen (or its
-        render failed). False on timeout."""
-        deadline = time.perf_counter() + timeout
-        while time.perf_counter() < deadline:
-            self.step()
-            if self.render_key(self.doc) == self._job_key and not self.worker.busy:
-                self.step() # receive and show the last result
-                return True
-            self.worker.wait(min(0.05, max(deadline - time.perf_counter(), 0)))
-        return False
-
-    def screenshot_image(self):
-        """Tests: the pixels of the image as drawn (HxWx3, clipped to the visible pane), from a fresh frame."""
-        self.step()
-        x, y, w, h = self.image_rect
-        px, py, pw, ph = self.pane_rect
-        x0, y0 = max(x, px), max(y, py)
-        x1, y1 = min(x + w, px + pw), min(y + h, py + ph)
-        return self.win.screenshot((x0, y0, max(x1 - x0, 0), max(y1 - y0, 0)))
-
-    @property
-    def fps(self):
-        t = self._frame_times
-        return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0.0
-
-    #---------------------------------------------------------------------
-    # Layout: controls on the left; image, rows under it, size buttons and status on the right.
-
-    def _draw(self):
-        s = self.win.ui_scale
-        with gw.full_window():
-            imgui.begin_child('controls', imgui.ImVec2(self.PANEL_WIDTH * s, 0))
-            imgui.push_item_width(-110 * s)
-            self.draw_controls()
-            self._draw_export()
-            self._draw_window_section()
-            self._draw_log()
-            imgui.pop_item_width()
-            imgui.end_child()
-            imgui.same_line()
-            imgui.begin_child('view')
-            row = imgui.get_frame_height_with_spacing()
-            rows = self.below_rows() + 2
-            imgui.begin_child('image', imgui.ImVec2(0, -rows * row), 0, imgui.WindowFlags_.horizontal_scrollbar)
-            self._draw_image()
-            imgui.end_child()
-            self.draw_below_image()
-            self._draw_status()
-            imgui.end_child()
-        if gw.confirm_quit_modal(self.win, 'Quit?' if not self.exporting else 'An export is running. Quit anyway?'):
-            self.worker.cancel()
-
-    def _draw_image(self):
-        pos, avail = imgui.get_cursor_screen_pos(), imgui.get_content_region_avail()
-        self.pane_rect = (pos.x, pos.y, avail.x, avail.y)
-        if self.image is None:
-            imgui.text_disabled('Rendering...' if self.worker.busy else
-                'Drop a network pickle, an exported image / video or a JSON state here')
-            self.image_rect = (pos.x, pos.y, 0, 0)
-            return
-        self.texture.nearest = self.nearest
-        self.image_rect = tuple(self.texture.draw(zoom=self.zoom, integer=True))
-
-    def _draw_status(self):
-        zoom = widgets.size_buttons()
-        if zoom is not None:
-            self.fit_window(zoom)
-        imgui.same_line()
-        if imgui.button('Fit'):
-            self.zoom = None
-        imgui.same_line()
-        _, smooth = imgui.checkbox('Linear', not self.nearest)
-        self.nearest = not smooth
-        imgui.same_line()
+    def status(self):
         label = f'{self.progress * 100:.0f}%' if self.worker.busy else ('done' if self.shown_done else '')
-        fraction = self.progress
         if self.exporting:
             k, n = self._export_frames
-            label, fraction = (f'export {k}/{n}' if n else 'exporting'), k / max(n, 1)
-        if self.image is not None:
-            label += f'   {self.image.shape[1]}x{self.image.shape[0]}   {self.fps:.0f} fps'
-        gw.progress(fraction, label) # the rest of the row: nothing is clipped at a large UI scale
-        color = {'error': gw.ERROR_COLOR, 'warning': gw.WARNING_COLOR}.get(self.message_kind)
-        if color is not None:
-            imgui.push_style_color(imgui.Col_.text, color)
-        imgui.text_unformatted(self.message)
-        if color is not None:
-            imgui.pop_style_color()
-        if self.message and imgui.is_item_hovered():
-            imgui.set_tooltip(self.message)
+            return k / max(n, 1), (f'export {k}/{n}' if n else 'exporting')
+        return self.progress, label
+
+    def quit_question(self):
+        return 'Quit?' if not self.exporting else 'An export is running. Quit anyway?'
+
+    def settings_prefs(self):
+        return dict(super().settings_prefs(), export_folder=self.export_panel.folder)
+
+    def close(self):
+        self.exporter.close(timeout=0.5)
+        super().close()
+
+    def draw_sections(self):
+        self._draw_export()
 
     def _draw_export(self):
         if not imgui.collapsing_header('Export', imgui.TreeNodeFlags_.default_open):
@@ -503,32 +609,6 @@ class Viewer:
         if applied is not None:
             self.set_doc(applied)
             self.say('Applied the JSON state')
-
-    def _draw_window_section(self):
-        if not imgui.collapsing_header('Window'):
-            return
-        gw.ui_scale_slider(self.win)
-        if imgui.button('Fullscreen (F11)'):
-            self.win.toggle_fullscreen()
-
-    def _draw_log(self):
-        if not imgui.collapsing_header('Log'):
-            return
-        imgui.begin_child('log', imgui.ImVec2(0, 160 * self.win.ui_scale), imgui.ChildFlags_.borders,
-            imgui.WindowFlags_.horizontal_scrollbar)
-        for line in self.log_lines:
-            imgui.text_unformatted(line)
-        if imgui.get_scroll_y() >= imgui.get_scroll_max_y():
-            imgui.set_scroll_here_y(1.0)
-        imgui.end_child()
-
-    def fit_window(self, zoom):
-        """Resize the window so that the image pane shows the image at `zoom` (framebuffer pixels per pixel)."""
-        self.zoom = zoom
-        if self.image is None or self.pane_rect is None:
-            return
-        h, w = self.image.shape[:2]
-        self.win.set_content_size(w * zoom, h * zoom, region=self.pane_rect[2:], framebuffer_pixels=True)
 
 def _default_export_folder():
     return os.path.join(os.path.expanduser('~'), 'tlgan-exports')

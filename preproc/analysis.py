@@ -1,0 +1,73 @@
+"""What automatic alignment (autoalign.py) and bad-frame detection (badframes.py) share: frames decoded small, and a
+map over frames in chunks, in worker processes or in this one, with progress and cancellation.
+
+Frames of another size than the reference size (geometry.reference_size) are stretched onto it, as the export does,
+so that normalised coordinates mean the same in every frame.
+"""
+
+import collections
+import os
+
+import numpy as np
+from PIL import Image
+
+import dnnlib
+from preproc import discovery
+
+CHUNK = 16 # Frames per task: large enough to hide the pool's overhead, small enough for a smooth progress bar.
+
+class Cancelled(Exception):
+    """The caller's cancel() returned True: the analysis stopped, nothing was returned or written."""
+
+#----------------------------------------------------------------------------
+
+def work_size(ref_size, size):
+    """(w, h) to analyse at: the reference size shrunk so that its longer side is at most `size` (never enlarged)."""
+    scale = min(1.0, size / max(ref_size))
+    return max(round(ref_size[0] * scale), 8), max(round(ref_size[1] * scale), 8)
+
+def load_small(frame, wh, mode='L'):
+    """float32 [h, w] (mode 'L', luma) or [h, w, 3] (mode 'RGB') in [0, 1], box-filtered down to wh; None when the
+    frame cannot be decoded (the export skips those frames too)."""
+    try:
+        img = discovery.load_image(frame, min_size=wh)
+    except Exception: # pylint: disable=broad-except
+        return None
+    return np.asarray(img.convert(mode).resize(wh, Image.Resampling.BOX), dtype=np.float32) / 255
+
+#----------------------------------------------------------------------------
+
+def map_frames(fn, frames, args=(), workers=None, progress=None, cancel=None):
+    """[fn(chunk, *args) for consecutive chunks of frames], concatenated: one result per frame, in order.
+
+    workers: processes (default: all cores; <= 1 runs here). progress(done, total) is called after each chunk;
+    cancel() is polled after each chunk and raises Cancelled when it returns True. fn must be a module-level function
+    (the workers are spawned and import it).
+    """
+    workers = os.cpu_count() if workers is None else workers
+    chunks = [frames[i:i + CHUNK] for i in range(0, len(frames), CHUNK)]
+    out = []
+    def step(results):
+        out.extend(results)
+        if progress is not None:
+            progress(len(out), len(frames))
+        if cancel is not None and cancel():
+            raise Cancelled(f'Cancelled after {len(out)} of {len(frames)} frames')
+    if workers <= 1 or len(chunks) <= 1:
+        for chunk in chunks:
+            step(fn(chunk, *args))
+        return out
+    pool = dnnlib.util.process_pool(min(workers, len(chunks)))
+    try:
+        pending = collections.deque()
+        for chunk in chunks: # A bounded number of chunks in flight, so that a cancel stops soon.
+            pending.append(pool.submit(fn, chunk, *args))
+            if len(pending) >= 2 * workers:
+                step(pending.popleft().result())
+        while pending:
+            step(pending.popleft().result())
+    finally:
+        pool.shutdown(cancel_futures=True)
+    return out
+
+#----------------------------------------------------------------------------

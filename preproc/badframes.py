@@ -1,0 +1,265 @@
+"""Bad-frame flags: frames a user probably wants to leave out of a dataset, each with a reason, a score and a readable
+detail, and the JSON report (bad_frames.json) that the CLI writes and the viewer reads.
+
+A webcam's frames differ most with the time of day, so every frame is judged against its *peers*: up to PEERS frames
+taken at the same time of day (within PEER_HOURS) on the nearest days (within PEER_DAYS), from the capture times in
+the file names (or given). Without times, the nearest frames in index are the peers. Reasons:
+
+  black        mean brightness < BLACK_LEVEL whatever the peers (a failed or covered capture), or < DARK and
+               < BLACK_RATIO of the peers' median (underexposed). A normal night frame is about as dark as the other
+               nights at that hour, so it is not flagged.
+  overexposed  the fraction of saturated pixels exceeds the peers' median by OVEREXPOSED_EXCESS, or the mean
+               brightness exceeds BRIGHT_RATIO times the peers' median + 0.1 (a night frame lit up).
+  blurred      fine detail (mean |Laplacian|) < DETAIL_RATIO of the peers' while the coarse contrast stays.
+  fogged       coarse contrast (std of the blurred image) < CONTRAST_RATIO of the peers' median.
+  occluded     a large blob that differs from the peers' per-pixel median, in units of their per-pixel spread (a
+               drop or dirt on the lens, a hand), at THUMB px; or new local structure (a bird, the rim of a drop): in
+               windows of NEW_WINDOW px at the work size, the frame's variance that no affine fit (gain and offset)
+               to a reference explains, for the best-fitting of the peers and the two frames next to it in time,
+               over the same for each peer against the other peers (what clouds, lit windows and shadows do by
+               themselves). Small faint occluders at night are not found: there sensor noise is as strong.
+  camera_moved (with warps) the warp's translation is more than MOVED_JUMP of the frame away from the median of the
+               3 frames before and the 3 after it: a knocked camera that came back, or a failed alignment. A lasting
+               move flags at most the frames next to it (the warps take care of the rest).
+
+blurred, fogged and occluded are judged only where the peers are in daylight (mean brightness >= DAYLIGHT): at night fine
+detail is mostly sensor noise. Frames that cannot be decoded are not flagged (the export skips them anyway).
+"""
+
+import dataclasses
+import datetime
+import json
+
+import numpy as np
+import scipy.ndimage
+from PIL import Image
+
+import dnnlib
+from preproc import analysis, geometry, timestamps
+
+REASONS = ('black', 'overexposed', 'blurred', 'fogged', 'occluded', 'camera_moved')
+REPORT_VERSION = 1
+THUMB = 64               # Side of the thumbnails compared for occlusion.
+PEERS = 8
+PEER_HOURS = 1.5
+PEER_DAYS = 20
+BLACK_LEVEL = 0.01       # Mean brightness in [0, 1].
+BLACK_RATIO = 0.3
+DARK = 0.05
+OVEREXPOSED_EXCESS = 0.25
+BRIGHT_RATIO = 2.0
+DETAIL_RATIO = 0.35
+CONTRAST_RATIO = 0.35
+DAYLIGHT = 0.15
+OCCLUDED_Z = 9.0
+NEW_WINDOW = 5           # Side of the windows of the new-structure test, in work-size pixels.
+NEW_RATIO = 12.0         # Unexplained variance over the peers' own that flags new structure.
+NEW_FLOOR = 1e-3         # Added to the peers' unexplained variance: noise and JPEG.
+OCCLUDED_SCALES = (1, 2, 4) # Blob scales (sigma) in thumbnail pixels.
+SPREAD_FLOOR = 0.04     # Added to the peers' per-pixel spread: JPEG and sensor noise.
+MOVED_JUMP = 0.05
+
+@dataclasses.dataclass
+class Flag:
+    index: int    # Into the frames given (time order).
+    reason: str   # One of REASONS.
+    score: float  # How far past the threshold: the statistic that was tested (see `detail`).
+    detail: str   # Human-readable, e.g. 'mean brightness 0.01 (peers 0.42)'.
+
+#----------------------------------------------------------------------------
+# Per-frame measurements (in worker processes).
+
+def _measure_chunk(frames, wh):
+    """[(mean, saturated fraction, detail, contrast, THUMBxTHUMB thumbnail, float16 work-size image) or None] per
+    frame."""
+    out = []
+    for frame in frames:
+        gray = analysis.load_small(frame, wh)
+        if gray is None:
+            out.append(None)
+            continue
+        coarse = scipy.ndimage.gaussian_filter(gray, 2.0)
+        thumb = np.asarray(Image.fromarray(gray).resize((THUMB, THUMB), Image.Resampling.BOX))
+        out.append((float(gray.mean()), float((gray > 0.98).mean()), float(np.abs(scipy.ndimage.laplace(gray)).mean()),
+                    float(coarse.std()), thumb, gray.astype(np.float16)))
+    return out
+
+#----------------------------------------------------------------------------
+# Peers.
+
+def frame_times(frames):
+    """Unix seconds per frame from the built-in file-name formats; NaN where none matches."""
+    parse = timestamps.NameParser()
+    return np.array([np.nan if (u := parse(f.stem)) is None else u for f in frames], dtype=np.float64)
+
+def find_peers(times, valid):
+    """[N] lists of peer indices: same time of day on the nearest days, else the nearest valid frames in index."""
+    n = len(valid)
+    idx = np.flatnonzero(valid)
+    peers = []
+    for i in range(n):
+        if np.isfinite(times[i]):
+            dt = (times[idx] - times[i]) / 86400
+            tod = np.abs((dt + 0.5) % 1 - 0.5) * 24 # Hours apart in time of day.
+            ok = (tod <= PEER_HOURS) & (np.abs(dt) <= PEER_DAYS) & (idx != i) & np.isfinite(dt)
+            cost = tod[ok] / PEER_HOURS + np.abs(dt[ok]) / PEER_DAYS # Near in time of day first: dusk changes fast.
+            cand = idx[ok][np.argsort(cost, kind='stable')[:PEERS]]
+        else:
+            cand = idx[idx != i][np.argsort(np.abs(idx[idx != i] - i), kind='stable')[:PEERS]]
+        peers.append(cand)
+    return peers
+
+#----------------------------------------------------------------------------
+# Tests.
+
+def _photometric_flags(i, m, peers):
+    mean, sat, detail, contrast = m[i][:4]
+    pm, ps, pd, pc = (np.median([m[j][k] for j in peers]) for k in range(4))
+    flags = []
+    if mean < BLACK_LEVEL or (mean < DARK and mean < BLACK_RATIO * pm):
+        flags.append(Flag(i, 'black', 1 - mean / max(pm, 1e-6), f'mean brightness {mean:.3f} (peers {pm:.3f})'))
+    if sat - ps > OVEREXPOSED_EXCESS or mean > BRIGHT_RATIO * pm + 0.1:
+        flags.append(Flag(i, 'overexposed', sat - ps, f'{sat:.0%} saturated pixels (peers {ps:.0%}), mean brightness '
+                                                       f'{mean:.2f} (peers {pm:.2f})'))
+    if pm >= DAYLIGHT and not flags:
+        if contrast < CONTRAST_RATIO * pc:
+            flags.append(Flag(i, 'fogged', 1 - contrast / pc, f'coarse contrast {contrast:.3f} (peers {pc:.3f})'))
+        elif detail < DETAIL_RATIO * pd:
+            flags.append(Flag(i, 'blurred', 1 - detail / pd, f'fine detail {detail:.4f} (peers {pd:.4f})'))
+    return flags
+
+def _occlusion_flag(i, thumbs, peers):
+    """A blob where the frame differs from the peers' per-pixel median by many times their per-pixel spread: the
+    largest band-pass (difference of Gaussians) response of that z-map over OCCLUDED_SCALES, scaled by the scale."""
+    stack = np.stack([thumbs[j] for j in peers])
+    med = np.median(stack, 0)
+    spread = 1.4826 * np.median(np.abs(stack - med), 0) + SPREAD_FLOOR
+    x = thumbs[i]
+    gain = np.sum(x * med) / max(np.sum(med * med), 1e-6) # Exposure differences are not occlusions.
+    z = (x / max(gain, 1e-3) - med) / spread
+    blobs = [np.abs(scipy.ndimage.gaussian_filter(z, s) - scipy.ndimage.gaussian_filter(z, 3 * s)) * s for s in OCCLUDED_SCALES]
+    k = int(np.argmax([b.max() for b in blobs]))
+    y, xx = np.unravel_index(np.argmax(blobs[k]), blobs[k].shape)
+    score = float(blobs[k][y, xx])
+    if score < OCCLUDED_Z:
+        return []
+    return [Flag(i, 'occluded', score, f'blob at x={(xx + 0.5) / THUMB:.2f}, y={(y + 0.5) / THUMB:.2f}, '
+                                        f'{OCCLUDED_SCALES[k] * 2 / THUMB:.0%} wide, differs from the peers (score {score:.1f})')]
+
+def _box(x):
+    return scipy.ndimage.uniform_filter(x, NEW_WINDOW, mode='nearest')
+
+def _local_moments(x):
+    """(x, windowed mean, windowed variance) of a work-size image."""
+    mean = _box(x)
+    return x, mean, np.maximum(_box(x * x) - mean * mean, 0)
+
+def _unexplained(a, b):
+    """Windowed variance of a that the best affine fit to b leaves: var_a (1 - correlation^2); a, b from _local_moments."""
+    cov = _box(a[0] * b[0]) - a[1] * b[1]
+    return np.maximum(a[2] - cov * cov / (b[2] + 1e-5), 0)
+
+def _new_structure_flag(i, moments, peers, refs):
+    """Structure in frame i that none of refs (peers and the frames next to it) explains, against what each peer
+    leaves unexplained of the other peers: a bird or a drop is new, clouds or lit windows are new in the peers too."""
+    new = np.min([_unexplained(moments[i], moments[j]) for j in refs], 0)
+    usual = np.median([np.min([_unexplained(moments[j], moments[k]) for k in peers if k != j], 0) for j in peers], 0)
+    ratio = new / (usual + NEW_FLOOR)
+    y, x = np.unravel_index(np.argmax(ratio), ratio.shape)
+    score = float(ratio[y, x])
+    if score < NEW_RATIO:
+        return []
+    h, w = ratio.shape
+    return [Flag(i, 'occluded', score, f'new structure at x={(x + 0.5) / w:.2f}, y={(y + 0.5) / h:.2f}, '
+                                        f'{score:.1f} times what the peers change by themselves')]
+
+def _moved_flags(warps):
+    """Frames whose translation is MOVED_JUMP away from the median of the 3 frames before and the 3 after them."""
+    t = geometry.rows_to_matrices(warps)[:, :, 2]
+    flags = []
+    for i in range(len(t)):
+        around = np.concatenate([t[max(i - 3, 0):i], t[i + 1:i + 4]])
+        jump = np.linalg.norm(t[i] - np.median(around, 0)) if len(around) else 0.0
+        if jump > MOVED_JUMP:
+            flags.append(Flag(i, 'camera_moved', jump, f'view shifted by {jump:.1%} of the frame against the frames around it'))
+    return flags
+
+def _unshift(x, t):
+    """x moved back by the translation t (fractions of the frame) of its warp."""
+    return scipy.ndimage.shift(x, (t[1] * x.shape[0], t[0] * x.shape[1]), order=1, mode='nearest')
+
+def flag_frames(frames, *, warps=None, times=None, size=128, workers=None, progress=None, cancel=None):
+    """Flags of frames (a list of discovery.Frame in time order), sorted by index, one per (index, reason).
+    warps: (N, 6) rows in the same order (for camera_moved, and to align the thumbnails' translation); times: unix
+    seconds per frame (default: from the file names). cancel() raises analysis.Cancelled."""
+    n = len(frames)
+    if warps is not None and np.shape(warps) != (n, 6):
+        raise ValueError(f'Warps of shape {np.shape(warps)} do not match the {n} frames: expected ({n}, 6)')
+    times = frame_times(frames) if times is None else np.asarray(times, dtype=np.float64)
+    wh = analysis.work_size(geometry.reference_size(frames), size)
+    m = analysis.map_frames(_measure_chunk, frames, (wh,), workers, progress, cancel)
+    valid = np.array([v is not None for v in m])
+    thumbs = [None if v is None else v[4] for v in m]
+    grays = [None if v is None else v[5].astype(np.float32) for v in m]
+    if warps is not None: # Undo the translation so that the thumbnails and images line up.
+        t = geometry.rows_to_matrices(warps)[:, :, 2]
+        thumbs = [None if x is None else _unshift(x, t[i]) for i, x in enumerate(thumbs)]
+        grays = [None if x is None else _unshift(x, t[i]) for i, x in enumerate(grays)]
+    moments = [None if x is None else _local_moments(x) for x in grays]
+    flags = [] if warps is None else _moved_flags(np.asarray(warps, dtype=np.float64))
+    for i, peers in enumerate(find_peers(times, valid)):
+        if valid[i] and len(peers) >= 3:
+            photometric = _photometric_flags(i, m, peers)
+            flags += photometric
+            if photometric:
+                continue
+            peer_means = [m[j][0] for j in peers]
+            blob = _occlusion_flag(i, thumbs, peers) if np.median(peer_means) >= DAYLIGHT else [] # Night: noise, not blobs.
+            if not blob and min(peer_means) >= DAYLIGHT: # Not at dusk either: the lights come on at random.
+                refs = list(peers) + [k for k in (i - 1, i + 1) if 0 <= k < n and valid[k]]
+                blob = _new_structure_flag(i, moments, peers, refs)
+            flags += blob
+    return sorted(flags, key=lambda f: (f.index, REASONS.index(f.reason)))
+
+#----------------------------------------------------------------------------
+# Report.
+
+def write_report(path, frames, flags, *, input_path=None, times=None):
+    """bad_frames.json (atomic, replaces an existing file): {version, input, num_frames, flags: [{index, file, time,
+    reason, score, detail}]}; time is ISO 8601 UTC from `times` or the file name, or null."""
+    times = frame_times(frames) if times is None else np.asarray(times, dtype=np.float64)
+    def iso(u):
+        return None if not np.isfinite(u) else datetime.datetime.fromtimestamp(u, datetime.timezone.utc).isoformat().replace('+00:00', 'Z')
+    doc = dict(version=REPORT_VERSION, input=input_path, num_frames=len(frames),
+               flags=[dict(index=f.index, file=frames[f.index].name, time=iso(times[f.index]), reason=f.reason,
+                           score=float(f.score), detail=f.detail) for f in flags])
+    dnnlib.util.write_json(path, doc, overwrite=True)
+
+def read_report(path):
+    """The flags of a bad_frames.json; ValueError naming the file for anything else."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            doc = json.load(f)
+        if doc.get('version') != REPORT_VERSION:
+            raise ValueError(f'version {doc.get("version")!r}, expected {REPORT_VERSION}')
+        n = doc['num_frames']
+        flags = [Flag(int(e['index']), str(e['reason']), float(e['score']), str(e['detail'])) for e in doc['flags']]
+        for flag in flags:
+            if flag.reason not in REASONS or not 0 <= flag.index < n:
+                raise ValueError(f'bad flag {flag}')
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ValueError(f'Bad-frame report {path} is not readable: {type(e).__name__}: {e}') from e
+    return flags
+
+def skip_text(flags, reasons=None):
+    """Flagged indices (of the given reasons, default all) as '10,25,100-102', the syntax of --skip."""
+    idx = sorted({f.index for f in flags if reasons is None or f.reason in reasons})
+    runs = []
+    for i in idx:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return ','.join(str(a) if a == b else f'{a}-{b}' for a, b in runs)
+
+#----------------------------------------------------------------------------
