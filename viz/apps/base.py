@@ -100,6 +100,7 @@ class App:
     TITLE = 'TLGAN viewer'
     PANEL_WIDTH = 350           # Width of the controls at UI scale 1.
     LOG_LINES = 2000
+    EXPORT_CLOSE_S = 0.5        # How long closing waits for an export in flight.
     EMPTY_TEXT = 'Drop a file here'
     IMAGE_FLAGS = imgui.WindowFlags_.horizontal_scrollbar # Of the image pane.
 
@@ -111,6 +112,8 @@ class App:
         self.win = gui_utils.Window(self.TITLE, settings=prefs, visible=visible, confirm_quit=True)
         self.texture = gui_utils.Texture(nearest=True)
         self.worker = Worker('viz-render')
+        self.exporter = Worker('viz-export') # Exports run beside the renders, one at a time.
+        self._export_job, self._export_frames = 0, (0, 0)
         self.image = None                   # The uploaded image (uint8 RGBA).
         self.progress = 0.0
         self.message, self.message_kind = '', 'info'
@@ -215,6 +218,7 @@ class App:
 
     def close(self):
         self.worker.close()
+        self.exporter.close(timeout=self.EXPORT_CLOSE_S)
         if self.save_settings and self.win.handle is not None:
             self.prefs.update(self.settings_prefs())
             try:
@@ -344,6 +348,52 @@ class App:
         h, w = self.image.shape[:2]
         self.win.set_content_size(w * zoom, h * zoom, region=self.pane_rect[2:], framebuffer_pixels=True)
 
+    #---------------------------------------------------------------------
+    # Exports, in their own worker (the subclasses make the jobs).
+
+    @property
+    def exporting(self):
+        return self._export_job != 0
+
+    def submit_export(self, job, tag):
+        """Run the generator function `job` (the Worker protocol) in the export worker; progress via export_progress."""
+        self._export_frames = (0, 0)
+        self._export_job = self.exporter.submit(job, tag=tag)
+        return self._export_job
+
+    def export_progress(self, k, n):
+        """Called from the export job: k of n done."""
+        self._export_frames = (k, n)
+
+    def export_finished(self, value):
+        """Hook: the export in flight wrote `value`."""
+        self.say(f'Wrote {value}')
+
+    def _receive_export(self):
+        update = self.exporter.poll()
+        if update is None or update.job != self._export_job or not update.done:
+            return
+        self._export_job = 0
+        if update.error:
+            self.say(f'Export stopped: {update.error}', 'error')
+        else:
+            self.export_finished(update.value)
+
+    def export_status(self):
+        """(fraction, label) of the export in flight, for the status bar."""
+        k, n = self._export_frames
+        return k / max(n, 1), (f'export {k}/{n}' if n else 'exporting')
+
+    def wait_export(self, timeout=300):
+        """Tests: until the export in flight has ended; returns what it wrote (None on failure)."""
+        job = self._export_job
+        if not job:
+            return None
+        self.exporter.wait(timeout, job=job)
+        update = self.exporter.latest
+        self.step()
+        return update.value if update is not None and update.job == job and not update.error else None
+
 #----------------------------------------------------------------------------
 
 class Viewer(App):
@@ -357,7 +407,6 @@ class Viewer(App):
         self.network_roots = list(network_roots)
         self.renderer = SharedRenderer(renderer or render.Renderer(device=device, datasets=DatasetFinder(dataset_roots)))
         super().__init__(**kwargs)
-        self.exporter = Worker('viz-export')
         self.doc = doc or self.default_doc()
         self.roots = list(roots)
         self.shown = None                   # Rendered on screen (None before the first result).
@@ -368,7 +417,6 @@ class Viewer(App):
         self._shown_job = 0                 # The job whose result is on screen.
         self._view_key = None               # The soft state the uploaded image was composed with.
         self._render_error = ''
-        self._export_job, self._export_frames = 0, (0, 0)
 
     #---------------------------------------------------------------------
     # Hooks for subclasses.
@@ -510,44 +558,17 @@ class Viewer(App):
         out = free_path(folder, self.export_stem(doc), fmt)
         partial = None if self.shown_done else self._job # the render of the view on screen still runs
         roots = self.roots + self.network_roots
-        def progress(k, n):
-            self._export_frames = (k, n)
         def job():
             if partial is not None:
                 yield None, 0.0
                 self.worker.wait(job=partial) # one render at a time: the view's first
-            self._export_frames = (0, 0)
-            yield vexport.export(self.renderer, doc, out, roots=roots, progress=progress), 1.0
-        self._export_frames = (0, 0)
-        self._export_job = self.exporter.submit(job, tag=out)
+            self.export_progress(0, 0)
+            yield vexport.export(self.renderer, doc, out, roots=roots, progress=self.export_progress), 1.0
+        self.submit_export(job, tag=out)
         self.prefs['export_folder'] = folder
         self.export_panel = dataclasses.replace(self.export_panel, folder=folder)
         self.say(f'Exporting {os.path.basename(out)}' + (' (waiting for the render to finish)' if partial else ''))
         return out
-
-    @property
-    def exporting(self):
-        return self._export_job != 0
-
-    def _receive_export(self):
-        update = self.exporter.poll()
-        if update is None or update.job != self._export_job or not update.done:
-            return
-        self._export_job = 0
-        if update.error:
-            self.say(f'Export failed: {update.error}', 'error')
-        else:
-            self.say(f'Wrote {update.value}')
-
-    def wait_export(self, timeout=120):
-        """Tests: until the export in flight has finished; returns the path written (None on failure)."""
-        job = self._export_job
-        if job == 0:
-            return None
-        self.exporter.wait(timeout, job=job)
-        update = self.exporter.latest
-        self.step()
-        return update.value if update is not None and update.job == job and not update.error else None
 
     #---------------------------------------------------------------------
     # The App's hooks.
@@ -567,8 +588,7 @@ class Viewer(App):
     def status(self):
         label = f'{self.progress * 100:.0f}%' if self.worker.busy else ('done' if self.shown_done else '')
         if self.exporting:
-            k, n = self._export_frames
-            return k / max(n, 1), (f'export {k}/{n}' if n else 'exporting')
+            return self.export_status()
         return self.progress, label
 
     def quit_question(self):
@@ -576,10 +596,6 @@ class Viewer(App):
 
     def settings_prefs(self):
         return dict(super().settings_prefs(), export_folder=self.export_panel.folder)
-
-    def close(self):
-        self.exporter.close(timeout=0.5)
-        super().close()
 
     def draw_sections(self):
         self._draw_export()

@@ -75,6 +75,7 @@ class PreprocApp(App):
     APP = 'preproc'
     TITLE = 'TLGAN preprocessing'
     PANEL_WIDTH = 390
+    EXPORT_CLOSE_S = 2          # The export stops at its next frame once cancelled.
     EMPTY_TEXT = 'Drop a folder, zip or video of frames, or a saved state (.json), here'
 
     def __init__(self, state=None, *, state_path=None, **kwargs):
@@ -83,14 +84,13 @@ class PreprocApp(App):
         self.state = state or ui_state.UIState()
         self.state_path = state_path
         self.opened = None
-        self.exporter = Worker('preproc-export')
         self.analyst = Worker('preproc-analysis')
         self.shown = None                   # The Preview on screen.
         self._open_job, self._open_key = 0, None
         self._job, self._job_key, self._received = 0, None, 0 # the preview job, its key, the last job received
         self._cache = collections.OrderedDict()
         self._manual = (None, None)         # (key, rows or the reason they cannot be solved)
-        self._export_job, self._export_done, self._cancel = 0, (0, 0), threading.Event()
+        self._cancel = threading.Event()    # Stops the export in flight.
         self._analysis_job, self._analysis_name, self._analysis_progress = 0, '', 0.0
         self._analysis_cancel = threading.Event()
         self.flags = []                     # badframes.Flag of the last "Flag bad frames".
@@ -301,8 +301,7 @@ class PreprocApp(App):
 
     def status(self):
         if self.exporting:
-            k, n = self._export_done
-            return k / max(n, 1), f'export {k}/{n}' if n else 'exporting'
+            return self.export_status()
         if self.analyst.busy:
             return self._analysis_progress, f'{self._analysis_name} {self._analysis_progress * 100:.0f}%'
         return (0.0, 'opening') if self._open_job else (0.0, 'rendering' if self.worker.busy else '')
@@ -318,7 +317,6 @@ class PreprocApp(App):
     def close(self):
         self._cancel.set()
         self._analysis_cancel.set()
-        self.exporter.close(timeout=2)
         self.analyst.close(timeout=2)
         self._thumb_tex.close()
         super().close()
@@ -415,10 +413,6 @@ class PreprocApp(App):
     #---------------------------------------------------------------------
     # Export, in its own worker.
 
-    @property
-    def exporting(self):
-        return self._export_job != 0
-
     def start_export(self):
         """Export the dataset with the current settings (the CLI's export_dataset); returns the job id or None."""
         if self.exporting or self.opened is None:
@@ -429,38 +423,17 @@ class PreprocApp(App):
             return None
         cfg = self.export_config()
         self._cancel.clear()
-        self._export_done = (0, 0)
-        def progress(k, n):
-            self._export_done = (k, n)
         def job():
-            yield export.export_dataset(cfg, on_progress=progress, cancel=self._cancel.is_set), 1.0
-        self._export_job = self.exporter.submit(job, tag='export')
+            yield export.export_dataset(cfg, on_progress=self.export_progress, cancel=self._cancel.is_set), 1.0
         self.say(f'Exporting into {cfg.export}')
-        return self._export_job
+        return self.submit_export(job, tag='export')
 
     def cancel_export(self):
         self._cancel.set()
 
-    def _receive_export(self):
-        update = self.exporter.poll()
-        if update is None or update.job != self._export_job or not update.done:
-            return
-        self._export_job = 0
-        if update.error:
-            self.say(f'Export stopped: {update.error}', 'error')
-        else:
-            self.say(f'Wrote {update.value}')
-            self.edit(resume=False, overwrite=False)
-
-    def wait_export(self, timeout=300):
-        """Tests: until the export in flight has ended; returns the zip written (None on failure)."""
-        job = self._export_job
-        if not job:
-            return None
-        self.exporter.wait(timeout, job=job)
-        update = self.exporter.latest
-        self.step()
-        return update.value if update is not None and update.job == job and not update.error else None
+    def export_finished(self, value):
+        super().export_finished(value)
+        self.edit(resume=False, overwrite=False)
 
     #---------------------------------------------------------------------
     # Automatic alignment and bad-frame flags (preproc.autoalign, preproc.badframes), in their own worker.
