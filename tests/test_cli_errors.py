@@ -222,9 +222,13 @@ def test_export_into_a_file(tmp_path):
 def test_demo_script_reports_a_stop_and_continues_the_run(tmp_path):
     out = tmp_path / 'demo'
     (out / 'sequence').mkdir(parents=True)
-    (out / 'sequence' / 'factors.json').write_text('{}') # the demo's sequence and dataset exist: training only
+    (out / 'sequence' / 'factors.json').write_text('{}') # the demo's sequence, datasets and re-renders exist: training only
     (out / 'data').mkdir()
     make_tiny_dataset(out / 'data' / 'demo_32x32_730hz.zip')
+    make_tiny_dataset(out / 'data' / 'demo_128x128_730hz.zip')
+    (out / 'rerender').mkdir()
+    for name in ['stabilised_noon.mp4', 'grid_day_season.jpg', 'grid_day_season_real.jpg', 'strip_year.jpg']:
+        (out / 'rerender' / name).write_text('made before')
     env = dict(train_env(), PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ['PATH'])
     demo = ['bash', 'scripts/demo.sh', str(out), '--snap=1'] + TINY
 
