@@ -17,12 +17,15 @@ the file names (or given). Without times, the nearest frames in index are the pe
                windows of NEW_WINDOW px at the work size, the frame's variance that no affine fit (gain and offset)
                to a reference explains, for the best-fitting of the peers and the two frames next to it in time,
                over the same for each peer against the other peers (what clouds, lit windows and shadows do by
-               themselves). Small faint occluders at night are not found: there sensor noise is as strong.
+               themselves); or a local change (day and night): the frame's high-pass detail differs from the peers'
+               per-pixel median, in units of their per-pixel spread and the frame's noise, by more than LOCAL_RATIO
+               times (1 + that pixel's usual change, its LOCAL_TYPICAL percentile over the sequence's days or nights).
+               This finds a drop's glint at night and dark birds by day; faint birds at night are below the noise.
   camera_moved (with warps) the warp's translation is more than MOVED_JUMP of the frame away from the median of the
                3 frames before and the 3 after it: a knocked camera that came back, or a failed alignment. A lasting
                move flags at most the frames next to it (the warps take care of the rest).
 
-blurred, fogged and occluded are judged only where the peers are in daylight (mean brightness >= DAYLIGHT): at night fine
+blurred, fogged and occluded (but the local change) are judged only where the peers are in daylight (mean brightness >= DAYLIGHT): at night fine
 detail is mostly sensor noise. Frames that cannot be decoded are not flagged (the export skips them anyway).
 """
 
@@ -57,6 +60,10 @@ NEW_RATIO = 12.0         # Unexplained variance over the peers' own that flags n
 NEW_FLOOR = 1e-3         # Added to the peers' unexplained variance: noise and JPEG.
 OCCLUDED_SCALES = (1, 2, 4) # Blob scales (sigma) in thumbnail pixels.
 SPREAD_FLOOR = 0.04     # Added to the peers' per-pixel spread: JPEG and sensor noise.
+LOCAL_SIGMA = 2.0        # High-pass of the local-change test (Gaussian sigma at 128 px): keeps birds and glints, drops weather.
+LOCAL_TYPICAL = 98       # Percentile over the sequence of each pixel's change: what that pixel does by itself.
+LOCAL_SAMPLE = 400       # At most this many frames (day, and night) for that percentile.
+LOCAL_RATIO = 4.5        # A change this many times the pixel's typical one (+ 1) flags a local occluder.
 MOVED_JUMP = 0.05
 
 @dataclasses.dataclass
@@ -173,6 +180,50 @@ def _new_structure_flag(i, moments, peers, refs):
     return [Flag(i, 'occluded', score, f'new structure at x={(x + 0.5) / w:.2f}, y={(y + 0.5) / h:.2f}, '
                                         f'{score:.1f} times what the peers change by themselves')]
 
+def _high_pass(x):
+    s = LOCAL_SIGMA * max(x.shape) / 128
+    return x - scipy.ndimage.gaussian_filter(x, s)
+
+def _local_change(i, fine, peers):
+    """float16 |z| map of frame i's fine detail against its peers': the difference from their per-pixel median (each
+    peer scaled to frame i's contrast first) over their per-pixel spread and frame i's own noise, lightly smoothed.
+    A bird or a drop's glint is a few pixels of large z; a change of light or snow cover is mostly gone in the
+    high-pass."""
+    x, stack = fine[i], np.stack([fine[j] for j in peers])
+    gain = np.sum(stack * x, (1, 2)) / np.maximum(np.sum(stack * stack, (1, 2)), 1e-9)
+    stack = stack * np.clip(gain, 0.3, 3)[:, None, None]
+    med = np.median(stack, 0)
+    spread = 1.4826 * np.median(np.abs(stack - med), 0)
+    noise = 1.5 * 1.4826 * np.median(np.abs(x - scipy.ndimage.uniform_filter(x, 3))) # Sensor noise and JPEG.
+    z = (x - med) / np.sqrt(spread**2 + noise**2 + 0.005**2)
+    return np.abs(scipy.ndimage.gaussian_filter(z, 0.5 * max(x.shape) / 128)).astype(np.float16)
+
+def _typical_change(changes, members):
+    """Per-pixel LOCAL_TYPICAL percentile of the changes of `members` (at most LOCAL_SAMPLE of them), spread by a
+    pixel: where lit windows, the crane's hook, clouds or misaligned edges change by themselves."""
+    members = members[np.linspace(0, len(members) - 1, min(len(members), LOCAL_SAMPLE)).astype(int)]
+    typical = np.percentile(np.stack([changes[k] for k in members]).astype(np.float32), LOCAL_TYPICAL, axis=0)
+    return scipy.ndimage.maximum_filter(typical, 3)
+
+def _local_flags(changes, night):
+    """Frames whose change somewhere exceeds LOCAL_RATIO times what that pixel typically does, days and nights
+    apart (lights at night). changes: {index: map}, night: {index: bool}."""
+    flags = []
+    for is_night in (False, True):
+        members = np.array([i for i in changes if night[i] == is_night])
+        if len(members) < 10: # Too few frames to know what each pixel does by itself.
+            continue
+        typical = _typical_change(changes, members)
+        for i in members:
+            ratio = scipy.ndimage.gaussian_filter(changes[i] / (typical + 1), 0.7)
+            y, x = np.unravel_index(np.argmax(ratio), ratio.shape)
+            score = float(ratio[y, x])
+            if score >= LOCAL_RATIO:
+                h, w = ratio.shape
+                flags.append(Flag(int(i), 'occluded', score, f'local change at x={(x + 0.5) / w:.2f}, y={(y + 0.5) / h:.2f}, '
+                                                             f'{score:.1f} times what this spot changes by itself'))
+    return flags
+
 def _moved_flags(warps):
     """Frames whose translation is MOVED_JUMP away from the median of the 3 frames before and the 3 after them."""
     t = geometry.rows_to_matrices(warps)[:, :, 2]
@@ -206,6 +257,8 @@ def flag_frames(frames, *, warps=None, times=None, size=128, workers=None, progr
         thumbs = [None if x is None else _unshift(x, t[i]) for i, x in enumerate(thumbs)]
         grays = [None if x is None else _unshift(x, t[i]) for i, x in enumerate(grays)]
     moments = [None if x is None else _local_moments(x) for x in grays]
+    fine = [None if x is None else _high_pass(x) for x in grays]
+    changes, night = {}, {}
     flags = [] if warps is None else _moved_flags(np.asarray(warps, dtype=np.float64))
     for i, peers in enumerate(find_peers(times, valid)):
         if valid[i] and len(peers) >= 3:
@@ -219,6 +272,9 @@ def flag_frames(frames, *, warps=None, times=None, size=128, workers=None, progr
                 refs = list(peers) + [k for k in (i - 1, i + 1) if 0 <= k < n and valid[k]]
                 blob = _new_structure_flag(i, moments, peers, refs)
             flags += blob
+            if not blob:
+                changes[i], night[i] = _local_change(i, fine, peers), np.median(peer_means) < DAYLIGHT
+    flags += _local_flags(changes, night)
     return sorted(flags, key=lambda f: (f.index, REASONS.index(f.reason)))
 
 #----------------------------------------------------------------------------
