@@ -60,10 +60,11 @@ NEW_RATIO = 12.0         # Unexplained variance over the peers' own that flags n
 NEW_FLOOR = 1e-3         # Added to the peers' unexplained variance: noise and JPEG.
 OCCLUDED_SCALES = (1, 2, 4) # Blob scales (sigma) in thumbnail pixels.
 SPREAD_FLOOR = 0.04     # Added to the peers' per-pixel spread: JPEG and sensor noise.
+LOCAL_SIZE = 256         # The local-change test works at up to this size: a bird's wing or a glint is 2-5 px wide at 256.
 LOCAL_SIGMA = 2.0        # High-pass of the local-change test (Gaussian sigma at 128 px): keeps birds and glints, drops weather.
 LOCAL_TYPICAL = 98       # Percentile over the sequence of each pixel's change: what that pixel does by itself.
 LOCAL_SAMPLE = 400       # At most this many frames (day, and night) for that percentile.
-LOCAL_RATIO = 4.5        # A change this many times the pixel's typical one (+ 1) flags a local occluder.
+LOCAL_RATIO = 5.5        # A change this many times the pixel's typical one (+ 1) flags a local occluder.
 MOVED_JUMP = 0.05
 
 @dataclasses.dataclass
@@ -76,9 +77,13 @@ class Flag:
 #----------------------------------------------------------------------------
 # Per-frame measurements (in worker processes).
 
-def _measure_chunk(frames, wh):
-    """[(mean, saturated fraction, detail, contrast, THUMBxTHUMB thumbnail, float16 work-size image) or None] per
-    frame."""
+def _high_pass(x):
+    s = LOCAL_SIGMA * max(x.shape) / 128
+    return x - scipy.ndimage.gaussian_filter(x, s)
+
+def _measure_chunk(frames, wh, local_wh):
+    """[(mean, saturated fraction, detail, contrast, THUMBxTHUMB thumbnail, float16 work-size image, float16
+    high-pass at local_wh) or None] per frame."""
     out = []
     for frame in frames:
         gray = analysis.load_small(frame, wh)
@@ -87,8 +92,9 @@ def _measure_chunk(frames, wh):
             continue
         coarse = scipy.ndimage.gaussian_filter(gray, 2.0)
         thumb = np.asarray(Image.fromarray(gray).resize((THUMB, THUMB), Image.Resampling.BOX))
+        fine = _high_pass(gray if local_wh == wh else analysis.load_small(frame, local_wh))
         out.append((float(gray.mean()), float((gray > 0.98).mean()), float(np.abs(scipy.ndimage.laplace(gray)).mean()),
-                    float(coarse.std()), thumb, gray.astype(np.float16)))
+                    float(coarse.std()), thumb, gray.astype(np.float16), fine.astype(np.float16)))
     return out
 
 #----------------------------------------------------------------------------
@@ -180,10 +186,6 @@ def _new_structure_flag(i, moments, peers, refs):
     return [Flag(i, 'occluded', score, f'new structure at x={(x + 0.5) / w:.2f}, y={(y + 0.5) / h:.2f}, '
                                         f'{score:.1f} times what the peers change by themselves')]
 
-def _high_pass(x):
-    s = LOCAL_SIGMA * max(x.shape) / 128
-    return x - scipy.ndimage.gaussian_filter(x, s)
-
 def _local_change(i, fine, peers):
     """float16 |z| map of frame i's fine detail against its peers': the difference from their per-pixel median (each
     peer scaled to frame i's contrast first) over their per-pixel spread and frame i's own noise, lightly smoothed.
@@ -248,16 +250,18 @@ def flag_frames(frames, *, warps=None, times=None, size=128, workers=None, progr
         raise ValueError(f'Warps of shape {np.shape(warps)} do not match the {n} frames: expected ({n}, 6)')
     times = frame_times(frames) if times is None else np.asarray(times, dtype=np.float64)
     wh = analysis.work_size(geometry.reference_size(frames), size)
-    m = analysis.map_frames(_measure_chunk, frames, (wh,), workers, progress, cancel)
+    local_wh = analysis.work_size(geometry.reference_size(frames), LOCAL_SIZE)
+    m = analysis.map_frames(_measure_chunk, frames, (wh, local_wh), workers, progress, cancel)
     valid = np.array([v is not None for v in m])
     thumbs = [None if v is None else v[4] for v in m]
     grays = [None if v is None else v[5].astype(np.float32) for v in m]
+    fine = [None if v is None else v[6].astype(np.float32) for v in m]
     if warps is not None: # Undo the translation so that the thumbnails and images line up.
         t = geometry.rows_to_matrices(warps)[:, :, 2]
         thumbs = [None if x is None else _unshift(x, t[i]) for i, x in enumerate(thumbs)]
         grays = [None if x is None else _unshift(x, t[i]) for i, x in enumerate(grays)]
+        fine = [None if x is None else _unshift(x, t[i]) for i, x in enumerate(fine)]
     moments = [None if x is None else _local_moments(x) for x in grays]
-    fine = [None if x is None else _high_pass(x) for x in grays]
     changes, night = {}, {}
     flags = [] if warps is None else _moved_flags(np.asarray(warps, dtype=np.float64))
     for i, peers in enumerate(find_peers(times, valid)):
