@@ -25,6 +25,9 @@ import click
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from training import checkpoint # pylint: disable=wrong-import-position
+
 COLUMNS = ['err_hour', 'err_season_days', 'err_trend', 'leakage', 'z_weather', 'move_year_trend', 'move_lin_trend', 'fd']
 STOP_GRACE_S = 60 # a stopped run finishes its step and writes a snapshot and a state
 
@@ -59,14 +62,11 @@ def snapshots(path):
     return sorted(glob.glob(os.path.join(path, '*', 'network-snapshot-*.pkl')))
 
 def reached_kimg(path):
-    """The kimg of the newest training state of a run dir (0 if none)."""
-    best = 0.0
-    for stats in glob.glob(os.path.join(path, '*', 'stats.jsonl')):
-        with open(stats, encoding='utf-8') as f:
-            for line in f:
-                kimg = json.loads(line).get('Progress/kimg', {}).get('mean')
-                best = max(best, kimg or 0.0)
-    return best
+    """The kimg of the newest training state of a run dir (0 if none): what a resumed run continues from."""
+    states = glob.glob(os.path.join(path, '*', 'training-state-*.pt'))
+    if not states:
+        return 0.0
+    return checkpoint.load_state(max(states, key=os.path.getmtime), mmap=True)['cur_nimg'] / 1000
 
 def sec_per_kimg(path):
     """Median of the runs' per-tick s/kimg, ticks after the first (which holds the start-up)."""
@@ -90,11 +90,11 @@ def train_command(args, name, opts, seed):
     return cmd
 
 def train_all(args, configs):
-    """Train every unfinished run, args.parallel at a time, until done or the deadline; returns the runs' exit codes."""
+    """Train every unfinished run, args.parallel at a time, until done or the deadline."""
     todo = [(name, seed) for name, seed in all_runs(configs) if reached_kimg(run_dir(args.outdir, name, seed)) < args.kimg]
     gpus = os.environ.get('CUDA_VISIBLE_DEVICES', '').split(',') if args.gpus is None else args.gpus.split(',')
     deadline = time.time() + args.time_limit - STOP_GRACE_S if args.time_limit else float('inf')
-    running, codes, slot, stopping = {}, {}, 0, False
+    running, slot, stopping = {}, 0, False
     while todo or running:
         while todo and len(running) < args.parallel and time.time() < deadline:
             name, seed = todo.pop(0)
@@ -118,10 +118,8 @@ def train_all(args, configs):
         for key, (proc, log) in list(running.items()):
             if proc.poll() is not None:
                 log.close()
-                codes[key] = proc.returncode
                 del running[key]
                 print(f'{key[0]} seed {key[1]}: exit {proc.returncode} at {reached_kimg(run_dir(args.outdir, *key)):.1f} kimg', flush=True)
-    return codes
 
 #----------------------------------------------------------------------------
 # Evaluation and the table.
