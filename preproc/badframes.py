@@ -13,13 +13,16 @@ the file names (or given). Without times, the nearest frames in index are the pe
   blurred      fine detail (mean |Laplacian|) < DETAIL_RATIO of the peers' while the coarse contrast stays.
   fogged       coarse contrast (std of the blurred image) < CONTRAST_RATIO of the peers' median.
   occluded     a large blob that differs from the peers' per-pixel median, in units of their per-pixel spread (a
-               drop or dirt on the lens, a hand), at THUMB px (daylight only); or a local change (day and night): at
-               up to LOCAL_SIZE px, the frame's high-pass detail differs from the peers' per-pixel median, in units
-               of their per-pixel spread and the frame's noise, by more than LOCAL_RATIO times (1 + that pixel's usual
-               change: its LOCAL_TYPICAL percentile over the days, or nights, near in time; lit windows, the crane's
-               hook, clouds). This finds a drop's glint at night and dark birds by day; faint birds at night are
-               below the sensor noise, and a glint next to lit windows or a faint bird where clouds change is often
-               no larger than what that spot does by itself.
+               drop or dirt on the lens, a hand), at THUMB px (daylight only); or, at up to LOCAL_SIZE px (day and
+               night), in the frame's high-pass detail against the peers' per-pixel median (in units of their spread
+               and the frame's noise: the residual), a local change larger than LOCAL_RATIO times (1 + that pixel's
+               usual change: its LOCAL_TYPICAL percentile over the days, or nights, near in time; lit windows, the
+               crane's hook, clouds), or a bird-shaped darkening of the residual (a thin dark gull shape at a few sizes
+               and angles, darker than the residual just off its wings on both sides, so that edges of snow and
+               shadows do not count) larger than BIRD_RATIO times (BIRD_FLOOR + that pixel's usual one). The local
+               change finds a drop's glint at night; the shape finds birds by day where clouds change the spot as
+               much as a bird does pixel by pixel. Faint birds at night are below the sensor noise, and a glint next
+               to lit windows is no larger than what that spot does by itself.
   camera_moved (with warps) the warp's translation is more than MOVED_JUMP of the frame away from the median of the
                3 frames before and the 3 after it: a knocked camera that came back, or a failed alignment. A lasting
                move flags at most the frames next to it (the warps take care of the rest).
@@ -30,6 +33,7 @@ night fine detail is mostly sensor noise. Frames that cannot be decoded are not 
 
 import dataclasses
 import datetime
+import functools
 import json
 
 import numpy as np
@@ -61,6 +65,11 @@ LOCAL_SIGMA = 2.0        # High-pass of the local-change test (Gaussian sigma at
 LOCAL_TYPICAL = 98       # Percentile of each pixel's change over the frames near in time: what that pixel does by itself.
 LOCAL_BLOCK = 40         # Frames (days, or nights) per block of that percentile, taken with the blocks before and after.
 LOCAL_RATIO = 3.8        # A change this many times the pixel's typical one (+ 1) flags a local occluder.
+BIRD_SPANS = (8, 11, 15)  # Body to wing tip, px at 256 px: a bird near the lens.
+BIRD_ANGLES = (-25, 0, 25) # Degrees: a gliding bird banks.
+BIRD_OFFSET = 3          # px: the wings moved off themselves, past their width and blur.
+BIRD_FLOOR = 0.5         # Added to each pixel's typical bird response (z units).
+BIRD_RATIO = 8.0         # A bird-shaped darkening this many times (BIRD_FLOOR + the pixel's typical one) flags.
 MOVED_JUMP = 0.05
 BORDER = 0.03           # Of the frame, not searched for occluders: more than the camera's shake.
 
@@ -164,19 +173,56 @@ def _inner(ratio):
     out[by:h - by, bx:w - bx] = ratio[by:h - by, bx:w - bx]
     return out
 
-def _local_change(i, fine, peers):
-    """float16 |z| map of frame i's fine detail against its peers': the difference from their per-pixel median (each
-    peer scaled to frame i's contrast first) over their per-pixel spread and frame i's own noise, lightly smoothed.
-    A bird or a drop's glint is a few pixels of large z; a change of light or snow cover is mostly gone in the
-    high-pass."""
+def _residual(i, fine, peers):
+    """Signed z map of frame i's fine detail against its peers': the difference from their per-pixel median (each
+    peer scaled to frame i's contrast first) over their per-pixel spread and frame i's own noise."""
     x, stack = fine[i], np.stack([fine[j] for j in peers])
     gain = np.sum(stack * x, (1, 2)) / np.maximum(np.sum(stack * stack, (1, 2)), 1e-9)
     stack = stack * np.clip(gain, 0.3, 3)[:, None, None]
     med = np.median(stack, 0)
     spread = 1.4826 * np.median(np.abs(stack - med), 0)
     noise = 1.5 * 1.4826 * np.median(np.abs(x - scipy.ndimage.uniform_filter(x, 3))) # Sensor noise and JPEG.
-    z = (x - med) / np.sqrt(spread**2 + noise**2 + 0.005**2)
-    return np.abs(scipy.ndimage.gaussian_filter(z, 0.5 * max(x.shape) / 128)).astype(np.float16)
+    return (x - med) / np.sqrt(spread**2 + noise**2 + 0.005**2)
+
+def _local_change(z):
+    """float16 |z|, lightly smoothed: a drop's glint is a few pixels of large z; a change of light or snow cover is
+    mostly gone in the high-pass."""
+    return np.abs(scipy.ndimage.gaussian_filter(z, 0.5 * max(z.shape) / 128)).astype(np.float16)
+
+def _bird_kernel(span, angle):
+    """A thin dark gull shape (the wings of a bird near the lens, seen from below) `span` px from the body to a
+    wing tip, turned by `angle` degrees, weights summing to 1; and the offset (rows, cols) across its wings."""
+    r = int(np.ceil(1.3 * span)) + 2
+    yy, xx = np.mgrid[-r:r + 1, -r:r + 1].astype(np.float32)
+    c, s = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+    u, v = (c * xx + s * yy) / span, (c * yy - s * xx) / span
+    wing = np.abs(v - (-0.3 * np.sin(np.pi * np.minimum(np.abs(u), 1)) + 0.25 * np.abs(u)))
+    shape = np.clip(np.minimum(0.09 * (1 - np.abs(u)) + 0.02 - wing, 1 - np.abs(u)) * span / 1.2 + 0.5, 0, 1)
+    return shape / shape.sum(), (round(BIRD_OFFSET * c), -round(BIRD_OFFSET * s))
+
+@functools.lru_cache(maxsize=2)
+def _bird_filters(h, w):
+    """[(rfft2 of each bird kernel flipped and centred for a correlation at h x w, offset)] over BIRD_SPANS (at 256 px)
+    and BIRD_ANGLES."""
+    out = []
+    for span in BIRD_SPANS:
+        for angle in BIRD_ANGLES:
+            k, offset = _bird_kernel(span * max(h, w) / 256, angle)
+            pad = np.zeros((h, w), np.float32)
+            pad[:k.shape[0], :k.shape[1]] = k[::-1, ::-1]
+            out.append((np.fft.rfft2(np.roll(pad, (-(k.shape[0] // 2), -(k.shape[1] // 2)), (0, 1))), offset))
+    return out
+
+def _bird_response(z):
+    """float16 map of the largest bird-shaped darkening of z: the mean of -z over the shape minus the same over the
+    shape moved off it, the smaller of the two sides. An edge (a snow patch, a cloud's shadow) is dark on one side
+    only and scores about 0; clouds are smooth, so the thin shape averages their change away."""
+    Z = np.fft.rfft2(-z)
+    best = np.full(z.shape, -np.inf, np.float32)
+    for kf, (dy, dx) in _bird_filters(*z.shape):
+        m = np.fft.irfft2(Z * kf, z.shape)
+        best = np.maximum(best, np.minimum(m - np.roll(m, (dy, dx), (0, 1)), m - np.roll(m, (-dy, -dx), (0, 1))))
+    return best.astype(np.float16)
 
 def _typical_change(changes, members):
     """Per-pixel LOCAL_TYPICAL percentile of the changes of `members`, spread by a pixel: where lit windows, the
@@ -184,28 +230,36 @@ def _typical_change(changes, members):
     typical = np.percentile(np.stack([changes[k] for k in members]).astype(np.float32), LOCAL_TYPICAL, axis=0)
     return scipy.ndimage.maximum_filter(typical, 3)
 
-def _local_flags(changes, night):
-    """Frames whose change somewhere exceeds LOCAL_RATIO times what that pixel typically does, days and nights
+def _local_flags(maps, night, floor, threshold, sigma, what):
+    """Frames whose map somewhere exceeds `threshold` times (floor + what that pixel typically does), days and nights
     apart (lights at night) and over the frames near in time (a growing building has new windows), in blocks of
-    LOCAL_BLOCK frames judged against their own and the neighbouring blocks. changes: {index: map}, night:
-    {index: bool}."""
+    LOCAL_BLOCK frames judged against their own and the neighbouring blocks; the ratio smoothed by `sigma` px.
+    maps: {index: map}, night: {index: bool}; what: the detail's words for the change."""
     flags = []
     for is_night in (False, True):
-        members = np.array(sorted(i for i in changes if night[i] == is_night))
+        members = np.array(sorted(i for i in maps if night[i] == is_night))
         if len(members) < 10: # Too few frames to know what each pixel does by itself.
             continue
         blocks = np.array_split(members, max(round(len(members) / LOCAL_BLOCK), 1))
         for b, block in enumerate(blocks):
-            typical = _typical_change(changes, np.concatenate(blocks[max(b - 1, 0):b + 2]))
+            typical = np.maximum(_typical_change(maps, np.concatenate(blocks[max(b - 1, 0):b + 2])), 0)
             for i in block:
-                ratio = _inner(scipy.ndimage.gaussian_filter(changes[i] / (typical + 1), 0.7))
+                ratio = _inner(scipy.ndimage.gaussian_filter(maps[i].astype(np.float32) / (typical + floor), sigma))
                 y, x = np.unravel_index(np.argmax(ratio), ratio.shape)
                 score = float(ratio[y, x])
-                if score >= LOCAL_RATIO:
+                if score >= threshold:
                     h, w = ratio.shape
-                    flags.append(Flag(int(i), 'occluded', score, f'local change at x={(x + 0.5) / w:.2f}, y={(y + 0.5) / h:.2f}, '
-                                                                 f'{score:.1f} times what this spot changes by itself'))
+                    flags.append(Flag(int(i), 'occluded', score, f'{what} at x={(x + 0.5) / w:.2f}, y={(y + 0.5) / h:.2f}, '
+                                                                 f'{score:.1f} times what this spot does by itself'))
     return flags
+
+def _merge(flags):
+    """One flag per index: the higher score."""
+    best = {}
+    for f in flags:
+        if f.index not in best or f.score > best[f.index].score:
+            best[f.index] = f
+    return list(best.values())
 
 def _moved_flags(warps):
     """Frames whose translation is MOVED_JUMP away from the median of the 3 frames before and the 3 after them."""
@@ -240,7 +294,7 @@ def flag_frames(frames, *, warps=None, times=None, size=128, workers=None, progr
         t = geometry.rows_to_matrices(warps)[:, :, 2]
         thumbs = [None if x is None else _unshift(x, t[i]) for i, x in enumerate(thumbs)]
         fine = [None if x is None else _unshift(x, t[i]) for i, x in enumerate(fine)]
-    changes, night = {}, {}
+    changes, birds, night = {}, {}, {}
     flags = [] if warps is None else _moved_flags(np.asarray(warps, dtype=np.float64))
     for i, peers in enumerate(find_peers(times, valid)):
         if valid[i] and len(peers) >= 3:
@@ -252,8 +306,11 @@ def flag_frames(frames, *, warps=None, times=None, size=128, workers=None, progr
             blob = _occlusion_flag(i, thumbs, peers) if np.median(peer_means) >= DAYLIGHT else [] # Night: noise, not blobs.
             flags += blob
             if not blob:
-                changes[i], night[i] = _local_change(i, fine, peers), np.median(peer_means) < DAYLIGHT
-    flags += _local_flags(changes, night)
+                z = _residual(i, fine, peers)
+                changes[i], birds[i], night[i] = _local_change(z), _bird_response(z), np.median(peer_means) < DAYLIGHT
+    local = _local_flags(changes, night, 1, LOCAL_RATIO, 0.7, 'local change')
+    shaped = _local_flags(birds, night, BIRD_FLOOR, BIRD_RATIO, 0, 'bird-shaped darkening')
+    flags += _merge(local + shaped)
     return sorted(flags, key=lambda f: (f.index, REASONS.index(f.reason)))
 
 #----------------------------------------------------------------------------

@@ -55,7 +55,7 @@ def test_flags_find_injected_frames_and_spare_nights(sequence):
 def test_flags_find_visible_occluders(tmp_path):
     """The synth's own occluders (drops, birds, blobs), where they are visible: re-rendered without the occluder, the
     frame differs by > 0.1 on >= 4 pixels (a bird at night often does not). At 256 px: the local-change test is tuned
-    there. Recall is below the issue's 90 % target (see docs/PREPROCESSING.md; 7 of 11 here, 3 of 9 with seed 4); this
+    there. Recall is below the issue's 90 % target (see docs/PREPROCESSING.md; 7 of 11 here, 4 of 9 with seed 4); this
     guards what is reached, with few occluded flags on clean frames."""
     cfg = dataclasses.replace(PRESETS['tiny'], size=(256, 256), days=30.0, seed=3, occluder_prob=0.08)
     generate_sequence(str(tmp_path), cfg, workers=1, progress=False)
