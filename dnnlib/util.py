@@ -1,6 +1,7 @@
 """Framework-free helpers: attribute dicts, stdout/stderr teeing, name lookup, time formatting, cached URL access,
 atomic file output, process pools."""
 
+import collections
 import concurrent.futures
 import errno
 import hashlib
@@ -344,5 +345,26 @@ def process_pool(workers):
     unsafe. Its workers leave Ctrl-C to the parent and exit when the parent dies."""
     return concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'),
         initializer=_worker_init, initargs=(os.getpid(),))
+
+def ordered_map(fn, jobs, workers):
+    """Yields fn(*job) for each job, in order: in this process if workers <= 1, else in a process_pool with at most
+    2 * workers jobs in flight (so that a consumer that stops early, e.g. on cancel, stops the work soon). Closing the
+    generator shuts the pool down, dropping the jobs not started."""
+    jobs = list(jobs)
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield fn(*job)
+        return
+    pool = process_pool(min(workers, len(jobs)))
+    try:
+        pending = collections.deque()
+        for job in jobs:
+            pending.append(pool.submit(fn, *job))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 #----------------------------------------------------------------------------

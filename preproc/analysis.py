@@ -5,7 +5,7 @@ Frames of another size than the reference size (geometry.reference_size) are str
 so that normalised coordinates mean the same in every frame.
 """
 
-import collections
+import contextlib
 import os
 
 import numpy as np
@@ -47,27 +47,13 @@ def map_frames(fn, frames, args=(), workers=None, progress=None, cancel=None):
     workers = os.cpu_count() if workers is None else workers
     chunks = [frames[i:i + CHUNK] for i in range(0, len(frames), CHUNK)]
     out = []
-    def step(results):
-        out.extend(results)
-        if progress is not None:
-            progress(len(out), len(frames))
-        if cancel is not None and cancel():
-            raise Cancelled(f'Cancelled after {len(out)} of {len(frames)} frames')
-    if workers <= 1 or len(chunks) <= 1:
-        for chunk in chunks:
-            step(fn(chunk, *args))
-        return out
-    pool = dnnlib.util.process_pool(min(workers, len(chunks)))
-    try:
-        pending = collections.deque()
-        for chunk in chunks: # A bounded number of chunks in flight, so that a cancel stops soon.
-            pending.append(pool.submit(fn, chunk, *args))
-            if len(pending) >= 2 * workers:
-                step(pending.popleft().result())
-        while pending:
-            step(pending.popleft().result())
-    finally:
-        pool.shutdown(cancel_futures=True)
+    with contextlib.closing(dnnlib.util.ordered_map(fn, [(chunk, *args) for chunk in chunks], workers)) as results:
+        for result in results:
+            out.extend(result)
+            if progress is not None:
+                progress(len(out), len(frames))
+            if cancel is not None and cancel():
+                raise Cancelled(f'Cancelled after {len(out)} of {len(frames)} frames')
     return out
 
 #----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ user_skipped, bad_times, ignored_files}}, with t = (u - date_start) / (num_days 
 """
 
 import collections
+import contextlib
 import dataclasses
 import hashlib
 import io
@@ -96,24 +97,10 @@ def render_chunk(items, plan):
 def _rendered(items, plan, workers):
     """Yields (first position, results) per chunk, in order, with a bounded number of chunks in flight."""
     size = max(1, min(16, len(items) // (4 * max(workers, 1))))
-    chunks = [(i, items[i:i + size]) for i in range(0, len(items), size)]
-    if workers <= 1:
-        for start, chunk in chunks:
-            yield start, render_chunk(chunk, plan)
-        return
-    pool = dnnlib.util.process_pool(workers)
-    try:
-        pending = collections.deque()
-        for start, chunk in chunks:
-            pending.append((start, pool.submit(render_chunk, chunk, plan)))
-            if len(pending) >= 2 * workers:
-                start, future = pending.popleft()
-                yield start, future.result()
-        while pending:
-            start, future = pending.popleft()
-            yield start, future.result()
-    finally:
-        pool.shutdown(cancel_futures=True)
+    starts = range(0, len(items), size)
+    jobs = [(items[i:i + size], plan) for i in starts]
+    with contextlib.closing(dnnlib.util.ordered_map(render_chunk, jobs, workers)) as results:
+        yield from zip(starts, results) # closing this generator (a stop, an error) shuts the pool down
 
 #----------------------------------------------------------------------------
 # Export.
