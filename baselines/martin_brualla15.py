@@ -38,6 +38,7 @@ if __name__ == '__main__' and __package__ is None: # run as a script: make the r
     import sys
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import dnnlib.util                                  # pylint: disable=wrong-import-position
 from dnnlib import cli                              # pylint: disable=wrong-import-position
 from training.dataset import DatasetError, ImageFolderDataset # pylint: disable=wrong-import-position
 
@@ -177,18 +178,6 @@ def write_video(path, frames, raw=None, fps=60, crf=18, metadata=None):
             video.write(to_video_frame(with_inset(frame, raw[i]) if raw is not None else frame))
     return path
 
-def _save_npy(path, array):
-    import tempfile # pylint: disable=import-outside-toplevel
-    import dnnlib.util # pylint: disable=import-outside-toplevel
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix='.tmp-', suffix='.npy')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            np.save(f, array)
-        dnnlib.util.move_into_place(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
 #----------------------------------------------------------------------------
 
 @click.command(context_settings=dict(help_option_names=['-h', '--help']))
@@ -235,8 +224,8 @@ def main(zip_path, out, start, count, skip, crop, slice_size, iters, alpha, data
         data_loss=data_loss.lower(), smooth_loss=smooth_loss.lower(), inset=inset)
     write_video(out, result, raw=raw if inset else None, fps=fps, crf=crf, metadata=json.dumps(settings))
     if save_npy:
-        _save_npy(outputs[1], result)
-        _save_npy(outputs[2], t)
+        for path, array in zip(outputs[1:], (result, t)):
+            dnnlib.util.atomic_write(path, lambda f, a=array: np.save(f, a))
     click.echo(f'{out}: flicker (mean |frame difference|, 0..255) raw {flicker(raw):.3f} -> {flicker(result):.3f}')
 
 if __name__ == '__main__':
