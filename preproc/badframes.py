@@ -42,6 +42,7 @@ from PIL import Image
 
 import dnnlib
 from preproc import analysis, geometry, timestamps
+from training import timeline
 
 REASONS = ('black', 'overexposed', 'blurred', 'fogged', 'occluded', 'camera_moved')
 REPORT_VERSION = 1
@@ -119,7 +120,7 @@ def find_peers(times, valid):
     for i in range(n):
         if np.isfinite(times[i]):
             dt = (times[idx] - times[i]) / 86400
-            tod = np.abs((dt + 0.5) % 1 - 0.5) * 24 # Hours apart in time of day.
+            tod = timeline.hours_apart(times[idx], times[i])
             ok = (tod <= PEER_HOURS) & (np.abs(dt) <= PEER_DAYS) & (idx != i) & np.isfinite(dt)
             cost = tod[ok] / PEER_HOURS + np.abs(dt[ok]) / PEER_DAYS # Near in time of day first: dusk changes fast.
             cand = idx[ok][np.argsort(cost, kind='stable')[:PEERS]]

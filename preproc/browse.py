@@ -21,11 +21,6 @@ def lock_index(unix, current, target):
     shift = np.mod(timeline.time_of_day(unix[current]) - timeline.time_of_day(unix[target]) + day / 2, day) - day / 2
     return int(np.abs(unix - (unix[target] + shift)).argmin())
 
-def hour_difference(a, b):
-    """Circular difference of two times of day in hours, in [0, 12]."""
-    d = np.mod(timeline.time_of_day(a) - timeline.time_of_day(b), timeline.SECONDS_PER_DAY) / timeline.SECONDS_PER_HOUR
-    return np.minimum(d, 24 - d)
-
 def density(unix, bins, gap_factor=4.0):
     """(counts per bin over [first, last] capture, gaps): the gaps are (first index, next index) pairs of
     consecutive frames more than gap_factor median intervals apart."""

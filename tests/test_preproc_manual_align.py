@@ -11,6 +11,7 @@ import pytest
 
 from preproc import autoalign, browse, export, geometry, manual_align, ui_state
 from preproc.synth import PRESETS, generate_sequence
+from training import timeline
 
 SIZE = (64, 48)
 
@@ -109,7 +110,7 @@ def test_lock_picks_the_same_time_of_day_on_the_target_date(synth):
         wanted = unix[target] + (((hours[current] - hours[target] + 12) % 24) - 12) * 3600
         assert k == np.abs(unix - wanted).argmin()
         # ... so its hour of day is the locked one up to the capture spacing (3 h +- 35 %, half of it at most).
-        assert browse.hour_difference(unix[k], unix[current]) <= 0.5 * 3 * 1.35 + 1e-9 or abs(np.floor(unix[k] / 86400) - day_target) <= 1
+        assert timeline.hours_apart(unix[k], unix[current]) <= 0.5 * 3 * 1.35 + 1e-9 or abs(np.floor(unix[k] / 86400) - day_target) <= 1
     assert browse.lock_index(unix, 7, 7) == 7
     late = np.array([0, 23, 24 + 1, 48 + 23.5]) * 3600.0 # circular: 23:00 locked, target 01:00 -> 23:00 the day before
     assert browse.lock_index(late, 1, 2) == 1 and browse.lock_index(late, 2, 3) == 3

@@ -132,3 +132,8 @@ def test_stack_to_global_t_at_period_boundaries():
     freqs = timeline.frequency_set(730)
     for t in [0.5, 0.25, 1.0, 365.25 / 730]:
         assert timeline.stack_to_global_t(np.array([t, t, t]), freqs) == pytest.approx(t, abs=1e-12)
+
+def test_hours_apart_is_circular_in_the_time_of_day():
+    u = timeline.to_unix(datetime.datetime(2021, 3, 1, 23, tzinfo=datetime.timezone.utc))
+    later = u + np.array([2, 13, 24 * 5 + 11.5]) * 3600 # 01:00 the next day, 12:00, 10:30 five days on
+    assert np.allclose(timeline.hours_apart(later, u), [2, 11, 11.5]) and np.allclose(timeline.hours_apart(u, later), [2, 11, 11.5])

@@ -122,6 +122,11 @@ def time_of_day(unix):
     """Seconds since 00:00 UTC."""
     return np.mod(np.asarray(unix, dtype=np.float64), SECONDS_PER_DAY)
 
+def hours_apart(a, b):
+    """Difference of the times of day of unix times a and b in hours, the short way round: in [0, 12]."""
+    d = np.mod(time_of_day(a) - time_of_day(b), SECONDS_PER_DAY) / SECONDS_PER_HOUR
+    return np.minimum(d, 24 - d)
+
 def solar_noon(unix, lon):
     """Local mean solar noon at longitude lon (degrees east) on the UTC date of each unix time: 12:00 UTC minus
     lon / 15 hours (the equation of time, at most about 16 minutes, is left out)."""
