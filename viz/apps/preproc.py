@@ -26,6 +26,7 @@ import gui_utils
 from gui_utils import widgets as gw
 from preproc import autoalign, badframes, browse, discovery, export, geometry, manual_align, selection, timestamps, ui_state
 from training import timeline
+from viz import widgets
 from viz.apps.base import App
 from viz.worker import Worker, one_line
 
@@ -594,12 +595,11 @@ class PreprocApp(App):
             return
         cfg = self.cfg
         _, resolution = gw.combo('Resolution', cfg.resolution, RESOLUTIONS)
-        fit = _pick('Fit', cfg.fit, geometry.FIT_MODES)
-        kernel = _pick('Resize kernel', cfg.kernel, list(geometry.KERNELS))
-        rotate = _slider('Rotation', cfg.rotate, -180.0, 180.0, '%.2f deg')
-        zoom = _slider('Zoom', cfg.zoom, 0.2, 5.0, '%.3f', log=True)
-        changed, xy = imgui.slider_float2('Transl X,Y', list(cfg.translate), -1.0, 1.0, '%.4f', _CLAMP)
-        translate = tuple(float(v) for v in xy) if changed else cfg.translate
+        fit = widgets.enum_combo('Fit', cfg.fit, geometry.FIT_MODES)
+        kernel = widgets.enum_combo('Resize kernel', cfg.kernel, list(geometry.KERNELS))
+        rotate = widgets.slider_float('Rotation', cfg.rotate, -180.0, 180.0, '%.2f deg')
+        zoom = widgets.slider_float('Zoom', cfg.zoom, 0.2, 5.0, '%.3f', log=True)
+        translate = widgets.slider_float2('Transl X,Y', cfg.translate, -1.0, 1.0, '%.4f')
         self.edit(resolution=resolution, fit=fit, kernel=kernel, rotate=rotate, zoom=zoom, translate=translate)
         self._text_field('Crop L,T,R,B', 'crop', lambda text, n: None if text == 'fit' else
                          geometry.crop_box(text, self._ref_size()), hint='0.1,0,0.1,0 / 64,0,64,0 / fit')
@@ -653,7 +653,7 @@ class PreprocApp(App):
         if not self._header('Manual alignment'):
             return
         v = self.view
-        mode = _pick('Mode', v.warp_mode, manual_align.MODES)
+        mode = widgets.enum_combo('Mode', v.warp_mode, manual_align.MODES)
         self.edit_view(warp_mode=mode)
         imgui.text_unformatted(f'Target: {v.target}')
         imgui.same_line()
@@ -897,16 +897,5 @@ class PreprocApp(App):
             self._thumb_index = None
             gw.status_text(one_line(e), 'error')
         imgui.end_tooltip()
-
-#----------------------------------------------------------------------------
-# Small controls: each returns the new value.
-
-def _pick(label, value, values):
-    return gw.combo(label, value, list(values))[1]
-
-def _slider(label, value, lo, hi, fmt, log=False):
-    flags = _CLAMP | (imgui.SliderFlags_.logarithmic if log else 0)
-    changed, new = imgui.slider_float(label, float(value), lo, hi, fmt, flags)
-    return float(new) if changed else value
 
 #----------------------------------------------------------------------------
