@@ -48,10 +48,11 @@ def contact_sheet(path, frames, result, flags, truth, cell=160):
 @click.option('--days', default=90.0, show_default=True)
 @click.option('--size', default=256, show_default=True)
 @click.option('--jitter', default=2.0, show_default=True, help='Jitter std in px at 256 px width.')
+@click.option('--seed', default=1, show_default=True, help='Seed of the synthetic sequence.')
 @click.option('--workers', default=2, show_default=True)
 @click.option('--sheet', help='Write a contact sheet PNG here.')
-def main(outdir, days, size, jitter, workers, sheet):
-    cfg = dataclasses.replace(PRESETS['demo'], days=days, size=(size, size), jitter_px=jitter, seed=1)
+def main(outdir, days, size, jitter, seed, workers, sheet):
+    cfg = dataclasses.replace(PRESETS['demo'], days=days, size=(size, size), jitter_px=jitter, seed=seed)
     generate_sequence(outdir, cfg, workers=workers, overwrite=True, progress=False)
     with open(os.path.join(outdir, 'factors.json'), encoding='utf-8') as f:
         fac = json.load(f)['frames']
@@ -91,7 +92,11 @@ def main(outdir, days, size, jitter, workers, sheet):
         false = {i for i, r in found if r == reason} - t
         print(f'| {reason} | {len(t)} | {hit(t & day)} | {hit(t - day)} | {len(false)} ({len(false) / n:.1%}) |')
     bad = set().union(*truth.values())
-    print(f'\nFrames flagged without a known defect: {len({i for i, _ in found} - bad) / n:.1%}')
+    flagged = {i for i, _ in found}
+    target = truth['occluded'] | truth['black']
+    print(f'\nOccluders and black frames flagged (for any reason): {len(target & flagged)} of {len(target)} '
+          f'({len(target & flagged) / len(target):.0%})')
+    print(f'Frames flagged without a known defect: {len(flagged - bad) / n:.1%}')
     print(f'Speed ({workers} workers): alignment {n / (t1 - t0):.0f} frames/s, flags {n / (t2 - t1):.0f} frames/s')
     if sheet:
         contact_sheet(sheet, frames, result, flags, truth)

@@ -48,7 +48,7 @@ def scene_factors(cfg, u_sun, u_lin, draws):
     fac.update(weather.weather_at(cfg.date_start + years * YEAR, cfg.seed))
     snow_time = timeline.midnight(u_sun) + np.floor(1 + years) * YEAR + (draws[:, 1] - 0.5) * 6 * DAY
     fac['snow'] = weather.weather_at(snow_time, cfg.seed)['snow']
-    fac.update(capture.capture_defects(np.floor(draws[:, 2] * 1e9).astype(np.int64), cfg))
+    fac.update(capture.capture_defects(np.floor(draws[:, 2] * 1e9).astype(np.int64), cfg, fac['sun_elevation']))
     return fac
 
 def factor_values(fac, lat):

@@ -3,7 +3,10 @@ detail, and the JSON report (bad_frames.json) that the CLI writes and the viewer
 
 A webcam's frames differ most with the time of day, so every frame is judged against its *peers*: up to PEERS frames
 taken at the same time of day (within PEER_HOURS) on the nearest days (within PEER_DAYS), from the capture times in
-the file names (or given). Without times, the nearest frames in index are the peers. Reasons:
+the file names (or given). Without times, the nearest frames in index are the peers. The occlusion tests take the
+PEERS frames that look most like it (in the log-brightness thumbnails) out of the POOL nearest in time of day and date
+(within LOOK_DAYS), leaving out black and overexposed frames: a rainy dusk is compared with other rainy dusks.
+Reasons:
 
   black        mean brightness < BLACK_LEVEL whatever the peers (a failed or covered capture), or < DARK and
                < BLACK_RATIO of the peers' median (underexposed). A normal night frame is about as dark as the other
@@ -12,22 +15,28 @@ the file names (or given). Without times, the nearest frames in index are the pe
                brightness exceeds BRIGHT_RATIO times the peers' median + 0.1 (a night frame lit up).
   blurred      fine detail (mean |Laplacian|) < DETAIL_RATIO of the peers' while the coarse contrast stays.
   fogged       coarse contrast (std of the blurred image) < CONTRAST_RATIO of the peers' median.
-  occluded     a large blob that differs from the peers' per-pixel median, in units of their per-pixel spread (a
-               drop or dirt on the lens, a hand), at THUMB px (daylight only); or, at up to LOCAL_SIZE px (day and
-               night), in the frame's high-pass detail against the peers' per-pixel median (in units of their spread
-               and the frame's noise: the residual), a local change larger than LOCAL_RATIO times (1 + that pixel's
-               usual change: its LOCAL_TYPICAL percentile over the days, or nights, near in time; lit windows, the
-               crane's hook, clouds), or a bird-shaped darkening of the residual (a thin dark gull shape at a few sizes
-               and angles, darker than the residual just off its wings on both sides, so that edges of snow and
-               shadows do not count) larger than BIRD_RATIO times (BIRD_FLOOR + that pixel's usual one). The local
-               change finds a drop's glint at night; the shape finds birds by day where clouds change the spot as
-               much as a bird does pixel by pixel. Faint birds at night are below the sensor noise, and a glint next
+  occluded     a dark blob: a round region, DARK_SIGMAS wide at THUMB px, darker than every peer by a factor of
+               exp(DARK_LOG) or more after the frames' exposures are matched (dirt or a leaf on the lens, a hand;
+               daylight only: weather lightens or darkens a whole region, rarely beyond every peer's); or, at up to
+               LOCAL_SIZE px (day and night), in the frame's high-pass detail against the peers' per-pixel median (in
+               units of their spread and the frame's noise: the residual), one of three local tests, each against
+               what that pixel does by itself (its LOCAL_TYPICAL percentile over the days, or nights, near in time:
+               lit windows, the crane's hook, clouds):
+                 - a local change larger than LOCAL_RATIO times (1 + the usual one): a drop's glint at night;
+                 - a bird-shaped darkening (a thin dark gull shape at a few sizes and angles, darker than the residual
+                   just off its wings on both sides, so that edges of snow and shadows do not count) larger than
+                   BIRD_RATIO times (BIRD_FLOOR + the usual one): birds by day, where clouds change the spot as much
+                   as a bird does pixel by pixel;
+                 - a drop-shaped ring (a dark ring RING_RADII in radius, darker than the residual just inside and just
+                   outside it: the rim of a drop on the lens) larger than RING_RATIO times (RING_FLOOR + the usual one).
+               At dusk (peers darker than TWILIGHT times the median day) each pixel may do what it does by day or by
+               night: the windows light up. A dark bird or blob on a dark night scene changes nothing, and a glint next
                to lit windows is no larger than what that spot does by itself.
   camera_moved (with warps) the warp's translation is more than MOVED_JUMP of the frame away from the median of the
                3 frames before and the 3 after it: a knocked camera that came back, or a failed alignment. A lasting
                move flags at most the frames next to it (the warps take care of the rest).
 
-blurred, fogged and the occluded blob are judged only where the peers are in daylight (mean brightness >= DAYLIGHT): at
+blurred, fogged and the dark blob are judged only where the peers are in daylight (mean brightness >= DAYLIGHT): at
 night fine detail is mostly sensor noise. Frames that cannot be decoded are not flagged (the export skips them anyway).
 """
 
@@ -46,10 +55,12 @@ from training import timeline
 
 REASONS = ('black', 'overexposed', 'blurred', 'fogged', 'occluded', 'camera_moved')
 REPORT_VERSION = 1
-THUMB = 64               # Side of the thumbnails compared for occlusion.
+THUMB = 64               # Side of the thumbnails compared for dark blobs and for choosing peers by look.
 PEERS = 8
 PEER_HOURS = 1.5
 PEER_DAYS = 20
+POOL = 40                # Candidates nearest in time of which the PEERS most alike are the occlusion tests' peers.
+LOOK_DAYS = 40
 BLACK_LEVEL = 0.01       # Mean brightness in [0, 1].
 BLACK_RATIO = 0.3
 DARK = 0.05
@@ -58,19 +69,23 @@ BRIGHT_RATIO = 2.0
 DETAIL_RATIO = 0.35
 CONTRAST_RATIO = 0.35
 DAYLIGHT = 0.15
-OCCLUDED_Z = 9.0
-OCCLUDED_SCALES = (1, 2, 4) # Blob scales (sigma) in thumbnail pixels.
-SPREAD_FLOOR = 0.04     # Added to the peers' per-pixel spread: JPEG and sensor noise.
+TWILIGHT = 0.85          # Of the median day's peer brightness: darker peers are dusk (or dawn).
+DARK_LOG = 0.7           # Natural log: darker than every peer by a factor of 2.
+DARK_SIGMAS = (1.5, 3, 5) # Blob scales (Gaussian sigma) in pixels at THUMB px.
+DARK_EPS = 0.02          # Added before the log: black is not infinitely darker than nearly black.
 LOCAL_SIZE = 256         # The local-change test works at up to this size: a bird's wing or a glint is 2-5 px wide at 256.
 LOCAL_SIGMA = 2.0        # High-pass of the local-change test (Gaussian sigma at 128 px): keeps birds and glints, drops weather.
 LOCAL_TYPICAL = 98       # Percentile of each pixel's change over the frames near in time: what that pixel does by itself.
 LOCAL_BLOCK = 40         # Frames (days, or nights) per block of that percentile, taken with the blocks before and after.
-LOCAL_RATIO = 3.8        # A change this many times the pixel's typical one (+ 1) flags a local occluder.
+LOCAL_RATIO = 4.5        # A change this many times the pixel's typical one (+ 1) flags a local occluder.
 BIRD_SPANS = (8, 11, 15)  # Body to wing tip, px at 256 px: a bird near the lens.
 BIRD_ANGLES = (-25, 0, 25) # Degrees: a gliding bird banks.
 BIRD_OFFSET = 3          # px: the wings moved off themselves, past their width and blur.
 BIRD_FLOOR = 0.5         # Added to each pixel's typical bird response (z units).
-BIRD_RATIO = 8.0         # A bird-shaped darkening this many times (BIRD_FLOOR + the pixel's typical one) flags.
+BIRD_RATIO = 5.5         # A bird-shaped darkening this many times (BIRD_FLOOR + the pixel's typical one) flags.
+RING_RADII = (13, 17, 22, 27) # px at 256 px: the synth's drops are 5-10 % of the width in radius.
+RING_FLOOR = 0.5
+RING_RATIO = 4.0
 MOVED_JUMP = 0.05
 BORDER = 0.03           # Of the frame, not searched for occluders: more than the camera's shake.
 
@@ -112,20 +127,28 @@ def frame_times(frames):
     parse = timestamps.NameParser()
     return np.array([np.nan if (u := parse(f.stem)) is None else u for f in frames], dtype=np.float64)
 
-def find_peers(times, valid):
-    """[N] lists of peer indices: same time of day on the nearest days, else the nearest valid frames in index."""
-    n = len(valid)
+def find_peers(times, valid, thumbs=None):
+    """[N] arrays of peer indices among the valid frames: the PEERS at the same time of day on the nearest days (else
+    the nearest in index). With thumbs ([N] THUMB x THUMB or None), the PEERS of the POOL nearest within LOOK_DAYS that
+    look most like the frame: the median absolute difference of log brightness, after the median one (exposure), so
+    that an occluder on part of the frame does not change whom it resembles."""
     idx = np.flatnonzero(valid)
+    days, count = (PEER_DAYS, PEERS) if thumbs is None else (LOOK_DAYS, POOL)
+    logs = None if thumbs is None else {i: np.log(thumbs[i] + DARK_EPS) for i in idx}
     peers = []
-    for i in range(n):
+    for i in range(len(valid)):
         if np.isfinite(times[i]):
             dt = (times[idx] - times[i]) / 86400
             tod = timeline.hours_apart(times[idx], times[i])
-            ok = (tod <= PEER_HOURS) & (np.abs(dt) <= PEER_DAYS) & (idx != i) & np.isfinite(dt)
-            cost = tod[ok] / PEER_HOURS + np.abs(dt[ok]) / PEER_DAYS # Near in time of day first: dusk changes fast.
-            cand = idx[ok][np.argsort(cost, kind='stable')[:PEERS]]
+            ok = (tod <= PEER_HOURS) & (np.abs(dt) <= days) & (idx != i) & np.isfinite(dt)
+            cost = tod[ok] / PEER_HOURS + np.abs(dt[ok]) / days # Near in time of day first: dusk changes fast.
+            cand = idx[ok][np.argsort(cost, kind='stable')[:count]]
         else:
-            cand = idx[idx != i][np.argsort(np.abs(idx[idx != i] - i), kind='stable')[:PEERS]]
+            cand = idx[idx != i][np.argsort(np.abs(idx[idx != i] - i), kind='stable')[:count]]
+        if logs is not None and thumbs[i] is not None and len(cand) > PEERS:
+            x = np.log(thumbs[i] + DARK_EPS)
+            unlike = [np.median(np.abs((d := x - logs[j]) - np.median(d))) for j in cand]
+            cand = cand[np.argsort(unlike, kind='stable')[:PEERS]]
         peers.append(cand)
     return peers
 
@@ -148,23 +171,20 @@ def _photometric_flags(i, m, peers):
             flags.append(Flag(i, 'blurred', 1 - detail / pd, f'fine detail {detail:.4f} (peers {pd:.4f})'))
     return flags
 
-def _occlusion_flag(i, thumbs, peers):
-    """A blob where the frame differs from the peers' per-pixel median by many times their per-pixel spread: the
-    largest band-pass (difference of Gaussians) response of that z-map over OCCLUDED_SCALES, scaled by the scale."""
-    stack = np.stack([thumbs[j] for j in peers])
-    med = np.median(stack, 0)
-    spread = 1.4826 * np.median(np.abs(stack - med), 0) + SPREAD_FLOOR
-    x = thumbs[i]
-    gain = np.sum(x * med) / max(np.sum(med * med), 1e-6) # Exposure differences are not occlusions.
-    z = (x / max(gain, 1e-3) - med) / spread
-    blobs = [np.abs(scipy.ndimage.gaussian_filter(z, s) - scipy.ndimage.gaussian_filter(z, 3 * s)) * s for s in OCCLUDED_SCALES]
+def _dark_flag(i, thumbs, peers):
+    """A round region darker than every peer: per peer the log-brightness difference less its median (the exposure,
+    robust to an occluder on part of the frame), the smallest over the peers, smoothed at DARK_SIGMAS."""
+    x = np.log(thumbs[i] + DARK_EPS)
+    darker = np.stack([np.log(thumbs[j] + DARK_EPS) - x for j in peers])
+    darker = np.min(darker - np.median(darker, (1, 2), keepdims=True), 0)
+    blobs = [scipy.ndimage.gaussian_filter(darker, s * THUMB / 64) for s in DARK_SIGMAS]
     k = int(np.argmax([b.max() for b in blobs]))
     y, xx = np.unravel_index(np.argmax(blobs[k]), blobs[k].shape)
     score = float(blobs[k][y, xx])
-    if score < OCCLUDED_Z:
+    if score < DARK_LOG:
         return []
-    return [Flag(i, 'occluded', score, f'blob at x={(xx + 0.5) / THUMB:.2f}, y={(y + 0.5) / THUMB:.2f}, '
-                                        f'{OCCLUDED_SCALES[k] * 2 / THUMB:.0%} wide, differs from the peers (score {score:.1f})')]
+    return [Flag(i, 'occluded', score, f'dark blob at x={(xx + 0.5) / THUMB:.2f}, y={(y + 0.5) / THUMB:.2f}, '
+                                       f'{np.exp(score):.1f} times darker than every peer')]
 
 def _inner(ratio):
     """ratio with a border of BORDER of the frame set to 0: there the aligned frames repeat their edge pixels."""
@@ -190,6 +210,13 @@ def _local_change(z):
     mostly gone in the high-pass."""
     return np.abs(scipy.ndimage.gaussian_filter(z, 0.5 * max(z.shape) / 128)).astype(np.float16)
 
+def _ring_kernel(radius, width):
+    """A ring of `radius` px, `width` px wide (triangular profile), weights summing to 1."""
+    r = int(np.ceil(radius + width)) + 1
+    yy, xx = np.mgrid[-r:r + 1, -r:r + 1].astype(np.float32)
+    ring = np.clip(1 - np.abs(np.hypot(yy, xx) - radius) / width, 0, 1)
+    return ring / ring.sum()
+
 def _bird_kernel(span, angle):
     """A thin dark gull shape (the wings of a bird near the lens, seen from below) `span` px from the body to a
     wing tip, turned by `angle` degrees, weights summing to 1; and the offset (rows, cols) across its wings."""
@@ -201,17 +228,31 @@ def _bird_kernel(span, angle):
     shape = np.clip(np.minimum(0.09 * (1 - np.abs(u)) + 0.02 - wing, 1 - np.abs(u)) * span / 1.2 + 0.5, 0, 1)
     return shape / shape.sum(), (round(BIRD_OFFSET * c), -round(BIRD_OFFSET * s))
 
+def _correlation_filter(k, h, w):
+    """rfft2 of kernel k flipped and centred: multiplying an image's rfft2 by it correlates the image with k."""
+    pad = np.zeros((h, w), np.float32)
+    pad[:k.shape[0], :k.shape[1]] = k[::-1, ::-1]
+    return np.fft.rfft2(np.roll(pad, (-(k.shape[0] // 2), -(k.shape[1] // 2)), (0, 1)))
+
 @functools.lru_cache(maxsize=2)
 def _bird_filters(h, w):
-    """[(rfft2 of each bird kernel flipped and centred for a correlation at h x w, offset)] over BIRD_SPANS (at 256 px)
-    and BIRD_ANGLES."""
+    """[(correlation filter of each bird kernel at h x w, offset)] over BIRD_SPANS (at 256 px) and BIRD_ANGLES."""
     out = []
     for span in BIRD_SPANS:
         for angle in BIRD_ANGLES:
             k, offset = _bird_kernel(span * max(h, w) / 256, angle)
-            pad = np.zeros((h, w), np.float32)
-            pad[:k.shape[0], :k.shape[1]] = k[::-1, ::-1]
-            out.append((np.fft.rfft2(np.roll(pad, (-(k.shape[0] // 2), -(k.shape[1] // 2)), (0, 1))), offset))
+            out.append((_correlation_filter(k, h, w), offset))
+    return out
+
+@functools.lru_cache(maxsize=2)
+def _ring_filters(h, w):
+    """[(filters of the ring, of the ring 0.7 times as large and of the ring 1.35 times as large)] at h x w over
+    RING_RADII (at 256 px)."""
+    out = []
+    for radius in RING_RADII:
+        r = radius * max(h, w) / 256
+        width = max(1.5 * max(h, w) / 256, 0.15 * r)
+        out.append(tuple(_correlation_filter(_ring_kernel(f * r, width), h, w) for f in (1, 0.7, 1.35)))
     return out
 
 def _bird_response(z):
@@ -225,33 +266,54 @@ def _bird_response(z):
         best = np.maximum(best, np.minimum(m - np.roll(m, (dy, dx), (0, 1)), m - np.roll(m, (-dy, -dx), (0, 1))))
     return best.astype(np.float16)
 
+def _ring_response(z):
+    """float16 map, at half z's resolution (the largest of each 2 x 2), of the largest drop-shaped ring: the mean of
+    -z on a ring minus the same on the ring just inside and on the ring just outside it, the smaller of the two. The
+    dark rim of a drop scores; an edge or a dark patch is as dark on one of the other rings and scores about 0."""
+    Z = np.fft.rfft2(-z)
+    best = np.full(z.shape, -np.inf, np.float32)
+    for on, inside, outside in _ring_filters(*z.shape):
+        m = [np.fft.irfft2(Z * f, z.shape) for f in (on, inside, outside)]
+        best = np.maximum(best, np.minimum(m[0] - m[1], m[0] - m[2]))
+    return scipy.ndimage.maximum_filter(best, 2, origin=-1)[::2, ::2].astype(np.float16)
+
 def _typical_change(changes, members):
     """Per-pixel LOCAL_TYPICAL percentile of the changes of `members`, spread by a pixel: where lit windows, the
     crane's hook, clouds or misaligned edges change by themselves."""
     typical = np.percentile(np.stack([changes[k] for k in members]).astype(np.float32), LOCAL_TYPICAL, axis=0)
     return scipy.ndimage.maximum_filter(typical, 3)
 
-def _local_flags(maps, night, floor, threshold, sigma, what):
+def _typical_blocks(maps, members):
+    """[(block, typical map)]: members (time order) in blocks of LOCAL_BLOCK frames, each with the typical change over
+    itself and the blocks before and after it (a growing building has new windows)."""
+    blocks = np.array_split(members, max(round(len(members) / LOCAL_BLOCK), 1))
+    return [(block, np.maximum(_typical_change(maps, np.concatenate(blocks[max(b - 1, 0):b + 2])), 0))
+            for b, block in enumerate(blocks)]
+
+def _local_flags(maps, light, floor, threshold, sigma, what):
     """Frames whose map somewhere exceeds `threshold` times (floor + what that pixel typically does), days and nights
-    apart (lights at night) and over the frames near in time (a growing building has new windows), in blocks of
-    LOCAL_BLOCK frames judged against their own and the neighbouring blocks; the ratio smoothed by `sigma` px.
-    maps: {index: map}, night: {index: bool}; what: the detail's words for the change."""
-    flags = []
+    apart (lights at night); a dusk frame's pixel may do what it does by day or by night. The ratio is smoothed by
+    `sigma` px. maps: {index: map}; light: {index: the peers' median brightness}; what: the detail's words."""
+    night = {i: light[i] < DAYLIGHT for i in maps}
+    groups = {}
     for is_night in (False, True):
         members = np.array(sorted(i for i in maps if night[i] == is_night))
-        if len(members) < 10: # Too few frames to know what each pixel does by itself.
-            continue
-        blocks = np.array_split(members, max(round(len(members) / LOCAL_BLOCK), 1))
-        for b, block in enumerate(blocks):
-            typical = np.maximum(_typical_change(maps, np.concatenate(blocks[max(b - 1, 0):b + 2])), 0)
-            for i in block:
-                ratio = _inner(scipy.ndimage.gaussian_filter(maps[i].astype(np.float32) / (typical + floor), sigma))
-                y, x = np.unravel_index(np.argmax(ratio), ratio.shape)
-                score = float(ratio[y, x])
-                if score >= threshold:
-                    h, w = ratio.shape
-                    flags.append(Flag(int(i), 'occluded', score, f'{what} at x={(x + 0.5) / w:.2f}, y={(y + 0.5) / h:.2f}, '
-                                                                 f'{score:.1f} times what this spot does by itself'))
+        groups[is_night] = _typical_blocks(maps, members) if len(members) >= 10 else [] # Else too few to know.
+    day_light = np.median([light[i] for i in maps if not night[i]] or [0])
+    flags = []
+    for block, typical in groups[False] + groups[True]:
+        for i in block:
+            usual = typical
+            if not night[i] and light[i] < TWILIGHT * day_light and groups[True]:
+                nearest = min(groups[True], key=lambda g: abs(np.median(g[0]) - i))
+                usual = np.maximum(typical, nearest[1])
+            ratio = _inner(scipy.ndimage.gaussian_filter(maps[i].astype(np.float32) / (usual + floor), sigma))
+            y, x = np.unravel_index(np.argmax(ratio), ratio.shape)
+            score = float(ratio[y, x])
+            if score >= threshold:
+                h, w = ratio.shape
+                flags.append(Flag(int(i), 'occluded', score, f'{what} at x={(x + 0.5) / w:.2f}, y={(y + 0.5) / h:.2f}, '
+                                                             f'{score:.1f} times what this spot does by itself'))
     return flags
 
 def _merge(flags):
@@ -295,23 +357,27 @@ def flag_frames(frames, *, warps=None, times=None, size=128, workers=None, progr
         t = geometry.rows_to_matrices(warps)[:, :, 2]
         thumbs = [None if x is None else _unshift(x, t[i]) for i, x in enumerate(thumbs)]
         fine = [None if x is None else _unshift(x, t[i]) for i, x in enumerate(fine)]
-    changes, birds, night = {}, {}, {}
     flags = [] if warps is None else _moved_flags(np.asarray(warps, dtype=np.float64))
+    judged = np.zeros(n, dtype=bool)
     for i, peers in enumerate(find_peers(times, valid)):
         if valid[i] and len(peers) >= 3:
             photometric = _photometric_flags(i, m, peers)
             flags += photometric
-            if photometric:
-                continue
-            peer_means = [m[j][0] for j in peers]
-            blob = _occlusion_flag(i, thumbs, peers) if np.median(peer_means) >= DAYLIGHT else [] # Night: noise, not blobs.
-            flags += blob
-            if not blob:
+            judged[i] = not photometric
+    usable = valid.copy()
+    usable[[f.index for f in flags if f.reason in ('black', 'overexposed')]] = False # Nobody's peer.
+    changes, birds, rings, light = {}, {}, {}, {}
+    for i, peers in enumerate(find_peers(times, usable, thumbs)):
+        if judged[i] and len(peers) >= 3:
+            light[i] = float(np.median([m[j][0] for j in peers]))
+            dark = _dark_flag(i, thumbs, peers) if light[i] >= DAYLIGHT else [] # At night a dark blob hides nothing.
+            flags += dark
+            if not dark:
                 z = _residual(i, fine, peers)
-                changes[i], birds[i], night[i] = _local_change(z), _bird_response(z), np.median(peer_means) < DAYLIGHT
-    local = _local_flags(changes, night, 1, LOCAL_RATIO, 0.7, 'local change')
-    shaped = _local_flags(birds, night, BIRD_FLOOR, BIRD_RATIO, 0, 'bird-shaped darkening')
-    flags += _merge(local + shaped)
+                changes[i], birds[i], rings[i] = _local_change(z), _bird_response(z), _ring_response(z)
+    flags += _merge(_local_flags(changes, light, 1, LOCAL_RATIO, 0.7, 'local change') +
+                    _local_flags(birds, light, BIRD_FLOOR, BIRD_RATIO, 0, 'bird-shaped darkening') +
+                    _local_flags(rings, light, RING_FLOOR, RING_RATIO, 0, 'drop-shaped ring'))
     return sorted(flags, key=lambda f: (f.index, REASONS.index(f.reason)))
 
 #----------------------------------------------------------------------------

@@ -2,14 +2,17 @@
 own nights, fog and occluders), the bad_frames.json report and the CLI's --align / --flag-bad-frames steps."""
 
 import dataclasses
+import datetime
 import json
 import os
+import re
 import shutil
 import zipfile
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from preproc import autoalign, badframes, discovery, process_sequence
 from preproc.synth import PRESETS, factors as synth_factors, generate_sequence, inject, renderer
@@ -54,9 +57,10 @@ def test_flags_find_injected_frames_and_spare_nights(sequence):
 
 def test_flags_find_visible_occluders(tmp_path):
     """The synth's own occluders (drops, birds, blobs), where they are visible: re-rendered without the occluder, the
-    frame differs by > 0.1 on >= 4 pixels (a bird at night often does not). At 256 px: the local-change test is tuned
-    there. Recall is below the issue's 90 % target (see docs/PREPROCESSING.md; 7 of 11 here, 4 of 9 with seed 4); this
-    guards what is reached, with few occluded flags on clean frames."""
+    frame differs by > 0.1 on >= 4 pixels. At 256 px: the local tests are tuned there. This sequence is harder than
+    the benchmark's (30 days: the tower grows a floor every few days, so the peers differ everywhere); 10 of its 14
+    are found (the benchmark's five 90-day sequences: 88 to 100 %, docs/PREPROCESSING.md). This guards what is reached,
+    with few occluded flags on clean frames."""
     cfg = dataclasses.replace(PRESETS['tiny'], size=(256, 256), days=30.0, seed=3, occluder_prob=0.08)
     generate_sequence(str(tmp_path), cfg, workers=1, progress=False)
     with open(tmp_path / 'factors.json', encoding='utf-8') as f:
@@ -68,11 +72,60 @@ def test_flags_find_visible_occluders(tmp_path):
     fac['occluder'] = np.zeros(len(occluded), dtype=np.int64)
     diff = np.abs(drawn - renderer.render(fac, (256, 256))).max(-1) / 255
     visible = [i for k, i in enumerate(occluded) if (diff[k] > 0.1).sum() >= 4]
-    assert len(visible) >= 5
+    assert len(visible) >= 0.9 * len(occluded) # The synth draws no invisible occluders (no birds at night).
     flags = badframes.flag_frames(frames, warps=autoalign.estimate(frames, workers=0).warps, workers=0)
     found = {f.index for f in flags if f.reason == 'occluded'}
-    assert len(found & set(visible)) >= 0.6 * len(visible), (visible, sorted(found))
+    assert len(found & set(visible)) >= 0.65 * len(visible), (visible, sorted(found))
     assert len(found - set(occluded)) <= 0.05 * len(frames), sorted(found - set(occluded))
+
+def _gray_frames(tmp_path, images, start=1622505600, step=86400):
+    """Frames (discovery.Frame) of uint8 greyscale images written as PNGs a day apart at the same time of day."""
+    folder = tmp_path / 'frames'
+    folder.mkdir()
+    for k, img in enumerate(images):
+        name = datetime.datetime.fromtimestamp(start + k * step, datetime.timezone.utc).strftime('%Y%m%d_%H%M%S')
+        Image.fromarray(img).save(folder / f'{name}.png')
+    return discovery.discover(str(folder)).frames
+
+def test_dark_blob_is_flagged_where_it_is(tmp_path):
+    """A soft dark blob on a textured daylight scene whose exposure and contrast vary from day to day: darker than
+    every peer by more than twice, so flagged at its place; the other days are not."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:128, 0:128] / 128
+    scene = 0.45 + 0.25 * np.sin(9 * xx + 4 * yy) * np.cos(7 * yy) + 0.1 * (yy < 0.4)
+    days = [np.clip(scene * rng.uniform(0.8, 1.2) + rng.normal(0, 0.02, scene.shape), 0, 1) for _ in range(16)]
+    days[9] = days[9] * (1 - 0.85 * np.exp(-((xx - 0.3)**2 + (yy - 0.6)**2) / (2 * 0.12**2)))
+    frames = _gray_frames(tmp_path, [(255 * d).astype(np.uint8) for d in days])
+    flags = [f for f in badframes.flag_frames(frames, workers=0) if f.reason == 'occluded']
+    assert [f.index for f in flags] == [9], [(f.index, f.detail) for f in flags]
+    x, y = (float(v) for v in re.findall(r'[xy]=([0-9.]+)', flags[0].detail))
+    assert 'dark blob' in flags[0].detail and abs(x - 0.3) < 0.1 and abs(y - 0.6) < 0.1, flags[0].detail
+
+def test_ring_response_finds_a_drop_rim_not_an_edge():
+    """A dark ring of a drop's radius scores at its centre; a dark half-plane and a dark disc, as dark, score about 0;
+    a dark bar, which a ring can touch along a chord, scores 0.4 of it."""
+    yy, xx = np.mgrid[0:256, 0:256].astype(np.float32)
+    d = np.hypot(yy - 128, xx - 128)
+    ring = -4 * np.clip(1 - np.abs(d - 20) / 3, 0, 1)
+    others = [-4.0 * (xx > 128), -4.0 * (np.abs(xx - 128) < 3), -4.0 * (d < 20)]
+    response = badframes._ring_response(ring).astype(np.float32)
+    y, x = np.unravel_index(np.argmax(response), response.shape)
+    assert abs(2 * y - 128) <= 3 and abs(2 * x - 128) <= 3 and response.max() > 1
+    for z in others:
+        assert badframes._ring_response(z).astype(np.float32).max() < 0.45 * response.max()
+
+def test_occlusion_peers_look_alike():
+    """Of the frames at the same time of day, the occlusion tests' peers are those that look like the frame (a rainy
+    day's are rainy days), whatever their exposure and an occluder on part of the frame."""
+    rng = np.random.default_rng(1)
+    sunny, rainy = rng.uniform(0.2, 0.8, (64, 64)), rng.uniform(0.2, 0.8, (64, 64))
+    thumbs = [(sunny if k % 2 else rainy) * rng.uniform(0.7, 1.3) for k in range(30)]
+    thumbs[7] = thumbs[7].copy()
+    thumbs[7][:20, :20] = 0.01 # An occluder.
+    times = 1622505600 + 86400.0 * np.arange(30)
+    peers = badframes.find_peers(times, np.ones(30, dtype=bool), thumbs)
+    assert all(len(p) == badframes.PEERS and np.all(p % 2 == i % 2) for i, p in enumerate(peers))
+    assert set(badframes.find_peers(times, np.ones(30, dtype=bool))[10]) == {6, 7, 8, 9, 11, 12, 13, 14} # By date.
 
 def test_wrong_warps_shape_is_refused(sequence):
     _, frames, _, _ = sequence

@@ -140,6 +140,15 @@ def test_building_grows_with_trend():
     assert np.all(np.diff(change[:9]) > 0) # Rising floor by floor until the crane leaves (at trend 0.9).
     assert change[-1] > 0.7 * change.max() and change[-1] > 20
 
+def test_night_occluders_are_drops():
+    """Birds do not fly at night and a dark blob on a dark scene hides nothing: after dusk every occluder is a drop,
+    whose glint shows; by day all three kinds occur."""
+    cfg = dataclasses.replace(PRESETS['demo'], occluder_prob=1.0)
+    fac = factors_at(cfg.date_start + np.arange(0, 60 * 86400, 1800.0), cfg)
+    night = fac['sun_elevation'] < -6
+    assert night.any() and np.all(fac['occluder_kind'][night] == 0)
+    assert set(fac['occluder_kind'][fac['sun_elevation'] > 0]) == {0, 1, 2}
+
 def test_occluder_and_jitter_change_the_frame():
     frames = render(scene_factors(occluder=np.array([0, 1, 1, 1, 0]), occluder_kind=np.array([0, 0, 1, 2, 0]),
                                   jitter_x=np.array([0.0, 0, 0, 0, 1.5])), size=(64, 64)).astype(np.float32)

@@ -10,6 +10,8 @@ from training import timeline
 # Hash streams of the per-frame defects.
 _JITTER_X, _JITTER_Y, _EXPOSURE, _OCCLUDER, _OCC_X, _OCC_Y, _OCC_KIND, _NOISE_SEED = range(21, 29)
 NUM_OCCLUDER_KINDS = 3 # 0 = raindrop on the lens, 1 = bird, 2 = dark blurred blob close to the lens
+NIGHT_ELEVATION = -6.0 # Sun below this (civil dusk): an occluder is a drop. Birds do not fly then, and a dark bird or
+                       # blob on a dark scene changes less than the sensor noise: no defect to find, none to record.
 
 #----------------------------------------------------------------------------
 
@@ -47,10 +49,11 @@ def sample_capture_times(cfg, rng, outages=None):
 
 #----------------------------------------------------------------------------
 
-def capture_defects(unix, cfg):
+def capture_defects(unix, cfg, sun_elevation):
     """Per-frame defects as a dict of arrays: jitter_x, jitter_y (pixels at 256 px width), exposure (gain),
-    occluder (0/1), occluder_x, occluder_y (0..1 of the frame), occluder_kind (int), noise_seed (int, drives the
-    renderer's small random details: cloud texture offset, rain streaks, sensor noise, lit windows)."""
+    occluder (0/1), occluder_x, occluder_y (0..1 of the frame), occluder_kind (int; 0 where sun_elevation, degrees, is
+    below NIGHT_ELEVATION), noise_seed (int, drives the renderer's small random details: cloud texture offset, rain
+    streaks, sensor noise, lit windows)."""
     second = np.round(np.asarray(unix, dtype=np.float64)).astype(np.int64)
     seed = cfg.seed
     jitter = [np.clip(noise.normal(seed, s, second), -3, 3) * cfg.jitter_px for s in (_JITTER_X, _JITTER_Y)]
@@ -61,7 +64,8 @@ def capture_defects(unix, cfg):
         occluder=(noise.uniform(seed, _OCCLUDER, second) < cfg.occluder_prob).astype(np.int64),
         occluder_x=0.1 + 0.8 * noise.uniform(seed, _OCC_X, second),
         occluder_y=0.1 + 0.8 * noise.uniform(seed, _OCC_Y, second),
-        occluder_kind=(noise.uniform(seed, _OCC_KIND, second) * NUM_OCCLUDER_KINDS).astype(np.int64),
+        occluder_kind=np.where(np.asarray(sun_elevation) < NIGHT_ELEVATION, 0,
+                               (noise.uniform(seed, _OCC_KIND, second) * NUM_OCCLUDER_KINDS).astype(np.int64)),
         noise_seed=(noise.hash64(seed, _NOISE_SEED, second) >> np.uint64(33)).astype(np.int64),
     )
 

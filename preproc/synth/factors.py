@@ -36,7 +36,7 @@ def factors_at(unix_times, cfg):
     out = dict(unix=unix, sun_elevation=elevation, sun_azimuth=azimuth, hour_utc=hour_utc, day_of_year=day_of_year,
                season_phase=season_phase, trend=trend_at(unix, cfg))
     out.update(weather.weather_at(unix, cfg.seed))
-    out.update(capture.capture_defects(unix, cfg))
+    out.update(capture.capture_defects(unix, cfg, elevation))
     return {k: out[k] for k in FACTOR_KEYS}
 
 #----------------------------------------------------------------------------
