@@ -21,19 +21,21 @@ class Cancelled(Exception):
 
 #----------------------------------------------------------------------------
 
-def work_size(ref_size, size):
-    """(w, h) to analyse at: the reference size shrunk so that its longer side is at most `size` (never enlarged)."""
-    scale = min(1.0, size / max(ref_size))
+def work_size(ref_size, size, enlarge=False):
+    """(w, h) to analyse at: the reference size shrunk so that its longer side is at most `size` (enlarged to it too
+    with `enlarge`: for tests whose kernels and thresholds were tuned at that size)."""
+    scale = size / max(ref_size) if enlarge else min(1.0, size / max(ref_size))
     return max(round(ref_size[0] * scale), 8), max(round(ref_size[1] * scale), 8)
 
 def load_small(frame, wh, mode='L'):
-    """float32 [h, w] (mode 'L', luma) or [h, w, 3] (mode 'RGB') in [0, 1], box-filtered down to wh; None when the
-    frame cannot be decoded (the export skips those frames too)."""
+    """float32 [h, w] (mode 'L', luma) or [h, w, 3] (mode 'RGB') in [0, 1], box-filtered down to wh (bicubic where wh is
+    larger); None when the frame cannot be decoded (the export skips those frames too)."""
     try:
         img = discovery.load_image(frame, min_size=wh)
     except Exception: # pylint: disable=broad-except
         return None
-    return np.asarray(img.convert(mode).resize(wh, Image.Resampling.BOX), dtype=np.float32) / 255
+    resample = Image.Resampling.BOX if wh[0] <= img.width and wh[1] <= img.height else Image.Resampling.BICUBIC
+    return np.asarray(img.convert(mode).resize(wh, resample), dtype=np.float32) / 255
 
 #----------------------------------------------------------------------------
 

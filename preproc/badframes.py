@@ -17,11 +17,11 @@ Reasons:
   fogged       coarse contrast (std of the blurred image) < CONTRAST_RATIO of the peers' median.
   occluded     a dark blob: a round region, DARK_SIGMAS wide at THUMB px, darker than every peer by a factor of
                exp(DARK_LOG) or more after the frames' exposures are matched (dirt or a leaf on the lens, a hand;
-               daylight only: weather lightens or darkens a whole region, rarely beyond every peer's); or, at up to
-               LOCAL_SIZE px (day and night), in the frame's high-pass detail against the peers' per-pixel median (in
-               units of their spread and the frame's noise: the residual), one of three local tests, each against
-               what that pixel does by itself (its LOCAL_TYPICAL percentile over the days, or nights, near in time:
-               lit windows, the crane's hook, clouds):
+               daylight only: weather lightens or darkens a whole region, rarely beyond every peer's); or, at
+               LOCAL_SIZE px (day and night; smaller frames enlarged), in the frame's high-pass detail against the
+               peers' per-pixel median (in units of their spread and the frame's noise: the residual), one of three
+               local tests, each against what that pixel does by itself (its LOCAL_TYPICAL percentile over the days,
+               or nights, near in time: lit windows, the crane's hook, clouds):
                  - a local change larger than LOCAL_RATIO times (1 + the usual one): a drop's glint at night;
                  - a bird-shaped darkening (a thin dark gull shape at a few sizes and angles, darker than the residual
                    just off its wings on both sides, so that edges of snow and shadows do not count) larger than
@@ -73,7 +73,7 @@ TWILIGHT = 0.85          # Of the median day's peer brightness: darker peers are
 DARK_LOG = 0.7           # Natural log: darker than every peer by a factor of 2.
 DARK_SIGMAS = (1.5, 3, 5) # Blob scales (Gaussian sigma) in pixels at THUMB px.
 DARK_EPS = 0.02          # Added before the log: black is not infinitely darker than nearly black.
-LOCAL_SIZE = 256         # The local-change test works at up to this size: a bird's wing or a glint is 2-5 px wide at 256.
+LOCAL_SIZE = 256         # The local tests' size (frames shrunk or enlarged): a wing or a glint is 2-5 px wide there.
 LOCAL_SIGMA = 2.0        # High-pass of the local-change test (Gaussian sigma at 128 px): keeps birds and glints, drops weather.
 LOCAL_TYPICAL = 98       # Percentile of each pixel's change over the frames near in time: what that pixel does by itself.
 LOCAL_BLOCK = 40         # Frames (days, or nights) per block of that percentile, taken with the blocks before and after.
@@ -348,7 +348,7 @@ def flag_frames(frames, *, warps=None, times=None, size=128, workers=None, progr
         raise ValueError(f'Warps of shape {np.shape(warps)} do not match the {n} frames: expected ({n}, 6)')
     times = frame_times(frames) if times is None else np.asarray(times, dtype=np.float64)
     wh = analysis.work_size(geometry.reference_size(frames), size)
-    local_wh = analysis.work_size(geometry.reference_size(frames), LOCAL_SIZE)
+    local_wh = analysis.work_size(geometry.reference_size(frames), LOCAL_SIZE, enlarge=True) # Tuned at LOCAL_SIZE.
     m = analysis.map_frames(_measure_chunk, frames, (wh, local_wh), workers, progress, cancel)
     valid = np.array([v is not None for v in m])
     thumbs = [None if v is None else v[4] for v in m]

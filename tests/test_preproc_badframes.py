@@ -127,6 +127,18 @@ def test_occlusion_peers_look_alike():
     assert all(len(p) == badframes.PEERS and np.all(p % 2 == i % 2) for i, p in enumerate(peers))
     assert set(badframes.find_peers(times, np.ones(30, dtype=bool))[10]) == {6, 7, 8, 9, 11, 12, 13, 14} # By date.
 
+def test_small_frames_are_enlarged_for_the_local_tests(tmp_path):
+    """The local tests' kernels and thresholds were chosen at LOCAL_SIZE: smaller frames are enlarged to it, smoothly
+    (bicubic, not blocky), larger ones shrunk; the other tests never enlarge."""
+    from preproc import analysis # pylint: disable=import-outside-toplevel
+    assert analysis.work_size((128, 96), badframes.LOCAL_SIZE, enlarge=True) == (256, 192)
+    assert analysis.work_size((1024, 768), badframes.LOCAL_SIZE, enlarge=True) == (256, 192)
+    assert analysis.work_size((128, 96), 256) == (128, 96)
+    ramp = np.tile(np.arange(0, 256, 4, dtype=np.uint8), (64, 1))
+    frames = _gray_frames(tmp_path, [ramp])
+    big = analysis.load_small(frames[0], (256, 256))
+    assert big.shape == (256, 256) and np.abs(np.diff(big[128])).max() < 3 / 255 # Steps of about 1/255, not of 4/255.
+
 def test_wrong_warps_shape_is_refused(sequence):
     _, frames, _, _ = sequence
     with pytest.raises(ValueError, match=r'\(3, 6\)'):
