@@ -7,6 +7,7 @@ figures of docs/PREPROCESSING.md):
 import dataclasses
 import json
 import os
+import re
 import sys
 import time
 
@@ -22,20 +23,27 @@ from preproc.synth import PRESETS, generate_sequence, inject # pylint: disable=w
 #----------------------------------------------------------------------------
 
 def contact_sheet(path, frames, result, flags, truth, cell=160):
-    """Reference, the most shifted daylight frame, that frame aligned, and for five reasons the top-scoring flag that
-    is right (truth: {reason: set of indices})."""
+    """Reference, the most shifted daylight frame, that frame aligned, for five reasons the top-scoring flag that is
+    right, and for each occlusion test (dark blob, bird shape, ring, local change) the top-scoring right flag with a
+    red circle where it points (truth: {reason: set of indices})."""
     def load(i):
         return Image.open(frames[i].path).convert('RGB').resize((cell, cell))
     moved = int(np.argmax(np.abs(result.warps[:, 4:6]).sum(1) * ~result.interpolated))
     W = Image.open(frames[moved].path).size[0]
     shift = result.warps[moved, 4:6] * cell
     aligned = load(moved).transform((cell, cell), Image.Transform.AFFINE, (1, 0, -shift[0], 0, 1, -shift[1]), Image.Resampling.BICUBIC)
-    picks = []
-    for reason in ('black', 'overexposed', 'blurred', 'occluded', 'camera_moved', 'fogged'):
-        picks += sorted((f for f in flags if f.reason == reason and f.index in truth.get(reason, ())), key=lambda f: -f.score)[:1]
+    right = lambda reason: sorted((f for f in flags if f.reason == reason and f.index in truth.get(reason, ())), key=lambda f: -f.score)
+    picks = [right(reason)[:1] for reason in ('black', 'overexposed', 'blurred', 'camera_moved', 'fogged')]
     cells = [(load(result.reference), 'reference'), (load(moved), f'shifted {np.hypot(*result.warps[moved, 4:6]) * W:.1f} px'),
-             (aligned, 'aligned')] + [(load(f.index), f.reason) for f in picks[:5]]
-    sheet = Image.new('RGB', (4 * cell, 2 * (cell + 16)), 'white')
+             (aligned, 'aligned')] + [(load(f.index), f.reason) for f in sum(picks, [])[:5]]
+    for test in ('dark blob', 'bird-shaped darkening', 'drop-shaped ring', 'local change'):
+        for f in [f for f in right('occluded') if f.detail.startswith(test)][:1]:
+            img = load(f.index)
+            x, y = (float(v) * cell for v in re.findall(r'[xy]=([0-9.]+)', f.detail)[:2])
+            ImageDraw.Draw(img).ellipse((x - 14, y - 14, x + 14, y + 14), outline='red', width=2)
+            cells.append((img, f'occluded: {test}'))
+    rows = (len(cells) + 3) // 4
+    sheet = Image.new('RGB', (4 * cell, rows * (cell + 16)), 'white')
     draw = ImageDraw.Draw(sheet)
     for k, (img, text) in enumerate(cells):
         x, y = (k % 4) * cell, (k // 4) * (cell + 16)
