@@ -197,7 +197,7 @@ def _inner(ratio):
 def _residual(i, fine, peers):
     """Signed z map of frame i's fine detail against its peers': the difference from their per-pixel median (each
     peer scaled to frame i's contrast first) over their per-pixel spread and frame i's own noise."""
-    x, stack = fine[i], np.stack([fine[j] for j in peers])
+    x, stack = fine[i].astype(np.float32), np.stack([fine[j] for j in peers]).astype(np.float32)
     gain = np.sum(stack * x, (1, 2)) / np.maximum(np.sum(stack * stack, (1, 2)), 1e-9)
     stack = stack * np.clip(gain, 0.3, 3)[:, None, None]
     med = np.median(stack, 0)
@@ -352,11 +352,13 @@ def flag_frames(frames, *, warps=None, times=None, size=128, workers=None, progr
     m = analysis.map_frames(_measure_chunk, frames, (wh, local_wh), workers, progress, cancel)
     valid = np.array([v is not None for v in m])
     thumbs = [None if v is None else v[4] for v in m]
-    fine = [None if v is None else v[5].astype(np.float32) for v in m]
+    fine = [None if v is None else v[5] for v in m] # float16: a 10 000-frame sequence holds 1.3 GB of them.
+    m = [None if v is None else v[:4] for v in m] # The numbers; the images, shifted one by one, are not held twice.
     if warps is not None: # Undo the translation so that the thumbnails and high-passed images line up.
         t = geometry.rows_to_matrices(warps)[:, :, 2]
-        thumbs = [None if x is None else _unshift(x, t[i]) for i, x in enumerate(thumbs)]
-        fine = [None if x is None else _unshift(x, t[i]) for i, x in enumerate(fine)]
+        for i in np.flatnonzero(valid):
+            thumbs[i] = _unshift(thumbs[i], t[i])
+            fine[i] = _unshift(fine[i].astype(np.float32), t[i]).astype(np.float16)
     flags = [] if warps is None else _moved_flags(np.asarray(warps, dtype=np.float64))
     judged = np.zeros(n, dtype=bool)
     for i, peers in enumerate(find_peers(times, valid)):
