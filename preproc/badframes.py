@@ -183,8 +183,8 @@ def _dark_flag(i, thumbs, peers):
     score = float(blobs[k][y, xx])
     if score < DARK_LOG:
         return []
-    return [Flag(i, 'occluded', score, f'dark blob at x={(xx + 0.5) / THUMB:.2f}, y={(y + 0.5) / THUMB:.2f}, '
-                                       f'{np.exp(score):.1f} times darker than every peer')]
+    return [Flag(i, 'occluded', float(np.exp(score)), f'dark blob at x={(xx + 0.5) / THUMB:.2f}, '
+                 f'y={(y + 0.5) / THUMB:.2f}, {np.exp(score):.1f} times darker than every peer')]
 
 def _inner(ratio):
     """ratio with a border of BORDER of the frame set to 0: there the aligned frames repeat their edge pixels."""
