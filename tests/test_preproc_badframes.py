@@ -2,7 +2,6 @@
 own nights, fog and occluders), the bad_frames.json report and the CLI's --align / --flag-bad-frames steps."""
 
 import dataclasses
-import datetime
 import json
 import os
 import re
@@ -16,6 +15,7 @@ from PIL import Image
 
 from preproc import autoalign, badframes, discovery, process_sequence
 from preproc.synth import PRESETS, factors as synth_factors, generate_sequence, inject, renderer
+from preproc.synth.sequence import frame_name
 
 @pytest.fixture(scope='module')
 def sequence(tmp_path_factory):
@@ -83,8 +83,7 @@ def _gray_frames(tmp_path, images, start=1622505600, step=86400):
     folder = tmp_path / 'frames'
     folder.mkdir()
     for k, img in enumerate(images):
-        name = datetime.datetime.fromtimestamp(start + k * step, datetime.timezone.utc).strftime('%Y%m%d_%H%M%S')
-        Image.fromarray(img).save(folder / f'{name}.png')
+        Image.fromarray(img).save((folder / frame_name(start + k * step)).with_suffix('.png'))
     return discovery.discover(str(folder)).frames
 
 def test_dark_blob_is_flagged_where_it_is(tmp_path):
