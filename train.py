@@ -169,6 +169,8 @@ def build_config(opts, num_gpus):
     c.keep_states = opts.keep_states
     c.cudnn_benchmark = not opts.nobench
     c.allow_tf32 = opts.tf32
+    # CUDA graphs replay each phase with one launch; their loss must never wait for the GPU (training.step_graphs).
+    c.cuda_graphs = c.loss_kwargs.sync_free = bool(opts.graphs and torch.cuda.is_available() and num_gpus == 1 and not opts.compile)
 
     # Run-dir description, as the original: sg2-a<gpus>-<name>_<res>[cond][-fman_lin_<f>...][-n_<noise>][-<desc>].
     name = os.path.splitext(os.path.basename(os.path.normpath(opts.data)))[0].split('_')[0]
@@ -351,6 +353,7 @@ def stop_status(signum):
 @click.option('--tf32',         help='Allow TF32 matmuls and convolutions', metavar='BOOL', type=bool, default=False, show_default=True)
 @click.option('--channels-last', help='Channels-last memory format in the fp16 blocks', metavar='BOOL', type=bool, default=True, show_default=True)
 @click.option('--compile',      help='torch.compile the G synthesis and D forwards of the main phases', metavar='BOOL', type=bool, default=False, show_default=True)
+@click.option('--graphs',       help='Replay the training phases as CUDA graphs (one GPU; off with --compile)', metavar='BOOL', type=bool, default=True, show_default=True)
 @click.option('--nobench',      help='Disable cuDNN benchmarking', metavar='BOOL', type=bool, default=False, show_default=True)
 @click.option('--workers',      help='DataLoader worker processes', metavar='INT', type=click.IntRange(min=0), default=3, show_default=True)
 @click.option('-n', '--dry-run', help='Print training options and exit', is_flag=True)

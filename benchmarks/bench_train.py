@@ -1,38 +1,55 @@
-"""Training throughput (s/kimg) and peak GPU memory of the real training step on one device.
+"""Training throughput (s/kimg), peak GPU memory, GPU busy fraction and achieved TFLOP/s of the training step.
 
 Runs the training loop's own step (training_step: the per-step reseeding, run_phases and update_ema; Gmain, Greg every
-4, Dmain, Dreg every 16, with lazy-regularisation optimisers) on random data held in memory, ADA off as the original's figures were measured
-(--aug-p=P adds the ADA 'bgc' pipeline at a fixed probability, to measure its cost):
-batch 32 at 128^2 (cbase 16384, cmax 256), 256^2 and 1024^2 (cbase 32768, cmax 512), fourier conditioning with
-trend, year and day. Each resolution runs for --seconds after a warm-up and prints one markdown table row.
+4, Dmain, Dreg every 16, with lazy-regularisation optimisers; CUDA graphs of the phases as train.py uses them unless
+--no-graphs) on random data held in memory, ADA off as the original's figures were measured (--aug-p=P adds the ADA
+'bgc' pipeline at a fixed probability, to measure its cost): batch 32 at 128^2 (cbase 16384, cmax 256), 256^2 and
+1024^2 (cbase 32768, cmax 512), fourier conditioning with trend, year and day. Each resolution runs for --seconds
+after a warm-up and prints one markdown table row. Busy is the GPU utilisation nvidia-smi reports over the timed
+window (the fraction of time a kernel was running); TFLOP/s divides the FLOPs that torch.utils.flop_counter counts in
+one regularisation cycle (16 eager steps, all phases) by the measured time (--flops; the hand-written elementwise
+kernels are not counted).
+
+--real-data=ZIP times train.py itself on a dataset zip instead (data loading, ADA and reporting included): it trains
+--kimg-real kimg into a temporary folder and reports the median s/kimg of the ticks after the first two.
 
   python benchmarks/bench_train.py                                    # all three resolutions, original settings
-  python benchmarks/bench_train.py --res=256 --batch-gpu=32 --bf16 --compile --tf32
+  python benchmarks/bench_train.py --res=256 --no-graphs --flops      # eager, with TFLOP/s
+  python benchmarks/bench_train.py --real-data=demo_128x128_730hz.zip --cbase=16384 --cmax=256 -- --aug=noaug
   python benchmarks/bench_train.py --res=32 --cbase=256 --cmax=32 --seconds=3    # CPU smoke run
 """
 
 import copy
+import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
+
+import numpy as np
 
 import click
 import torch
+import torch.utils.flop_counter
+from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import dnnlib # pylint: disable=wrong-import-position
 import train # pylint: disable=wrong-import-position
+from training import step_graphs # pylint: disable=wrong-import-position
 from training import timeline # pylint: disable=wrong-import-position
 from training import training_step # pylint: disable=wrong-import-position
 
-ORIGINAL_SEC_PER_KIMG = {128: 6.5, 256: 14.6, 1024: 98.0} # original code, one H100, batch 32, --aug=noaug
+ORIGINAL_SEC_PER_KIMG = {128: 6.5, 256: 13.1, 1024: 73.4} # original code, one H100, batch 32, --aug=noaug, at the
+                                                           # micro-batch we use (32, 32, 8), its fastest
 ORIGINAL_CHANNELS = {128: (16384, 256)}                    # cbase, cmax of the 128^2 measurement (others 32768, 512)
 NUM_DAYS = 2225                                            # a six-year sequence: trend, year and day slots
 NUM_FRAMES = 1000                                          # frames of that sequence ('auto' time noise is in frames)
 
 #----------------------------------------------------------------------------
 
-def build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p, device):
+def build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p, graphs, device):
     """G, G_ema, loss and phases configured as train.py does (ADA at the fixed probability aug_p; 0 = off)."""
     f_manual = timeline.cycle_frequencies(NUM_DAYS)
     cond_args = dnnlib.EasyDict(type='fourier', dims=2 * (len(f_manual) + 1), f_manual=f_manual, include_lin=True,
@@ -55,16 +72,48 @@ def build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p
         augment_pipe = dnnlib.util.construct_class_by_name(class_name='training.augment.AugmentPipe', **bgc).train().requires_grad_(False).to(device)
         augment_pipe.p.fill_(aug_p)
     loss = dnnlib.util.construct_class_by_name(class_name='training.loss.StyleGAN2Loss', device=device, G=G, D=D, augment_pipe=augment_pipe,
-        r1_gamma=(res / 256) ** 2, style_mixing_prob=0.9, pl_weight=2, pl_no_weight_grad=True, bf16=bf16, compile=compile)
+        r1_gamma=(res / 256) ** 2, style_mixing_prob=0.9, pl_weight=2, pl_no_weight_grad=True, bf16=bf16, compile=compile,
+        sync_free=graphs)
     opt_kwargs = dict(class_name='torch.optim.Adam', lr=0.002, betas=[0, 0.99], eps=1e-8)
     phases = training_step.build_phases(G, D, opt_kwargs, opt_kwargs, 4, 16, device)
     return G, G_ema, loss, phases
 
-def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, profile, device):
-    """(s/kimg, peak GPU memory in GiB) of one configuration; profile=True also prints where one cycle's time goes."""
+def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, graphs, flops, profile, device):
+    """EasyDict(sec_per_kimg, peak GiB, busy fraction or None, TFLOP per image or None) of one configuration;
+    profile=True also prints where one cycle's time goes."""
     training_step.setup_backends(cudnn_benchmark=True, allow_tf32=tf32)
+    graphs = graphs and device.type == 'cuda' and not compile
+    flop_per_img = count_flops(res, batch, batch_gpu, cbase, cmax, fp32, bf16, channels_last, aug_p, device) if flops else None
     torch.manual_seed(0)
-    G, G_ema, loss, phases = build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p, device)
+    G, G_ema, loss, phases = build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p, graphs, device)
+    step_graph = step_graphs.PhaseGraphs(loss, batch_gpu) if graphs else None
+    step = make_step(G, G_ema, loss, phases, res, batch, batch_gpu, step_graph, device)
+    sync = lambda: torch.cuda.synchronize(device) if device.type == 'cuda' else None
+
+    if graphs: # every phase captured before the clock starts (Dreg runs every 16 steps)
+        warmup = max(warmup, 16 * (step_graph.warmup + 1) + 1)
+    for _ in range(warmup): # includes both regularisation phases (and their compilation, if any)
+        step()
+    sync()
+    if device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats(device)
+    with BusySampler(device) as busy:
+        start = time.perf_counter()
+        steps = 0
+        while steps % 16 != 0 or time.perf_counter() - start < seconds: # whole regularisation cycles
+            step()
+            steps += 1
+            if steps % 16 == 0:
+                sync()
+        sync()
+        elapsed = time.perf_counter() - start
+    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == 'cuda' else float('nan')
+    if profile:
+        print_profile(step, sync, device, steps=16)
+    return dnnlib.EasyDict(sec_per_kimg=elapsed / (steps * batch) * 1000, peak=peak, busy=busy.fraction, flop_per_img=flop_per_img)
+
+def make_step(G, G_ema, loss, phases, res, batch, batch_gpu, graphs, device):
+    """One training step on fixed random reals, as the training loop runs it."""
     real_img = torch.rand([batch, 3, res, res], device=device) * 2 - 1
     real_c = torch.rand([batch, 1], device=device)
     batch_idx = 0
@@ -74,32 +123,58 @@ def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channel
         training_step.seed_step(0, 0, batch_idx * batch, device)
         gen_z = torch.randn([len(phases) * batch, G.z_dim], device=device).split(batch)
         gen_c = torch.rand([len(phases) * batch, 1], device=device).split(batch)
-        training_step.run_phases(phases, loss, batch_idx, real_img, real_c, gen_z, gen_c, batch_gpu, 1)
+        training_step.run_phases(phases, loss, batch_idx, real_img, real_c, gen_z, gen_c, batch_gpu, 1, graphs)
         training_step.update_ema(G_ema, G, batch_idx * batch, batch, ema_kimg=batch * 10 / 32, ema_rampup=0.05)
         batch_idx += 1
+    return step
 
-    def sync():
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
+def count_flops(res, batch, batch_gpu, cbase, cmax, fp32, bf16, channels_last, aug_p, device):
+    """FLOPs per real image of one regularisation cycle (16 eager steps), as torch.utils.flop_counter counts them."""
+    torch.manual_seed(0)
+    G, G_ema, loss, phases = build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, False, aug_p, False, device)
+    step = make_step(G, G_ema, loss, phases, res, batch, batch_gpu, None, device)
+    step() # lazy initialisation outside the count
+    with FlopCount() as counter:
+        for _ in range(16):
+            step()
+    return counter.total / (16 * batch)
 
-    for _ in range(warmup): # includes both regularisation phases (and their compilation, if any)
-        step()
-    sync()
-    if device.type == 'cuda':
-        torch.cuda.reset_peak_memory_stats(device)
-    start = time.perf_counter()
-    steps = 0
-    while steps % 16 != 0 or time.perf_counter() - start < seconds: # whole regularisation cycles
-        step()
-        steps += 1
-        if steps % 16 == 0:
-            sync()
-    sync()
-    elapsed = time.perf_counter() - start
-    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == 'cuda' else float('nan')
-    if profile:
-        print_profile(step, sync, device, steps=4)
-    return elapsed / (steps * batch) * 1000, peak
+class FlopCount(TorchDispatchMode):
+    """FLOPs of the ops that torch.utils.flop_counter has formulas for (convolutions, matmuls). Its own
+    FlopCounterMode tracks modules with hooks that fail under the regularisers' autograd.grad."""
+
+    def __init__(self):
+        super().__init__()
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        formula = torch.utils.flop_counter.flop_registry.get(func._overloadpacket)
+        if formula is not None:
+            self.total += formula(*args, **kwargs, out_val=out)
+        return out
+
+class BusySampler:
+    """The mean GPU utilisation that nvidia-smi reports (sampled every 100 ms) while the block runs; None without it."""
+
+    def __init__(self, device):
+        self.device, self.proc, self.fraction = device, None, None
+
+    def __enter__(self):
+        if self.device.type == 'cuda':
+            cmd = ['nvidia-smi', f'--id={torch.cuda.current_device()}', '--query-gpu=utilization.gpu', '--format=csv,noheader,nounits', '-lms', '100']
+            try:
+                self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            except OSError:
+                self.proc = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc is not None:
+            self.proc.terminate()
+            samples = [float(line) for line in self.proc.communicate()[0].split() if line.strip().isdigit()]
+            self.fraction = float(np.mean(samples[2:])) / 100 if len(samples) > 2 else None # the first read is stale
 
 def print_profile(step, sync, device, steps):
     """Wall time vs. summed kernel time per step (how idle the GPU is), launches per step, and the top kernels."""
@@ -118,41 +193,77 @@ def print_profile(step, sync, device, steps):
 
 #----------------------------------------------------------------------------
 
-@click.command()
+def time_train_py(zip_path, cbase, cmax, kimg, graphs, extra):
+    """EasyDict(sec_per_kimg, peak GiB, ticks) of train.py itself on a dataset zip: the median over the ticks after
+    the first two (start-up, cuDNN's and the graphs' warm-up)."""
+    with tempfile.TemporaryDirectory() as outdir:
+        cmd = [sys.executable, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'train.py'),
+            f'--outdir={outdir}', f'--data={zip_path}', '--batch=32', f'--kimg={kimg}', f'--tick={kimg / 10:g}',
+            '--snap=1000', '--metrics=none', f'--graphs={graphs}'] + ([f'--cbase={cbase}'] if cbase else []) + \
+            ([f'--cmax={cmax}'] if cmax else []) + list(extra)
+        print(' '.join(cmd), file=sys.stderr, flush=True)
+        subprocess.run(cmd, check=True, stdout=sys.stderr)
+        stats_path, = [os.path.join(d, 'stats.jsonl') for d, _, files in os.walk(outdir) if 'stats.jsonl' in files]
+        with open(stats_path, encoding='utf-8') as f:
+            ticks = [json.loads(line) for line in f if line.strip()]
+    steady = ticks[3:] # tick 0 is the first step; ticks 1 and 2 hold the warm-ups
+    if not steady:
+        raise click.ClickException(f'only {len(ticks)} ticks: raise --kimg-real')
+    return dnnlib.EasyDict(sec_per_kimg=float(np.median([t['Timing/sec_per_kimg']['mean'] for t in steady])),
+        peak=max(t['Resources/peak_gpu_mem_gb']['mean'] for t in steady), ticks=len(steady))
+
+#----------------------------------------------------------------------------
+
+@click.command(context_settings=dict(ignore_unknown_options=True))
 @click.option('--res', 'resolutions', help='Resolutions (comma list)', default='128,256,1024', show_default=True)
 @click.option('--batch', help='Batch size', type=click.IntRange(min=1), default=32, show_default=True)
 @click.option('--batch-gpu', help='Micro-batch  [default: as train.py]', type=click.IntRange(min=1))
 @click.option('--cbase', help='channel_base  [default: 16384 at 128^2, else 32768]', type=click.IntRange(min=1))
 @click.option('--cmax', help='channel_max  [default: 256 at 128^2, else 512]', type=click.IntRange(min=1))
 @click.option('--seconds', help='Measured time per resolution', type=click.FloatRange(min=0), default=40, show_default=True)
-@click.option('--warmup', help='Warm-up steps', type=click.IntRange(min=1), default=20, show_default=True)
+@click.option('--warmup', help='Warm-up steps (with graphs at least 49: every phase captured first)', type=click.IntRange(min=1), default=20, show_default=True)
 @click.option('--fp32', help='No fp16 blocks', is_flag=True)
 @click.option('--bf16', help='bf16 autocast instead of the fp16 blocks', is_flag=True)
 @click.option('--channels-last/--no-channels-last', help='Channels-last fp16 blocks (train.py default)', default=True, show_default=True)
-@click.option('--compile', help='torch.compile the main-phase forwards', is_flag=True)
+@click.option('--compile', help='torch.compile the main-phase forwards (no graphs then)', is_flag=True)
 @click.option('--tf32', help='Allow TF32', is_flag=True)
+@click.option('--graphs/--no-graphs', help='CUDA graphs of the phases (train.py default)', default=True, show_default=True)
 @click.option('--aug-p', help='ADA (bgc) at this fixed probability; 0 = off', type=click.FloatRange(min=0, max=1), default=0, show_default=True)
-@click.option('--profile', help='Also profile 4 steps (to stderr)', is_flag=True)
-def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, profile):
-    """Print a markdown table of s/kimg and peak memory per resolution."""
+@click.option('--flops', help='Also count the FLOPs (16 extra eager steps) for TFLOP/s', is_flag=True)
+@click.option('--profile', help='Also profile 16 steps (to stderr)', is_flag=True)
+@click.option('--real-data', help='Time train.py on this dataset zip instead', type=click.Path(exists=True, dir_okay=False))
+@click.option('--kimg-real', help='kimg that train.py runs with --real-data (ten ticks)', type=click.FloatRange(min=0, min_open=True), default=20, show_default=True)
+@click.argument('train_args', nargs=-1, type=click.UNPROCESSED)
+def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channels_last, compile, tf32, graphs, aug_p, flops, profile, real_data, kimg_real, train_args):
+    """Print a markdown table of s/kimg, peak memory, busy fraction and TFLOP/s per resolution. TRAIN_ARGS (after
+    --) go to train.py with --real-data."""
     device = torch.device('cuda') if torch.cuda.is_available() else torch.device('cpu')
-    flags = [name for name, on in [('fp32', fp32), ('bf16', bf16), ('channels-last', channels_last), ('compile', compile), ('tf32', tf32)] if on]
+    if real_data is not None:
+        row = time_train_py(real_data, cbase, cmax, kimg_real, graphs, train_args)
+        print(f'train.py on {os.path.basename(real_data)} ({" ".join(train_args) or "defaults"}, graphs {graphs}): '
+              f'{row.sec_per_kimg:.2f} s/kimg, {1000 / row.sec_per_kimg:.1f} img/s, peak {row.peak:.2f} GiB, '
+              f'median of {row.ticks} ticks')
+        return
+    flags = [name for name, on in [('fp32', fp32), ('bf16', bf16), ('channels-last', channels_last), ('compile', compile),
+        ('tf32', tf32), ('CUDA graphs', graphs and device.type == 'cuda' and not compile)] if on]
     flags += [f'ADA p={aug_p:g}'] if aug_p > 0 else []
     print(f'Device: {torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"}, torch {torch.__version__}, '
           f'options: {", ".join(flags) or "defaults"}\n')
-    print('| res | batch | batch_gpu | cbase/cmax | s/kimg | img/s | peak GPU mem (GiB) | original s/kimg | speed-up |')
-    print('|---|---|---|---|---|---|---|---|---|')
+    print('| res | batch | batch_gpu | cbase/cmax | s/kimg | img/s | peak GPU mem (GiB) | busy | TFLOP/img | TFLOP/s | original s/kimg | speed-up |')
+    print('|---|---|---|---|---|---|---|---|---|---|---|---|')
     for res in [int(r) for r in resolutions.split(',')]:
         base, top = ORIGINAL_CHANNELS.get(res, (32768, 512))
         base, top = cbase or base, cmax or top
         bgpu = batch_gpu or train.default_batch_gpu(res, batch)
         if batch % bgpu != 0:
             raise click.BadParameter(f'batch {batch} is not a multiple of batch_gpu {bgpu}', param_hint='--batch-gpu')
-        sec_per_kimg, peak = run(res, batch, bgpu, base, top, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, profile, device)
+        r = run(res, batch, bgpu, base, top, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, graphs, flops, profile, device)
         orig = ORIGINAL_SEC_PER_KIMG.get(res) if (base, top) == ORIGINAL_CHANNELS.get(res, (32768, 512)) else None
-        ref = f'{orig:.1f} | {orig / sec_per_kimg:.2f}x' if orig else '- | -'
-        print(f'| {res} | {batch} | {bgpu} | {base}/{top} | {sec_per_kimg:.2f} | {1000 / sec_per_kimg:.1f} | '
-              f'{peak:.2f} | {ref} |', flush=True)
+        ref = f'{orig:.1f} | {orig / r.sec_per_kimg:.2f}x' if orig else '- | -'
+        busy = f'{r.busy:.0%}' if r.busy is not None else '-'
+        work = f'{r.flop_per_img / 1e12:.3f} | {r.flop_per_img / r.sec_per_kimg / 1e9:.0f}' if r.flop_per_img else '- | -'
+        print(f'| {res} | {batch} | {bgpu} | {base}/{top} | {r.sec_per_kimg:.2f} | {1000 / r.sec_per_kimg:.1f} | '
+              f'{r.peak:.2f} | {busy} | {work} | {ref} |', flush=True)
 
 #----------------------------------------------------------------------------
 

@@ -386,3 +386,19 @@ def test_default_batch_gpu_follows_gpu_memory(monkeypatch, memories_gib, res, pe
         monkeypatch.setattr(torch.cuda, 'get_device_properties',
                             lambda i: types.SimpleNamespace(total_memory=memories_gib[i] * 2**30 - 2**28))
     assert train.default_batch_gpu(res, per_gpu) == expected
+
+def test_cuda_graphs_only_on_one_cuda_device(tmp_path, dataset_zip, monkeypatch):
+    """--graphs (default on) turns on CUDA graphs and the sync-free loss together, only for one CUDA device and
+    without --compile; the graph runner refuses a loss that may wait for the GPU."""
+    assert not dry_run_options(tmp_path, dataset_zip)['cuda_graphs'] # the CPU
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+    monkeypatch.setattr(torch.cuda, 'get_device_properties', lambda i: types.SimpleNamespace(total_memory=80 * 2**30))
+    for extra, on in [([], True), (['--graphs=0'], False), (['--compile=1'], False), (['--gpus=2'], False)]:
+        options = dry_run_options(tmp_path, dataset_zip, extra)
+        assert options['cuda_graphs'] == options['loss_kwargs']['sync_free'] == on, extra
+    from training.loss import StyleGAN2Loss
+    from training.step_graphs import PhaseGraphs
+    loss = StyleGAN2Loss(device=torch.device('cpu'), G=types.SimpleNamespace(synthesis=None), D=None)
+    with pytest.raises(ValueError, match='sync_free'):
+        PhaseGraphs(loss, batch_gpu=4)

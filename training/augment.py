@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from torch_utils import misc
 from torch_utils import persistence
 from torch_utils import safe_pickle
 from torch_utils.ops import grid_sample_gradfix
@@ -55,8 +56,8 @@ def band_filters(h, num_bands=4):
 
 def _matrix(*rows):
     ref = next(v for row in rows for v in row if isinstance(v, torch.Tensor))
-    return torch.stack([torch.stack([torch.as_tensor(v, dtype=ref.dtype, device=ref.device).expand(ref.shape)
-        for v in row], dim=-1) for row in rows], dim=-2)
+    entry = lambda v: v if isinstance(v, torch.Tensor) else misc.constant(v, dtype=ref.dtype, device=ref.device)
+    return torch.stack([torch.stack([entry(v).expand(ref.shape) for v in row], dim=-1) for row in rows], dim=-2)
 
 def _translate2d(tx, ty):
     return _matrix([1, 0, tx], [0, 1, ty], [0, 0, 1])
@@ -76,13 +77,13 @@ def _scale3d(sx, sy, sz):
 
 def _linear3d(m):
     """Homogeneous matrices [B, 4, 4] of linear maps m [B, 3, 3]."""
-    return F.pad(m, [0, 1, 0, 1]) + torch.diag(m.new_tensor([0, 0, 0, 1]))
+    return F.pad(m, [0, 1, 0, 1]) + torch.diag(misc.constant([0, 0, 0, 1], dtype=m.dtype, device=m.device))
 
 def _luma_terms(device):
     """(v v^T, cross-product matrix [v]x, identity), float64 [3, 3] each, for the unit luma axis v = (1, 1, 1) / sqrt(3):
     hue rotates about it, saturation scales away from it, luma flip mirrors along it."""
     v = torch.full([3], 1 / np.sqrt(3), dtype=torch.float64, device=device)
-    cross = torch.tensor([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], dtype=torch.float64, device=device) / np.sqrt(3)
+    cross = misc.constant([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], dtype=torch.float64, device=device) / np.sqrt(3)
     return torch.outer(v, v), cross, torch.eye(3, dtype=torch.float64, device=device)
 
 #----------------------------------------------------------------------------
@@ -123,10 +124,12 @@ class AugmentPipe(torch.nn.Module):
         mask = torch.rand([values.shape[0]], device=values.device) < prob
         return torch.where(mask.reshape([-1] + [1] * (values.ndim - 1)), values, identity)
 
-    def forward(self, images):
+    def forward(self, images, fixed_padding=False):
+        """Augmented images. fixed_padding: pad by the most that can be needed and always warp, instead of reading
+        back from the GPU how much padding this batch needs (CUDA graphs cannot wait for the GPU)."""
         if not (isinstance(images, torch.Tensor) and images.ndim == 4 and images.is_floating_point()):
             raise ValueError(f'AugmentPipe expects float images [B, C, H, W], got {getattr(images, "shape", type(images))}')
-        images = self._geometric(images)
+        images = self._geometric(images, fixed_padding)
         images = self._colour(images)
         images = self._filter(images)
         return self._corrupt(images)
@@ -134,7 +137,7 @@ class AugmentPipe(torch.nn.Module):
     #------------------------------------------------------------------------
     # Geometric ops.
 
-    def _geometric(self, images):
+    def _geometric(self, images, fixed_padding):
         B, _C, H, W = images.shape
         if max(self.xflip, self.rotate90, self.xint, self.scale, self.rotate, self.aniso, self.xfrac) == 0:
             return images
@@ -172,26 +175,29 @@ class AugmentPipe(torch.nn.Module):
         if self.xfrac > 0:
             t = self._draw(self.xfrac * self.p, randn(2) * self.xfrac_std, 0)
             G_inv = G_inv @ _translate2d(-t[:, 0] * W, -t[:, 1] * H)
-        return self._resample(images, G_inv, changed=(G_inv != eye).flatten(1).any(dim=1))
+        return self._resample(images, G_inv, changed=(G_inv != eye).flatten(1).any(dim=1), fixed_padding=fixed_padding)
 
-    def _resample(self, images, G_inv, changed):
+    def _resample(self, images, G_inv, changed, fixed_padding):
         """Warp images by G_inv where `changed`; other images pass through untouched."""
         B, _C, H, W = images.shape
         f = self.Hz_geom
         m = f.numel() // 4 # Margin (output pixels) that the downsampling filter reads beyond the image.
 
         # Reflect padding that covers the input area seen by the corners of the extended output, plus the reach
-        # of the upsampling filter and of bilinear sampling. One host sync decides the padding (and whether to work).
-        cx, cy = W / 2 + m, H / 2 + m
-        corners = G_inv.new_tensor([[-cx, -cy, 1], [cx, -cy, 1], [cx, cy, 1], [-cx, cy, 1]])
-        xy = (G_inv[:, None, :2, :] * corners[None, :, None, :]).sum(-1) # [B, 4, 2] input coordinates
-        half = G_inv.new_tensor([W / 2, H / 2])
-        need = torch.cat([-xy.amin(dim=(0, 1)) - half, xy.amax(dim=(0, 1)) - half]) + 2 * m
-        limit = G_inv.new_tensor([W - 1, H - 1] * 2)
-        stats = torch.cat([torch.minimum(need.ceil().clamp(min=0), limit), changed.any()[None].to(need.dtype)]).tolist()
-        if not stats[4]:
-            return images
-        pl, pt, pr, pb = [int(v) for v in stats[:4]]
+        # of the upsampling filter and of bilinear sampling, at most the reflection's limit. One host sync decides the
+        # padding (and whether to work), unless it is fixed at the limit.
+        pl, pt, pr, pb = W - 1, H - 1, W - 1, H - 1
+        if not fixed_padding:
+            cx, cy = W / 2 + m, H / 2 + m
+            corners = misc.constant([[-cx, -cy, 1], [cx, -cy, 1], [cx, cy, 1], [-cx, cy, 1]], dtype=G_inv.dtype, device=G_inv.device)
+            xy = (G_inv[:, None, :2, :] * corners[None, :, None, :]).sum(-1) # [B, 4, 2] input coordinates
+            half = misc.constant([W / 2, H / 2], dtype=G_inv.dtype, device=G_inv.device)
+            need = torch.cat([-xy.amin(dim=(0, 1)) - half, xy.amax(dim=(0, 1)) - half]) + 2 * m
+            limit = misc.constant([pl, pt, pr, pb], dtype=G_inv.dtype, device=G_inv.device)
+            stats = torch.cat([torch.minimum(need.ceil().clamp(min=0), limit), changed.any()[None].to(need.dtype)]).tolist()
+            if not stats[4]:
+                return images
+            pl, pt, pr, pb = [int(v) for v in stats[:4]]
 
         x = F.pad(images, [pl, pr, pt, pb], mode='reflect')
         x = upfirdn2d.upsample2d(x, f, up=2)
@@ -265,7 +271,7 @@ class AugmentPipe(torch.nn.Module):
         taps = bank.shape[1]
         if min(H, W) <= taps // 2:
             raise ValueError(f'AugmentPipe imgfilter needs images larger than {taps // 2} pixels, got {W}x{H}')
-        power = bank.new_tensor(BAND_POWER)
+        power = misc.constant(BAND_POWER, dtype=bank.dtype, device=bank.device)
         gains = torch.ones([B, len(BAND_POWER)], dtype=torch.float64, device=images.device)
         changed = torch.zeros([B], dtype=torch.bool, device=images.device)
         for band, strength in enumerate(self.imgfilter_bands):

@@ -32,6 +32,7 @@ class StyleGAN2Loss:
     pl_no_weight_grad: bool = False
     bf16: bool = False
     compile: bool = False
+    sync_free: bool = False
 
     def __post_init__(self):
         self.pl_mean = torch.zeros([], device=self.device) # running mean of path lengths; part of the training state
@@ -61,7 +62,7 @@ class StyleGAN2Loss:
     def run_D(self, img, c, update_emas=False, fast=False):
         """D logits of images, augmented first (the time label is never augmented)."""
         if self.augment_pipe is not None:
-            img = self.augment_pipe(img)
+            img = self.augment_pipe(img, fixed_padding=self.sync_free)
         D = self.fast_D if fast else self.D
         return D(img, c, update_emas=update_emas)
 

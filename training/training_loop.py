@@ -26,6 +26,7 @@ from torch_utils import training_stats
 from training import checkpoint
 from training import loop_state
 from training import reporting
+from training import step_graphs
 from training import stop_signals
 from training import training_step
 from training.dequantizer import Dequantizer
@@ -63,6 +64,7 @@ CONFIG = dict(
     keep_states             = 3,        # How many of the newest training states to keep; 0: all.
     cudnn_benchmark         = True,     # Let cuDNN pick the fastest convolution algorithms.
     allow_tf32              = False,    # TF32 matmuls and convolutions.
+    cuda_graphs             = False,    # Replay the phases as CUDA graphs (one CUDA device; needs loss sync_free).
     options                 = None,     # The whole config (plain data), stored in each training state.
     abort_fn                = None,     # Called at every tick; True stops the run.
     progress_fn             = None,     # Called at every tick with (cur_kimg, total_kimg).
@@ -164,6 +166,11 @@ def _prepare_training(c, env, nets, saved):
         nets.ada = training_step.AdaTuner(nets.augment_pipe, c.ada_target, c.ada_interval, c.ada_kimg, c.batch_size)
     if saved is not None:
         loop_state.restore_training(nets, saved)
+    nets.graphs = None
+    if c.cuda_graphs and env.device.type == 'cuda' and env.world_size == 1:
+        nets.graphs = step_graphs.PhaseGraphs(nets.loss, c.batch_gpu)
+    elif c.cuda_graphs:
+        dist.print0('Note: CUDA graphs need one CUDA device; the phases run eagerly.')
 
 #----------------------------------------------------------------------------
 # The loop.
@@ -214,7 +221,7 @@ def _steps(c, env, nets, data, state, out, stopper):
         with torch.autograd.profiler.record_function('data_fetch'):
             inputs = training_step.fetch_inputs(data.iterator, data.labels, data.dequantizer, len(nets.phases),
                 c.batch_size // env.world_size, nets.G.z_dim, env.device)
-        training_step.run_phases(nets.phases, nets.loss, state.batch_idx, *inputs, c.batch_gpu, env.world_size)
+        training_step.run_phases(nets.phases, nets.loss, state.batch_idx, *inputs, c.batch_gpu, env.world_size, nets.graphs)
         with torch.autograd.profiler.record_function('Gema'):
             training_step.update_ema(nets.G_ema, nets.G, state.cur_nimg, c.batch_size, c.ema_kimg, c.ema_rampup)
         state.cur_nimg += c.batch_size

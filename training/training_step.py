@@ -98,22 +98,29 @@ def reduce_grads_and_step(module, opt, world_size):
             p.grad = misc.in_layout_of(grad.view(p.shape), p)
     opt.step()
 
-def run_phases(phases, loss, batch_idx, real_img, real_c, gen_z, gen_c, batch_gpu, world_size):
-    """Every phase due at batch_idx, each with its own z and c (lists with one entry per phase), accumulated over
-    micro-batches of batch_gpu."""
+def run_phase(phase, loss, real_img, real_c, gen_z, gen_c, batch_gpu, world_size):
+    """One phase: its gradients accumulated over micro-batches of batch_gpu, then the optimiser step."""
+    phase.opt.zero_grad(set_to_none=True)
+    phase.module.requires_grad_(True)
+    for r_img, r_c, g_z, g_c in zip(real_img.split(batch_gpu), real_c.split(batch_gpu), gen_z.split(batch_gpu), gen_c.split(batch_gpu)):
+        loss.accumulate_gradients(phase=phase.name, real_img=r_img, real_c=r_c, gen_z=g_z, gen_c=g_c, gain=phase.interval)
+    phase.module.requires_grad_(False)
+    with torch.autograd.profiler.record_function(phase.name + '_opt'):
+        reduce_grads_and_step(phase.module, phase.opt, world_size)
+
+def run_phases(phases, loss, batch_idx, real_img, real_c, gen_z, gen_c, batch_gpu, world_size, graphs=None):
+    """Every phase due at batch_idx, each with its own z and c (lists with one entry per phase); through `graphs`
+    (training.step_graphs.PhaseGraphs) if given, else eagerly."""
     for phase, phase_z, phase_c in zip(phases, gen_z, gen_c):
         if batch_idx % phase.interval != 0:
             continue
         if phase.start_event is not None:
             phase.start_event.record(torch.cuda.current_stream())
             phase.timed = True
-        phase.opt.zero_grad(set_to_none=True)
-        phase.module.requires_grad_(True)
-        for r_img, r_c, g_z, g_c in zip(real_img.split(batch_gpu), real_c.split(batch_gpu), phase_z.split(batch_gpu), phase_c.split(batch_gpu)):
-            loss.accumulate_gradients(phase=phase.name, real_img=r_img, real_c=r_c, gen_z=g_z, gen_c=g_c, gain=phase.interval)
-        phase.module.requires_grad_(False)
-        with torch.autograd.profiler.record_function(phase.name + '_opt'):
-            reduce_grads_and_step(phase.module, phase.opt, world_size)
+        if graphs is not None:
+            graphs.run(phase, real_img, real_c, phase_z, phase_c)
+        else:
+            run_phase(phase, loss, real_img, real_c, phase_z, phase_c, batch_gpu, world_size)
         if phase.end_event is not None:
             phase.end_event.record(torch.cuda.current_stream())
 
