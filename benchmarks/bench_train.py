@@ -92,11 +92,11 @@ def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channel
 
     if graphs: # every phase captured before the clock starts (Dreg runs every 16 steps)
         warmup = max(warmup, 16 * (step_graph.warmup + 1) + 1)
+    if device.type == 'cuda': # the peak includes the warm-up: the graphs' memory is allocated while capturing
+        torch.cuda.reset_peak_memory_stats(device)
     for _ in range(warmup): # includes both regularisation phases (and their compilation, if any)
         step()
     sync()
-    if device.type == 'cuda':
-        torch.cuda.reset_peak_memory_stats(device)
     with BusySampler(device) as busy:
         start = time.perf_counter()
         steps = 0

@@ -5,10 +5,12 @@
 #   env            GPU, driver, torch
 #   tests          the GPU tests of the CUDA graphs (tests/test_step_graphs_gpu.py)
 #   alltests       every other GPU test
-#   bench RES      bench_train at RES with and without CUDA graphs (FLOPs counted), then with ADA at p=0.4
+#   bench RES      bench_train at RES with CUDA graphs (FLOPs counted) and without
+#   variants RES   bench_train at RES with graphs and TF32, and with graphs and ADA at p=0.4
 #   profile RES    a 16-step profile with graphs (stderr)
 #   data           the demo sequence and its 128^2 dataset zip (as gpu_disent_checks.sh setup)
-#   real ARGS      bench_train --real-data on that zip with train.py options ARGS (one word, commas for spaces)
+#   real ARGS      bench_train --real-data on that zip (or $DATA_ZIP) with train.py options ARGS (one word, commas for
+#                  spaces)
 set -u
 out=$(mkdir -p "$1" && cd "$1" && pwd); shift
 cd "$(dirname "$0")/.."
@@ -27,8 +29,10 @@ while [ $# -gt 0 ]; do
         python3 -m pytest -q -p no:cacheprovider -m gpu tests --ignore=tests/test_step_graphs_gpu.py > "$out/alltests.txt" 2>&1;;
     bench)
         res=$1; shift
-        { "${bench[@]}" --res="$res" --flops; "${bench[@]}" --res="$res" --no-graphs;
-          "${bench[@]}" --res="$res" --aug-p=0.4; } >> "$out/bench_$res.txt" 2>&1;;
+        { "${bench[@]}" --res="$res" --flops; "${bench[@]}" --res="$res" --no-graphs; } >> "$out/bench_$res.txt" 2>&1;;
+    variants)
+        res=$1; shift
+        { "${bench[@]}" --res="$res" --tf32; "${bench[@]}" --res="$res" --aug-p=0.4; } >> "$out/bench_$res.txt" 2>&1;;
     profile)
         res=$1; shift
         "${bench[@]}" --res="$res" --seconds=5 --profile > "$out/profile_$res.txt" 2>&1;;
@@ -38,7 +42,7 @@ while [ $# -gt 0 ]; do
             --resolution=128 --name=demo --workers="$(nproc)" >> "$out/data.txt" 2>&1;;
     real)
         args=$1; shift
-        "${bench[@]}" --real-data="$work/data/demo_128x128_730hz.zip" --kimg-real="${KIMG_REAL:-12}" -- ${args//,/ } >> "$out/real.txt" 2>&1;;
+        "${bench[@]}" --real-data="${DATA_ZIP:-$work/data/demo_128x128_730hz.zip}" --kimg-real="${KIMG_REAL:-12}" -- ${args//,/ } >> "$out/real.txt" 2>&1;;
     *) echo "unknown step $step" >&2; exit 2;;
     esac
 done

@@ -1,5 +1,5 @@
 """GPU tests of training.step_graphs: the training step replayed as CUDA graphs trains the same model as the eager
-step from the same seed, and train.py runs and resumes with graphs."""
+step from the same seed (with ADA: as closely as two eager runs agree), and train.py runs and resumes with graphs."""
 
 import json
 import os
@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from torch_utils import training_stats
+from training.augment import AugmentPipe
 from training import step_graphs
 from training import training_step
 
@@ -21,6 +22,8 @@ pytestmark = pytest.mark.gpu
 
 STEPS = 48 # three regularisation cycles: every phase is captured and replayed
 LOSSES = ['Loss/G/loss', 'Loss/D/loss', 'Loss/G/reg', 'Loss/D/reg']
+BGC = dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1, brightness=1, contrast=1, lumaflip=1,
+    hue=1, saturation=1)
 
 #----------------------------------------------------------------------------
 
@@ -44,26 +47,51 @@ def _train(graphs, aug_p):
     params = {f'{net}.{name}': p.detach().float().cpu() for net, module in [('G', G), ('D', loss.D)] for name, p in module.named_parameters()}
     return {k: np.array(v) for k, v in history.items()}, params, runner
 
-@pytest.mark.parametrize('aug_p', [0.0, 0.4])
-def test_graphed_steps_train_the_same_model(aug_p):
-    """Tolerance: losses within 1e-3 (relative) at every step, parameters within 1e-3 of their own scale after 48
-    steps. Both runs launch the same kernels on the same random numbers; only floating-point reassociation in
-    kernels that use atomics may differ."""
-    eager_losses, eager_params, _ = _train(False, aug_p)
-    graph_losses, graph_params, runner = _train(True, aug_p)
+def test_graphed_steps_train_the_same_model():
+    """Without augmentation both runs launch the same kernels on the same random numbers: losses agree within 1e-3
+    (relative) at every one of the 48 steps, parameters within 1e-3 of their own scale at the end."""
+    eager_losses, eager_params, _ = _train(False, aug_p=0)
+    graph_losses, graph_params, runner = _train(True, aug_p=0)
     assert sorted(runner.graphs) == ['Dmain', 'Dreg', 'Gmain', 'Greg']
     for name in LOSSES:
-        e, g = eager_losses[name], graph_losses[name]
-        assert np.isfinite(e[~np.isnan(e)]).all()
-        np.testing.assert_allclose(g, e, rtol=1e-3, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(graph_losses[name], eager_losses[name], rtol=1e-3, atol=1e-5, err_msg=name)
     worst = max(float((graph_params[k] - eager_params[k]).abs().max() / (eager_params[k].abs().max() + 1e-8)) for k in eager_params)
     assert worst < 1e-3
 
+def test_graphed_steps_with_ada_stay_within_eager_run_to_run_noise():
+    """With ADA, grid_sample's backward adds with atomics, so even two eager runs drift apart (about 1e-4 after one
+    step, growing with the GAN's dynamics). The graphed run must stay as close to an eager run as a second eager run
+    does: within 3x the eager-to-eager difference at every step, plus 1e-3 (relative)."""
+    first, _, _ = _train(False, aug_p=0.4)
+    second, _, _ = _train(False, aug_p=0.4)
+    graphed, _, _ = _train(True, aug_p=0.4)
+    for name in LOSSES:
+        noise = np.nanmax(np.abs(second[name] - first[name]))
+        np.testing.assert_allclose(graphed[name], first[name], rtol=1e-3, atol=3 * noise + 1e-5, err_msg=name)
+
+def test_augmentation_replayed_in_a_graph_draws_like_the_eager_pipe():
+    """The augment pipe (fixed padding) captured in a CUDA graph and replayed after reseeding gives exactly what it
+    gives eagerly from the same seed: fresh draws at every replay, none baked into the graph."""
+    pipe = AugmentPipe(**BGC).cuda()
+    pipe.p.fill_(0.5)
+    x = torch.randn([8, 3, 64, 64], device='cuda')
+    pipe(x, fixed_padding=True) # warm-up: lazily built constants
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = pipe(x, fixed_padding=True)
+    for seed in [1, 2]:
+        torch.cuda.manual_seed(seed)
+        eager = pipe(x, fixed_padding=True)
+        torch.cuda.manual_seed(seed)
+        graph.replay()
+        assert torch.equal(out, eager), seed
+    assert not torch.equal(out, x)
+
 def test_train_py_with_graphs_resumes_exactly(tmp_path):
     """train.py on the GPU with graphs (the default): a run stopped at a snapshot and resumed ends where an
-    uninterrupted run does."""
+    uninterrupted run does (without ADA, whose atomics make even two whole runs differ; see above)."""
     data = make_tiny_dataset(tmp_path / 'data.zip', res=32)
-    args = TINY + [f'--data={data}', '--aug=ada', '--kimg=0.4', '--snap=5']
+    args = TINY + [f'--data={data}', '--aug=noaug', '--kimg=0.4', '--snap=5']
     run_train(args + [f'--outdir={tmp_path / "whole"}'])
     run_train(args + [f'--outdir={tmp_path / "split"}', '--kimg=0.2'])
     run_train(args + [f'--outdir={tmp_path / "split"}', '--resume=latest'])
