@@ -177,9 +177,11 @@ class BusySampler:
             self.fraction = float(np.mean(samples[2:])) / 100 if len(samples) > 2 else None # the first read is stale
 
 def print_profile(step, sync, device, steps):
-    """Wall time vs. summed kernel time per step (how idle the GPU is), launches per step, and the top kernels."""
+    """Wall time vs. summed kernel time per step (how idle the GPU is), launches per step, the top kernels, and the
+    operators (with input shapes) that launched them. Under CUDA graphs the operators are seen only while capturing,
+    so their table is for an eager step (--no-graphs)."""
     activities = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if device.type == 'cuda' else [])
-    with torch.profiler.profile(activities=activities) as prof:
+    with torch.profiler.profile(activities=activities, record_shapes=True) as prof:
         start = time.perf_counter()
         for _ in range(steps):
             step()
@@ -190,6 +192,8 @@ def print_profile(step, sync, device, steps):
     print(f'\nProfile over {steps} steps: wall {wall:.1f} ms/step, kernels {busy:.1f} ms/step '
           f'({busy / wall:.0%} busy), {len(kernels) / steps:.0f} kernel launches/step\n', file=sys.stderr)
     print(prof.key_averages().table(sort_by='self_device_time_total', row_limit=30, max_name_column_width=70), file=sys.stderr)
+    print(prof.key_averages(group_by_input_shape=True).table(sort_by='device_time_total', row_limit=40,
+        max_name_column_width=40, max_shapes_column_width=80), file=sys.stderr)
 
 #----------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@
 #   alltests       every other GPU test
 #   bench RES      bench_train at RES with CUDA graphs (FLOPs counted) and without
 #   variants RES   bench_train at RES with graphs and TF32, and with graphs and ADA at p=0.4
-#   profile RES    a 16-step profile with graphs (stderr)
+#   profile RES    16-step profiles with graphs (kernels) and without (kernels and the operators, with shapes)
 #   data           the demo sequence and its 128^2 dataset zip (as gpu_disent_checks.sh setup)
 #   real ARGS      bench_train --real-data on that zip (or $DATA_ZIP) with train.py options ARGS (one word, commas for
 #                  spaces)
@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
         { "${bench[@]}" --res="$res" --tf32; "${bench[@]}" --res="$res" --aug-p=0.4; } >> "$out/bench_$res.txt" 2>&1;;
     profile)
         res=$1; shift
-        "${bench[@]}" --res="$res" --seconds=5 --profile > "$out/profile_$res.txt" 2>&1;;
+        { "${bench[@]}" --res="$res" --seconds=5 --profile; "${bench[@]}" --res="$res" --seconds=5 --profile --no-graphs; } > "$out/profile_$res.txt" 2>&1;;
     data)
         [ -f "$work/sequence/factors.json" ] || python3 preproc/synth_sequence.py --outdir="$work/sequence" --preset=demo --workers="$(nproc)" > "$out/data.txt" 2>&1
         [ -f "$work/data/demo_128x128_730hz.zip" ] || python3 preproc/process_sequence.py "$work/sequence/frames" --export="$work/data" \
