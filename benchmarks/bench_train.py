@@ -100,7 +100,7 @@ def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channel
     with BusySampler(device) as busy:
         start = time.perf_counter()
         steps = 0
-        while steps % 16 != 0 or time.perf_counter() - start < seconds: # whole regularisation cycles
+        while steps == 0 or steps % 16 != 0 or time.perf_counter() - start < seconds: # whole regularisation cycles
             step()
             steps += 1
             if steps % 16 == 0:
@@ -206,7 +206,11 @@ def time_train_py(zip_path, cbase, cmax, kimg, graphs, extra):
             '--snap=1000', '--metrics=none', f'--graphs={graphs}'] + ([f'--cbase={cbase}'] if cbase else []) + \
             ([f'--cmax={cmax}'] if cmax else []) + list(extra)
         print(' '.join(cmd), file=sys.stderr, flush=True)
-        subprocess.run(cmd, check=True, stdout=sys.stderr)
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+            for line in proc.stdout: # train.py's progress, as it comes
+                sys.stderr.write(line)
+        if proc.returncode != 0:
+            raise click.ClickException(f'train.py exited with status {proc.returncode}')
         stats_path, = [os.path.join(d, 'stats.jsonl') for d, _, files in os.walk(outdir) if 'stats.jsonl' in files]
         with open(stats_path, encoding='utf-8') as f:
             ticks = [json.loads(line) for line in f if line.strip()]
@@ -244,7 +248,7 @@ def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16
     device = torch.device('cuda') if torch.cuda.is_available() else torch.device('cpu')
     if real_data is not None:
         row = time_train_py(real_data, cbase, cmax, kimg_real, graphs, train_args)
-        print(f'train.py on {os.path.basename(real_data)} ({" ".join(train_args) or "defaults"}, graphs {graphs}): '
+        print(f'train.py on {os.path.basename(real_data)} ({" ".join(train_args) or "defaults"}, graphs {graphs and device.type == "cuda"}): '
               f'{row.sec_per_kimg:.2f} s/kimg, {1000 / row.sec_per_kimg:.1f} img/s, peak {row.peak:.2f} GiB, '
               f'median of {row.ticks} ticks')
         return
@@ -265,7 +269,7 @@ def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16
         orig = ORIGINAL_SEC_PER_KIMG.get(res) if (base, top) == ORIGINAL_CHANNELS.get(res, (32768, 512)) else None
         ref = f'{orig:.1f} | {orig / r.sec_per_kimg:.2f}x' if orig else '- | -'
         busy = f'{r.busy:.0%}' if r.busy is not None else '-'
-        work = f'{r.flop_per_img / 1e12:.3f} | {r.flop_per_img / r.sec_per_kimg / 1e9:.0f}' if r.flop_per_img else '- | -'
+        work = f'{r.flop_per_img / 1e12:.3g} | {r.flop_per_img / r.sec_per_kimg / 1e9:.3g}' if r.flop_per_img else '- | -'
         print(f'| {res} | {batch} | {bgpu} | {base}/{top} | {r.sec_per_kimg:.2f} | {1000 / r.sec_per_kimg:.1f} | '
               f'{r.peak:.2f} | {busy} | {work} | {ref} |', flush=True)
 

@@ -1,0 +1,37 @@
+"""benchmarks/bench_train.py on the CPU: the FLOP counter, a smoke run of the step, and timing train.py on a zip."""
+
+import os
+import sys
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks'))
+import bench_train # pylint: disable=wrong-import-position
+from training_helpers import make_tiny_dataset # pylint: disable=wrong-import-position
+
+def test_flop_count_of_a_convolution_and_its_double_backward():
+    x = torch.randn([2, 3, 8, 8], requires_grad=True)
+    w = torch.randn([4, 3, 3, 3], requires_grad=True)
+    forward = 2 * 2 * 4 * 3 * 9 * 8 * 8 # 2 FLOPs per multiply-add, per output pixel and tap
+    with bench_train.FlopCount() as counter:
+        y = torch.nn.functional.conv2d(x, w, padding=1)
+    assert counter.total == forward
+    with bench_train.FlopCount() as counter: # R1-style: the regularisers' autograd.grad is counted too
+        grad, = torch.autograd.grad(torch.nn.functional.conv2d(x, w, padding=1).square().sum(), x, create_graph=True)
+        grad.square().sum().backward()
+    assert counter.total > 3 * forward
+
+@pytest.mark.slow
+def test_smoke_run_and_real_data_mode(tmp_path, monkeypatch):
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')
+    result = CliRunner().invoke(bench_train.main, ['--res=32', '--cbase=256', '--cmax=32', '--seconds=0', '--warmup=1', '--flops'])
+    assert result.exit_code == 0, result.output
+    row = result.output.strip().splitlines()[-1].split('|')
+    assert int(row[1]) == 32 and float(row[5]) > 0 and float(row[9]) > 0 # s/kimg, TFLOP/img
+    data = make_tiny_dataset(tmp_path / 'tiny_32.zip', num=24, res=32)
+    result = CliRunner().invoke(bench_train.main, [f'--real-data={data}', '--cbase=256', '--cmax=32', '--kimg-real=0.32',
+        '--', '--workers=0', '--aug=noaug', '--map-depth=2'])
+    assert result.exit_code == 0, result.output
+    assert 'train.py on tiny_32.zip' in result.output and 's/kimg' in result.output and 'median of 7 ticks' in result.output
