@@ -6,12 +6,13 @@ Runs the training loop's own step (training_step: the per-step reseeding, run_ph
 'bgc' pipeline at a fixed probability, to measure its cost): batch 32 at 128^2 (cbase 16384, cmax 256), 256^2 and
 1024^2 (cbase 32768, cmax 512), fourier conditioning with trend, year and day. Each resolution runs for --seconds
 after a warm-up and prints one markdown table row. Busy is the GPU utilisation nvidia-smi reports over the timed
-window (the fraction of time a kernel was running); TFLOP/s divides the FLOPs that torch.utils.flop_counter counts in
-one regularisation cycle (16 eager steps, all phases) by the measured time (--flops; the hand-written elementwise
-kernels are not counted).
+window (the fraction of time a kernel was running); TFLOP/s divides the FLOPs that torch.utils.flop_counter's formulas
+give for one regularisation cycle (16 eager steps, all phases; FlopCount) by the measured time (--flops; convolutions
+and matmuls: the hand-written elementwise kernels are not counted).
 
 --real-data=ZIP times train.py itself on a dataset zip instead (data loading, ADA and reporting included): it trains
---kimg-real kimg into a temporary folder and reports the median s/kimg of the ticks after the first two.
+--kimg-real kimg (ten ticks) into a temporary folder and reports the median s/kimg of the ticks after the first
+three (the first step, then cuDNN's and the graphs' warm-ups).
 
   python benchmarks/bench_train.py                                    # all three resolutions, original settings
   python benchmarks/bench_train.py --res=256 --no-graphs --flops      # eager, with TFLOP/s
@@ -199,7 +200,7 @@ def print_profile(step, sync, device, steps):
 
 def time_train_py(zip_path, cbase, cmax, kimg, graphs, extra):
     """EasyDict(sec_per_kimg, peak GiB, ticks) of train.py itself on a dataset zip: the median over the ticks after
-    the first two (start-up, cuDNN's and the graphs' warm-up)."""
+    the first three."""
     with tempfile.TemporaryDirectory() as outdir:
         cmd = [sys.executable, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'train.py'),
             f'--outdir={outdir}', f'--data={zip_path}', '--batch=32', f'--kimg={kimg}', f'--tick={kimg / 10:g}',
