@@ -27,6 +27,13 @@ BGC = dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1, bri
 
 #----------------------------------------------------------------------------
 
+@pytest.fixture(autouse=True)
+def _deterministic_cudnn():
+    """Deterministic cuDNN algorithms for these tests only."""
+    saved = torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic
+    yield
+    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = saved
+
 def _train(graphs, aug_p):
     """(per-step mean of each loss, final G and D parameters, the graphs) of STEPS steps at 64^2 from seed 0."""
     device = torch.device('cuda')
