@@ -29,7 +29,7 @@ BGC = dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1, bri
 
 @pytest.fixture(autouse=True)
 def _deterministic_cudnn():
-    """Deterministic cuDNN algorithms for these tests only."""
+    """_train makes cuDNN deterministic; put its flags back afterwards."""
     saved = torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic
     yield
     torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = saved
