@@ -17,6 +17,7 @@ import torch
 import dnnlib
 from dnnlib import cli
 from torch_utils import distributed as dist
+from training import augment
 from training import checkpoint
 from training import timeline
 
@@ -152,8 +153,7 @@ def build_config(opts, num_gpus):
     c.ada_target = None
     c.ada_kimg = opts.ada_kimg or 500
     if opts.aug != 'noaug':
-        c.augment_kwargs = dnnlib.EasyDict(class_name='training.augment.AugmentPipe', xflip=1, rotate90=1, xint=1,
-            scale=1, rotate=1, aniso=1, xfrac=1, brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1)
+        c.augment_kwargs = dnnlib.EasyDict(class_name='training.augment.AugmentPipe', **augment.BGC)
         if opts.aug == 'ada':
             c.ada_target = opts.target
         else:

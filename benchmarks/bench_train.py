@@ -38,6 +38,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import dnnlib # pylint: disable=wrong-import-position
 import train # pylint: disable=wrong-import-position
+from training import augment # pylint: disable=wrong-import-position
 from training import step_graphs # pylint: disable=wrong-import-position
 from training import timeline # pylint: disable=wrong-import-position
 from training import training_step # pylint: disable=wrong-import-position
@@ -69,8 +70,7 @@ def build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p
     G_ema = copy.deepcopy(G).eval()
     augment_pipe = None
     if aug_p > 0:
-        bgc = dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1, brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1)
-        augment_pipe = dnnlib.util.construct_class_by_name(class_name='training.augment.AugmentPipe', **bgc).train().requires_grad_(False).to(device)
+        augment_pipe = augment.AugmentPipe(**augment.BGC).train().requires_grad_(False).to(device)
         augment_pipe.p.fill_(aug_p)
     loss = dnnlib.util.construct_class_by_name(class_name='training.loss.StyleGAN2Loss', device=device, G=G, D=D, augment_pipe=augment_pipe,
         r1_gamma=(res / 256) ** 2, style_mixing_prob=0.9, pl_weight=2, pl_no_weight_grad=True, bf16=bf16, compile=compile,

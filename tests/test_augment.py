@@ -8,10 +8,8 @@ import pytest
 import torch
 
 from torch_utils import safe_pickle
-from training.augment import AugmentPipe, SYM2, SYM6, band_filters
+from training.augment import AugmentPipe, BGC, SYM2, SYM6, band_filters
 
-BGC = dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1, brightness=1, contrast=1, lumaflip=1,
-    hue=1, saturation=1)
 ALL = dict(BGC, imgfilter=1, noise=1, cutout=1)
 
 #----------------------------------------------------------------------------

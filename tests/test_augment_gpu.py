@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from training.augment import AugmentPipe
+from training.augment import AugmentPipe, BGC
 
-ALL = dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1, brightness=1, contrast=1, lumaflip=1,
-    hue=1, saturation=1, imgfilter=1, noise=1, cutout=1)
+ALL = dict(BGC, imgfilter=1, noise=1, cutout=1)
 
 pytestmark = pytest.mark.gpu
 

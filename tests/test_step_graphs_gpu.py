@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from torch_utils import training_stats
-from training.augment import AugmentPipe
+from training.augment import AugmentPipe, BGC
 from training import step_graphs
 from training import training_step
 
@@ -22,8 +22,6 @@ pytestmark = pytest.mark.gpu
 
 STEPS = 48 # three regularisation cycles: every phase is captured and replayed
 LOSSES = ['Loss/G/loss', 'Loss/D/loss', 'Loss/G/reg', 'Loss/D/reg']
-BGC = dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1, brightness=1, contrast=1, lumaflip=1,
-    hue=1, saturation=1)
 
 #----------------------------------------------------------------------------
 
