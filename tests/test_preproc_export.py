@@ -214,7 +214,10 @@ def test_reference_is_the_most_common_size(tmp_path, capsys, monkeypatch, recwar
 
 def test_ctrl_c_says_how_to_continue(tmp_path):
     names = write_frames(tmp_path / 'seq', frame_times(range(12)))
+    # A background job of a non-interactive shell starts with SIGINT ignored, and the child would inherit that: give it
+    # the handler a terminal's Ctrl-C meets.
     script = ('import os, signal, sys; sys.path.insert(0, os.getcwd())\n'
+              'signal.signal(signal.SIGINT, signal.default_int_handler)\n'
               'from preproc import export, process_sequence\n'
               'render, calls = export.render_chunk, []\n'
               'def render_then_ctrl_c(*args):\n'
