@@ -8,6 +8,9 @@
 #   train S        train the runs for at most S seconds, or until S seconds after the start for @S
 #                  (benchmarks/disent_runs.py; resumable)
 #   eval           evaluate the finished runs (disent_synth, FD against the dataset), pack their generators
+#   solo S NAME A  train.py alone on the GPU for S seconds with the ablation's base options and the options A (one
+#                  word, commas for spaces), stopped by SIGTERM; then disent_synth and the time grids of its last
+#                  snapshot: what a run reaches in a given wall time
 # CONFIGS='NAME:SEEDS=OPTS;...' replaces the ablation's runs (benchmarks/disent_runs.py --config), KIMG their length.
 # Everything that comes back is in OUTDIR/results.tgz.
 set -u
@@ -57,6 +60,18 @@ while [ $# -gt 0 ]; do
             cp "$run"/results.json "$out/grids/$name-results.json" 2>/dev/null
         done
         cp "$work/runs/table.md" "$work/runs/results.json" "$out/" 2>/dev/null;;
+    solo)
+        limit=$1 name=$2 opts=${3//,/ }; shift 3
+        dir=$work/solo/$name
+        [ -d "$dir" ] && { echo "solo: $dir exists" >&2; exit 2; }
+        mkdir -p "$dir" "$out/$name" "$out/models"
+        timeout "$limit" python3 train.py --outdir="$dir" --data="${DATA_ZIP:-$work/data/demo_128x128_730hz.zip}" --gpus=1 \
+            --batch=32 --cbase=16384 --cmax=128 --metrics=none --kimg=100000 --tick=4 --snap=25 --workers=6 $opts > "$out/$name/train.txt" 2>&1
+        pkl=$(ls "$dir"/*/network-snapshot-*.pkl | tail -n 1)
+        cp "$dir"/*/stats.jsonl "$(ls "$dir"/*/seq_fakes*.jpg | tail -n 1)" "$out/$name/"
+        python3 calc_metrics.py --network="$pkl" --metrics=disent_synth --out="$out/$name/results.json" --no-progress > "$out/$name/eval.txt" 2>&1
+        python3 scripts/time_grids.py --network="$pkl" --outdir="$out/$name" >> "$out/$name/eval.txt" 2>&1
+        python3 scripts/pack_network.py "$pkl" "$out/models/$name.pkl" >> "$out/pack.txt" 2>&1;;
     *) echo "unknown step $step" >&2; exit 2;;
     esac
 done
