@@ -44,12 +44,7 @@ def main(source, dataset_roots, network_roots, device):
         renderer.network(path) # a bad pickle fails here, with one line, before a window opens
     except (ValueError, RuntimeError) as e: # MetadataError, StateError, NetworkError; a device that is not there
         raise click.ClickException(one_line(e)) from None
-    try:
-        app = grid.GridApp(doc, roots=roots, network_roots=network_roots, renderer=renderer)
-    except RuntimeError as e: # no display
-        raise click.ClickException(str(e)) from None
-    with app:
-        app.run()
+    grid.GridApp.main(doc, roots=roots, network_roots=network_roots, renderer=renderer)
 
 if __name__ == '__main__':
     main() # pylint: disable=no-value-for-parameter

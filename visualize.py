@@ -9,34 +9,12 @@ See docs/VISUALIZE.md.
 """
 
 import os
-import sys
-import warnings
 
 import click
 
 from dnnlib import cli
 
 #----------------------------------------------------------------------------
-
-class _Tee:
-    """A stream that also hands each complete line to `sink` (stderr into the explorer's Log)."""
-
-    def __init__(self, stream, sink):
-        self.stream, self.sink, self.buf = stream, sink, ''
-
-    def write(self, text):
-        self.stream.write(text)
-        self.buf += text
-        *lines, self.buf = self.buf.split('\n')
-        for line in lines:
-            self.sink(line)
-        return len(text)
-
-    def flush(self):
-        self.stream.flush()
-
-    def __getattr__(self, name):
-        return getattr(self.stream, name)
 
 @click.command(context_settings=dict(help_option_names=['-h', '--help']))
 @click.argument('source', required=False, metavar='[PKL|EXPORTED_FILE|STATE.json]')
@@ -69,20 +47,9 @@ def main(source, seed, batch, dataset_roots, network_roots, device, pca_samples)
     changes = {k: v for k, v in dict(seed=seed, batch=batch).items() if v is not None}
     if changes:
         doc = doc.with_state(**changes)
-    try:
-        from viz.apps.explorer import ExplorerApp # pylint: disable=import-outside-toplevel
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore') # glfw's own warning repeats the error below
-            app = ExplorerApp(doc, roots=roots, network_roots=network_roots, dataset_roots=dataset_roots, device=device,
-                pca_samples=pca_samples)
-    except RuntimeError as e: # no display, no OpenGL 3.3
-        raise click.ClickException(str(e).splitlines()[0]) from None
-    sys.stderr = _Tee(sys.stderr, app.log_lines.append)
-    try:
-        with app:
-            app.run()
-    finally:
-        sys.stderr = sys.stderr.stream
+    from viz.apps.explorer import ExplorerApp # pylint: disable=import-outside-toplevel
+    ExplorerApp.main(doc, roots=roots, network_roots=network_roots, dataset_roots=dataset_roots, device=device,
+        pca_samples=pca_samples)
 
 if __name__ == '__main__':
     main() # pylint: disable=no-value-for-parameter

@@ -106,12 +106,7 @@ def open_ui(cfg, state_path=None):
         state = ui_state.load(state_path)
         if cfg.input is not None:
             state = dataclasses.replace(state, export=dataclasses.replace(state.export, input=cfg.input))
-    try:
-        app = PreprocApp(state, state_path=state_path and os.path.abspath(state_path))
-    except RuntimeError as e: # no display
-        raise click.ClickException(str(e)) from None
-    with app:
-        app.run()
+    PreprocApp.main(state, state_path=state_path and os.path.abspath(state_path))
 
 #----------------------------------------------------------------------------
 

@@ -24,8 +24,12 @@ is executed: inputs are parsed as JSON (viz.state) or loaded with the safe netwo
 import collections
 import dataclasses
 import os
+import sys
 import threading
 import time
+import warnings
+
+import click
 
 from imgui_bundle import imgui
 
@@ -89,6 +93,28 @@ def free_path(folder, stem, ext):
     while os.path.exists(os.path.join(folder, f'{stem}_{k}.{ext}')):
         k += 1
     return os.path.join(folder, f'{stem}_{k}.{ext}')
+
+#----------------------------------------------------------------------------
+
+class _Tee:
+    """A stream that also hands each complete line to `sink` (stderr into an app's Log)."""
+
+    def __init__(self, stream, sink):
+        self.stream, self.sink, self.buf = stream, sink, ''
+
+    def write(self, text):
+        self.stream.write(text)
+        self.buf += text
+        *lines, self.buf = self.buf.split('\n')
+        for line in lines:
+            self.sink(line)
+        return len(text)
+
+    def flush(self):
+        self.stream.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
 
 #----------------------------------------------------------------------------
 
@@ -206,6 +232,23 @@ class App:
         if self.win.key_pressed('home'):
             self.on_home()
         self.after_draw()
+
+    @classmethod
+    def main(cls, *args, **kwargs):
+        """What a command line does with the app: open its window, run it until it closes, close it. No display (or
+        no OpenGL 3.3) stops the command with one line; while it runs, stderr also goes to the Log panel."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore') # glfw's own warning repeats the error
+                app = cls(*args, **kwargs)
+        except RuntimeError as e:
+            raise click.ClickException(str(e).splitlines()[0]) from None
+        sys.stderr = _Tee(sys.stderr, app.log_lines.append)
+        try:
+            with app:
+                app.run()
+        finally:
+            sys.stderr = sys.stderr.stream
 
     def run(self):
         """The interactive loop at frame_rate(), until the window closes (then settings are saved)."""
