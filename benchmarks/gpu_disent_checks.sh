@@ -67,6 +67,7 @@ while [ $# -gt 0 ]; do
         mkdir -p "$dir" "$out/$name" "$out/models"
         timeout "$limit" python3 train.py --outdir="$dir" --data="${DATA_ZIP:-$work/data/demo_128x128_730hz.zip}" --gpus=1 \
             --batch=32 --cbase=16384 --cmax=128 --metrics=none --kimg=100000 --tick=4 --snap=25 --workers=6 $opts > "$out/$name/train.txt" 2>&1
+        echo "timeout/train.py exit status $?" >> "$out/$name/train.txt" # 124: stopped by the SIGTERM, as meant
         pkl=$(ls "$dir"/*/network-snapshot-*.pkl | tail -n 1)
         cp "$dir"/*/stats.jsonl "$(ls "$dir"/*/seq_fakes*.jpg | tail -n 1)" "$out/$name/"
         python3 calc_metrics.py --network="$pkl" --metrics=disent_synth --out="$out/$name/results.json" --no-progress > "$out/$name/eval.txt" 2>&1
