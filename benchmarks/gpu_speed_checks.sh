@@ -6,10 +6,11 @@
 #   tests          the GPU tests of the CUDA graphs (tests/test_step_graphs_gpu.py)
 #   alltests       every other GPU test
 #   bench RES      bench_train at RES with CUDA graphs (FLOPs counted) and without
-#   variants RES   bench_train at RES with graphs and TF32, and with graphs and ADA at p=0.4
+#   variants RES   bench_train at RES with graphs and TF32, with graphs and ADA at p=0.4, and with graphs and bf16
 #   profile RES    16-step profiles with graphs (kernels) and without (kernels and the operators, with shapes)
-#   data           the demo sequence and its 128^2 dataset zip (as gpu_disent_checks.sh setup)
-#   real ARGS      bench_train --real-data on that zip (or $DATA_ZIP) with train.py options ARGS (one word, commas for
+#   data RES       a dataset zip at RES: up to 256 the demo sequence's (as gpu_disent_checks.sh setup), above it a
+#                  60-day sequence rendered at RES (for timing only)
+#   real RES ARGS  bench_train --real-data on that zip (or $DATA_ZIP) with train.py options ARGS (one word, commas for
 #                  spaces)
 set -u
 out=$(mkdir -p "$1" && cd "$1" && pwd); shift
@@ -32,17 +33,21 @@ while [ $# -gt 0 ]; do
         { "${bench[@]}" --res="$res" --flops; "${bench[@]}" --res="$res" --no-graphs; } >> "$out/bench_$res.txt" 2>&1;;
     variants)
         res=$1; shift
-        { "${bench[@]}" --res="$res" --tf32; "${bench[@]}" --res="$res" --aug-p=0.4; } >> "$out/bench_$res.txt" 2>&1;;
+        { "${bench[@]}" --res="$res" --tf32; "${bench[@]}" --res="$res" --aug-p=0.4; "${bench[@]}" --res="$res" --bf16; } >> "$out/bench_$res.txt" 2>&1;;
     profile)
         res=$1; shift
         { "${bench[@]}" --res="$res" --seconds=5 --profile; "${bench[@]}" --res="$res" --seconds=5 --profile --no-graphs; } > "$out/profile_$res.txt" 2>&1;;
     data)
-        [ -f "$work/sequence/factors.json" ] || python3 preproc/synth_sequence.py --outdir="$work/sequence" --preset=demo --workers="$(nproc)" > "$out/data.txt" 2>&1
-        [ -f "$work/data/demo_128x128_730hz.zip" ] || python3 preproc/process_sequence.py "$work/sequence/frames" --export="$work/data" \
-            --resolution=128 --name=demo --workers="$(nproc)" >> "$out/data.txt" 2>&1;;
+        res=$1; shift
+        seq=$work/sequence opts=()
+        [ "$res" -gt 256 ] && seq=$work/sequence_$res opts=(--days=60 --size="${res}x$res")
+        [ -f "$seq/factors.json" ] || python3 preproc/synth_sequence.py --outdir="$seq" --preset=demo "${opts[@]}" --workers="$(nproc)" >> "$out/data.txt" 2>&1
+        ls "$work"/data/demo_"${res}x$res"_*.zip > /dev/null 2>&1 || python3 preproc/process_sequence.py "$seq/frames" --export="$work/data" \
+            --resolution="$res" --name=demo --workers="$(nproc)" >> "$out/data.txt" 2>&1;;
     real)
-        args=$1; shift
-        "${bench[@]}" --real-data="${DATA_ZIP:-$work/data/demo_128x128_730hz.zip}" --kimg-real="${KIMG_REAL:-12}" -- ${args//,/ } >> "$out/real.txt" 2>&1;;
+        res=$1 args=$2; shift 2
+        zip=${DATA_ZIP:-$(ls "$work"/data/demo_"${res}x$res"_*.zip | head -n 1)}
+        "${bench[@]}" --real-data="$zip" --kimg-real="${KIMG_REAL:-12}" -- ${args//,/ } >> "$out/real.txt" 2>&1;;
     *) echo "unknown step $step" >&2; exit 2;;
     esac
 done
