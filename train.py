@@ -19,6 +19,7 @@ from dnnlib import cli
 from torch_utils import distributed as dist
 from training import augment
 from training import checkpoint
+from training import step_graphs
 from training import timeline
 
 COND_SUFFIX = dict(fourier='', concat='-concat', none='-uncond', f_concat='-fcat')
@@ -170,7 +171,8 @@ def build_config(opts, num_gpus):
     c.cudnn_benchmark = not opts.nobench
     c.allow_tf32 = opts.tf32
     # CUDA graphs replay each phase with one launch; their loss must never wait for the GPU (training.step_graphs).
-    c.cuda_graphs = c.loss_kwargs.sync_free = bool(opts.graphs and torch.cuda.is_available() and num_gpus == 1 and not opts.compile)
+    device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    c.cuda_graphs = c.loss_kwargs.sync_free = bool(opts.graphs and step_graphs.usable(device, num_gpus, opts.compile))
 
     # Run-dir description, as the original: sg2-a<gpus>-<name>_<res>[cond][-fman_lin_<f>...][-n_<noise>][-<desc>].
     name = os.path.splitext(os.path.basename(os.path.normpath(opts.data)))[0].split('_')[0]

@@ -83,7 +83,6 @@ def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channel
     """EasyDict(sec_per_kimg, peak GiB, busy fraction or None, TFLOP per image or None) of one configuration;
     profile=True also prints where one cycle's time goes."""
     training_step.setup_backends(cudnn_benchmark=True, allow_tf32=tf32)
-    graphs = graphs and device.type == 'cuda' and not compile
     flop_per_img = count_flops(res, batch, batch_gpu, cbase, cmax, fp32, bf16, channels_last, aug_p, device) if flops else None
     torch.manual_seed(0)
     G, G_ema, loss, phases = build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p, graphs, device)
@@ -199,8 +198,9 @@ def print_profile(step, sync, device, steps):
 #----------------------------------------------------------------------------
 
 def time_train_py(zip_path, cbase, cmax, kimg, graphs, extra):
-    """EasyDict(sec_per_kimg, peak GiB, ticks) of train.py itself on a dataset zip: the median over the ticks after
-    the first three."""
+    """EasyDict(sec_per_kimg, peak and reserved GiB, ticks) of train.py itself on a dataset zip: the median over the
+    ticks after the first three. Under CUDA graphs the peak allocated is low (a replay allocates nothing): what the
+    graphs hold shows as reserved memory."""
     with tempfile.TemporaryDirectory() as outdir:
         cmd = [sys.executable, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'train.py'),
             f'--outdir={outdir}', f'--data={zip_path}', '--batch=32', f'--kimg={kimg}', f'--tick={kimg / 10:g}',
@@ -219,7 +219,8 @@ def time_train_py(zip_path, cbase, cmax, kimg, graphs, extra):
     if not steady:
         raise click.ClickException(f'only {len(ticks)} ticks: raise --kimg-real')
     return dnnlib.EasyDict(sec_per_kimg=float(np.median([t['Timing/sec_per_kimg']['mean'] for t in steady])),
-        peak=max(t['Resources/peak_gpu_mem_gb']['mean'] for t in steady), ticks=len(steady))
+        peak=max(t['Resources/peak_gpu_mem_gb']['mean'] for t in steady),
+        reserved=max(t['Resources/peak_gpu_mem_reserved_gb']['mean'] for t in steady), ticks=len(steady))
 
 #----------------------------------------------------------------------------
 
@@ -249,12 +250,14 @@ def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16
     device = torch.device('cuda') if torch.cuda.is_available() else torch.device('cpu')
     if real_data is not None:
         row = time_train_py(real_data, cbase, cmax, kimg_real, graphs, train_args)
-        print(f'train.py on {os.path.basename(real_data)} ({" ".join(train_args) or "defaults"}, graphs {graphs and device.type == "cuda"}): '
-              f'{row.sec_per_kimg:.2f} s/kimg, {1000 / row.sec_per_kimg:.1f} img/s, peak {row.peak:.2f} GiB, '
+        print(f'train.py on {os.path.basename(real_data)} ({" ".join(train_args) or "defaults"}, graphs {graphs and step_graphs.usable(device)}): '
+              f'{row.sec_per_kimg:.2f} s/kimg, {1000 / row.sec_per_kimg:.1f} img/s, peak {row.peak:.2f} GiB allocated, '
+              f'{row.reserved:.2f} GiB reserved, '
               f'median of {row.ticks} ticks')
         return
+    graphs = graphs and step_graphs.usable(device, compile=compile)
     flags = [name for name, on in [('fp32', fp32), ('bf16', bf16), ('channels-last', channels_last), ('compile', compile),
-        ('tf32', tf32), ('CUDA graphs', graphs and device.type == 'cuda' and not compile)] if on]
+        ('tf32', tf32), ('CUDA graphs', graphs)] if on]
     flags += [f'ADA p={aug_p:g}'] if aug_p > 0 else []
     print(f'Device: {torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"}, torch {torch.__version__}, '
           f'options: {", ".join(flags) or "defaults"}\n')

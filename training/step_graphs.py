@@ -26,6 +26,11 @@ from training import training_step
 
 #----------------------------------------------------------------------------
 
+def usable(device, world_size=1, compile=False):
+    """Whether the phases can run as CUDA graphs: one process on one CUDA device, without torch.compile (whose own
+    graphs would be captured again). train.py, the training loop and bench_train decide with this."""
+    return device.type == 'cuda' and world_size == 1 and not compile
+
 class PhaseGraphs:
     """Runs training phases (training_step.build_phases) eagerly for their first `warmup` calls, then captures each
     as a CUDA graph and replays it. One process, one CUDA device."""

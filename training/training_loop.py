@@ -167,7 +167,7 @@ def _prepare_training(c, env, nets, saved):
     if saved is not None:
         loop_state.restore_training(nets, saved)
     nets.graphs = None
-    if c.cuda_graphs and env.device.type == 'cuda' and env.world_size == 1:
+    if c.cuda_graphs and step_graphs.usable(env.device, env.world_size):
         nets.graphs = step_graphs.PhaseGraphs(nets.loss, c.batch_gpu)
     elif c.cuda_graphs:
         dist.print0('Note: CUDA graphs need one CUDA device; the phases run eagerly.')
