@@ -7,11 +7,16 @@
 #   inception P    append the carried piece P of the Inception file (split to fit the tool's upload limit)
 #   train S        train the runs for at most S seconds, or until S seconds after the start for @S
 #                  (benchmarks/disent_runs.py; resumable)
+#   start          train the runs in the background, in a process session of their own that outlives this call (the
+#                  device tool keeps such processes while the machine is held): no stop and resume between calls
+#   wait S         wait for the background training to end, at most S seconds (or until S seconds after the start
+#                  for @S); its log and the runs' stats come back
 #   eval           evaluate the finished runs (disent_synth, FD against the dataset), pack their generators
 #   solo S NAME A  train.py alone on the GPU for S seconds with the ablation's base options and the options A (one
 #                  word, commas for spaces), stopped by SIGTERM; then disent_synth and the time grids of its last
 #                  snapshot: what a run reaches in a given wall time
-# CONFIGS='NAME:SEEDS=OPTS;...' replaces the ablation's runs (benchmarks/disent_runs.py --config), KIMG their length.
+# CONFIGS='NAME:SEEDS=OPTS;...' replaces the ablation's runs (benchmarks/disent_runs.py --config), KIMG their length,
+# SNAP their snapshot interval in ticks of 4 kimg.
 # Everything that comes back is in OUTDIR/results.tgz.
 set -u
 out=$(mkdir -p "$1" && cd "$1" && pwd); shift
@@ -24,7 +29,7 @@ KIMG=${KIMG:-70}
 configs=('orig:0,1=--trend-lr=1' 'new:0,1=--trend-lr=100 --noise=0.4y,14d,0' 'trend:0=--trend-lr=100')
 [ -n "${CONFIGS:-}" ] && IFS=';' read -r -a configs <<< "$CONFIGS" # e.g. CONFIGS='trend:1,2=--trend-lr=100'
 runs=(python3 benchmarks/disent_runs.py --data="$work/data/demo_128x128_730hz.zip" --outdir="$work/runs" --kimg="$KIMG"
-    --parallel=5 --workers=2)
+    --snap="${SNAP:-5}" --parallel=5 --workers=2)
 for c in "${configs[@]}"; do runs+=(--config "$c"); done
 
 while [ $# -gt 0 ]; do
@@ -45,6 +50,17 @@ while [ $# -gt 0 ]; do
         limit=$1; shift
         [[ $limit == @* ]] && limit=$(( ${limit#@} - SECONDS ))
         "${runs[@]}" --time-limit="$limit" --no-eval > "$out/train_$(date +%H%M%S).txt" 2>&1
+        nvidia-smi >> "$out/env.txt";;
+    start)
+        [ -f "$work/bg.pid" ] && kill -0 "$(cat "$work/bg.pid")" 2>/dev/null && { echo "start: already training" >&2; exit 2; }
+        setsid bash -c 'echo $$ > "$0"; exec "$@"' "$work/bg.pid" "${runs[@]}" --no-eval > "$work/bg.txt" 2>&1 < /dev/null &
+        sleep 1;;
+    wait)
+        deadline=$1; shift
+        [[ $deadline == @* ]] && deadline=${deadline#@} || deadline=$(( deadline + SECONDS ))
+        while kill -0 "$(cat "$work/bg.pid")" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 5; done
+        cp "$work/bg.txt" "$out/bg_$(date +%H%M%S).txt"
+        for run in "$work"/runs/*-s*; do cp "$run"/*/stats.jsonl "$out/$(basename "$run")-stats.jsonl" 2>/dev/null; done
         nvidia-smi >> "$out/env.txt";;
     eval)
         metrics=(--metrics=disent_synth) # and the FD, if the Inception file arrived whole
