@@ -168,7 +168,8 @@ def build_config(opts, num_gpus):
     c.kimg_per_tick = opts.tick
     c.image_snapshot_ticks = c.network_snapshot_ticks = opts.snap
     c.keep_states = opts.keep_states
-    c.cudnn_benchmark = not opts.nobench
+    c.cudnn_benchmark = not opts.nobench and not opts.deterministic
+    c.deterministic = opts.deterministic
     c.allow_tf32 = opts.tf32
     # CUDA graphs replay each phase with one launch; their loss must never wait for the GPU (training.step_graphs).
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
@@ -357,6 +358,7 @@ def stop_status(signum):
 @click.option('--compile',      help='torch.compile the G synthesis and D forwards of the main phases', metavar='BOOL', type=bool, default=False, show_default=True)
 @click.option('--graphs',       help='Replay the training phases as CUDA graphs (one GPU; off with --compile)', metavar='BOOL', type=bool, default=True, show_default=True)
 @click.option('--nobench',      help='Disable cuDNN benchmarking', metavar='BOOL', type=bool, default=False, show_default=True)
+@click.option('--deterministic', help='Deterministic kernels only (slower): a rerun on the same GPU repeats the run', metavar='BOOL', type=bool, default=False, show_default=True)
 @click.option('--workers',      help='DataLoader worker processes', metavar='INT', type=click.IntRange(min=0), default=3, show_default=True)
 @click.option('-n', '--dry-run', help='Print training options and exit', is_flag=True)
 @cli.user_errors()

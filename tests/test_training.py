@@ -23,6 +23,7 @@ sys.path.insert(0, ROOT)
 import dnnlib # pylint: disable=wrong-import-position
 import train # pylint: disable=wrong-import-position
 from training import timeline # pylint: disable=wrong-import-position
+from training import training_step # pylint: disable=wrong-import-position
 
 @pytest.fixture(scope='module')
 def dataset_zip(tmp_path_factory):
@@ -402,3 +403,21 @@ def test_cuda_graphs_only_on_one_cuda_device(tmp_path, dataset_zip, monkeypatch)
     loss = StyleGAN2Loss(device=torch.device('cpu'), G=types.SimpleNamespace(synthesis=None), D=None)
     with pytest.raises(ValueError, match='sync_free'):
         PhaseGraphs(loss, batch_gpu=4)
+
+def test_deterministic_option(tmp_path, dataset_zip, monkeypatch):
+    """--deterministic turns cuDNN benchmarking off and asks the backends for deterministic kernels only; by default
+    both stay as they were."""
+    options = dry_run_options(tmp_path, dataset_zip, ['--deterministic=1'])
+    assert options['deterministic'] and not options['cudnn_benchmark']
+    options = dry_run_options(tmp_path, dataset_zip)
+    assert not options['deterministic'] and options['cudnn_benchmark']
+    monkeypatch.delenv('CUBLAS_WORKSPACE_CONFIG', raising=False)
+    monkeypatch.setattr(torch.utils.deterministic, 'fill_uninitialized_memory', True)
+    monkeypatch.setattr(torch.backends.cudnn, 'benchmark', torch.backends.cudnn.benchmark)
+    try:
+        training_step.setup_backends(deterministic=True)
+        assert torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.deterministic
+        assert not torch.backends.cudnn.benchmark and os.environ['CUBLAS_WORKSPACE_CONFIG'] == ':4096:8'
+    finally:
+        training_step.setup_backends()
+    assert not torch.are_deterministic_algorithms_enabled() and not torch.backends.cudnn.deterministic

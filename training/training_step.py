@@ -8,6 +8,8 @@ image counter). A resumed run therefore draws exactly what an uninterrupted one 
 saving.
 """
 
+import os
+
 import numpy as np
 import torch
 
@@ -20,8 +22,15 @@ from torch_utils.ops import grid_sample_gradfix
 #----------------------------------------------------------------------------
 # Set-up.
 
-def setup_backends(cudnn_benchmark=True, allow_tf32=False):
-    torch.backends.cudnn.benchmark = cudnn_benchmark
+def setup_backends(cudnn_benchmark=True, allow_tf32=False, deterministic=False):
+    """deterministic: only kernels that give the same result every time (cuBLAS needs its workspace setting before
+    its first use); PyTorch warns once about each op that has none (grid_sample's backward, under ADA)."""
+    if deterministic:
+        os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
+        torch.utils.deterministic.fill_uninitialized_memory = False # a debugging aid that costs a fill per allocation
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = cudnn_benchmark and not deterministic
     torch.backends.cuda.matmul.allow_tf32 = allow_tf32
     torch.backends.cudnn.allow_tf32 = allow_tf32
     conv2d_gradfix.enabled = True     # lets the path-length regulariser skip conv weight gradients
