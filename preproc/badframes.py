@@ -127,14 +127,17 @@ def frame_times(frames):
     parse = timestamps.NameParser()
     return np.array([np.nan if (u := parse(f.stem)) is None else u for f in frames], dtype=np.float64)
 
-def find_peers(times, valid, thumbs=None):
+def log_thumbs(thumbs):
+    """The log brightness of each THUMB x THUMB thumbnail (None stays None), which peers and dark blobs compare."""
+    return [None if t is None else np.log(t + DARK_EPS) for t in thumbs]
+
+def find_peers(times, valid, logs=None):
     """[N] arrays of peer indices among the valid frames: the PEERS at the same time of day on the nearest days (else
-    the nearest in index). With thumbs ([N] THUMB x THUMB or None), the PEERS of the POOL nearest within LOOK_DAYS that
-    look most like the frame: the median absolute difference of log brightness, after the median one (exposure), so
-    that an occluder on part of the frame does not change whom it resembles."""
+    the nearest in index). With logs (log_thumbs), the PEERS of the POOL nearest within LOOK_DAYS that look most like
+    the frame: the median absolute difference of log brightness, after the median one (exposure), so that an
+    occluder on part of the frame does not change whom it resembles."""
     idx = np.flatnonzero(valid)
-    days, count = (PEER_DAYS, PEERS) if thumbs is None else (LOOK_DAYS, POOL)
-    logs = None if thumbs is None else {i: np.log(thumbs[i] + DARK_EPS) for i in idx}
+    days, count = (PEER_DAYS, PEERS) if logs is None else (LOOK_DAYS, POOL)
     peers = []
     for i in range(len(valid)):
         if np.isfinite(times[i]):
@@ -145,9 +148,8 @@ def find_peers(times, valid, thumbs=None):
             cand = idx[ok][np.argsort(cost, kind='stable')[:count]]
         else:
             cand = idx[idx != i][np.argsort(np.abs(idx[idx != i] - i), kind='stable')[:count]]
-        if logs is not None and thumbs[i] is not None and len(cand) > PEERS:
-            x = np.log(thumbs[i] + DARK_EPS)
-            unlike = [np.median(np.abs((d := x - logs[j]) - np.median(d))) for j in cand]
+        if logs is not None and logs[i] is not None and len(cand) > PEERS:
+            unlike = [np.median(np.abs((d := logs[i] - logs[j]) - np.median(d))) for j in cand]
             cand = cand[np.argsort(unlike, kind='stable')[:PEERS]]
         peers.append(cand)
     return peers
@@ -171,11 +173,10 @@ def _photometric_flags(i, m, peers):
             flags.append(Flag(i, 'blurred', 1 - detail / pd, f'fine detail {detail:.4f} (peers {pd:.4f})'))
     return flags
 
-def _dark_flag(i, thumbs, peers):
+def _dark_flag(i, logs, peers):
     """A round region darker than every peer: per peer the log-brightness difference less its median (the exposure,
     robust to an occluder on part of the frame), the smallest over the peers, smoothed at DARK_SIGMAS."""
-    x = np.log(thumbs[i] + DARK_EPS)
-    darker = np.stack([np.log(thumbs[j] + DARK_EPS) - x for j in peers])
+    darker = np.stack([logs[j] - logs[i] for j in peers])
     darker = np.min(darker - np.median(darker, (1, 2), keepdims=True), 0)
     blobs = [scipy.ndimage.gaussian_filter(darker, s * THUMB / 64) for s in DARK_SIGMAS]
     k = int(np.argmax([b.max() for b in blobs]))
@@ -369,10 +370,11 @@ def flag_frames(frames, *, warps=None, times=None, size=128, workers=None, progr
     usable = valid.copy()
     usable[[f.index for f in flags if f.reason in ('black', 'overexposed')]] = False # Nobody's peer.
     changes, birds, rings, light = {}, {}, {}, {}
-    for i, peers in enumerate(find_peers(times, usable, thumbs)):
+    logs = log_thumbs(thumbs)
+    for i, peers in enumerate(find_peers(times, usable, logs)):
         if judged[i] and len(peers) >= 3:
             light[i] = float(np.median([m[j][0] for j in peers]))
-            dark = _dark_flag(i, thumbs, peers) if light[i] >= DAYLIGHT else [] # At night a dark blob hides nothing.
+            dark = _dark_flag(i, logs, peers) if light[i] >= DAYLIGHT else [] # At night a dark blob hides nothing.
             flags += dark
             if not dark:
                 z = _residual(i, fine, peers)

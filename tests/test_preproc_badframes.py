@@ -122,7 +122,7 @@ def test_occlusion_peers_look_alike():
     thumbs[7] = thumbs[7].copy()
     thumbs[7][:20, :20] = 0.01 # An occluder.
     times = 1622505600 + 86400.0 * np.arange(30)
-    peers = badframes.find_peers(times, np.ones(30, dtype=bool), thumbs)
+    peers = badframes.find_peers(times, np.ones(30, dtype=bool), badframes.log_thumbs(thumbs))
     assert all(len(p) == badframes.PEERS and np.all(p % 2 == i % 2) for i, p in enumerate(peers))
     assert set(badframes.find_peers(times, np.ones(30, dtype=bool))[10]) == {6, 7, 8, 9, 11, 12, 13, 14} # By date.
 
