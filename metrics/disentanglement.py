@@ -143,7 +143,7 @@ def _summary(mean, names, info):
     results.update({key: mean[key] for key in result_keys(names) if key.startswith('move_')})
     return {k: results[k] for k in result_keys(names)}
 
-def _probe_for(G, cfg, probe_res, opts, probe_kwargs):
+def probe_for(G, cfg, probe_res, opts, probe_kwargs):
     """The probe for G's content size (rendered at most 2 * probe_res on the long side); rank 0 trains it first."""
     x1, y1, x2, y2 = metric_utils.content_rect(G)
     scale = min(1.0, 2 * probe_res / max(x2 - x1, y2 - y1))
@@ -156,7 +156,7 @@ def compute_disentanglement(opts, num_samples, probe_res=64, batch_size=32, prob
     G = metric_utils.copy_generator(opts)
     names, tl = slot_layout(G)
     cfg = scene_config(opts.dataset(), opts.dataset_kwargs.path)
-    probe, info = _probe_for(G, cfg, probe_res, opts, probe_kwargs)
+    probe, info = probe_for(G, cfg, probe_res, opts, probe_kwargs)
     np_rng, torch_gen = opts.rngs(4)
 
     def read(z, u_sun, u_lin):

@@ -2,6 +2,9 @@
 hour, and the calibration (the renderer as a generator scores near the probe's own error; generators that ignore c
 or z, or that memorise the sequence's weather, score clearly worse)."""
 
+import os
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -92,3 +95,16 @@ def test_scene_generator_images():
     assert (images[:, :, :8] == -1).all() and (images[:, :, 56:] == -1).all() and images[:, :, 8:56].std() > 0.05
 
 #----------------------------------------------------------------------------
+
+def test_weather_by_date_tells_memorised_weather_from_weather_of_z(synth):
+    """benchmarks/weather_by_date.py: the renderer's weather comes from z alone, so at a fixed latent it stays put over
+    the dates; a generator that memorises the sequence's weather follows the real weather of each date."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks'))
+    import weather_by_date # pylint: disable=import-outside-toplevel
+    def rows(mode):
+        opts = metric_utils.MetricOptions(G=scene_G(mode), dataset_kwargs=synth.kwargs, device='cpu')
+        return weather_by_date.weather_by_date(opts, latents=4, step=1, probe_res=32, probe_kwargs=PROBE)['cloud']
+    ideal, memorised = rows('ideal'), rows('memorize')
+    assert memorised['corr_real'][0] > 0.7
+    assert ideal['sd_dates'] < memorised['sd_dates'] / 2
+    assert memorised['sd_latents'] < 0.2 < ideal['sd_latents'] # the memorised weather ignores z
