@@ -9,8 +9,9 @@ Runs are resumable: a run dir with a training state continues (train.py --resume
 trained again and an evaluated one not evaluated again, so a sequence of short calls (a GPU lent for minutes at a
 time) adds up to the whole experiment. --time-limit stops the training of this call (SIGTERM: each run saves a
 state) so that the call ends in time; evaluation runs only for runs that reached --kimg. --parallel runs share the
-GPUs round-robin: at 128² one run keeps an H100 only about a quarter busy, so several runs fit side by side without
-changing what each one trains (every step is seeded from the seed and the image counter, not from the wall clock).
+GPUs round-robin without changing what each one trains (every step is seeded from the seed and the image counter, not
+from the wall clock). With the graphed step one 128² run keeps an H100 busy: two side by side took 2.9 s/kimg each,
+about the pace of one alone (1.4), so sharing saves start-ups, not time (docs/TRAINING.md).
 """
 
 import glob
