@@ -1,10 +1,11 @@
 """Shared by the viewer tests (run under `xvfb-run -a`): skipping without a display, a config folder of the test's
 own, the viewers' pixels, imgui mouse clicks. Also a measurement of grid_viz's start-up and frame rate on the CPU,
-and the screenshot of docs/GRID_VIZ.md:
+and the screenshots of the docs:
 
   xvfb-run -a -s "-screen 0 1280x1024x24" python tests/gui_helpers.py --res=64
   xvfb-run -a -s "-screen 0 1280x1024x24" python tests/gui_helpers.py --screenshot=docs/images/grid_viz.png
   xvfb-run -a -s "-screen 0 1280x1024x24" python tests/gui_helpers.py --preproc-screenshot=docs/images/preproc_ui.png
+  xvfb-run -a -s "-screen 0 1280x1024x24" python tests/gui_helpers.py --explorer-screenshot=docs/images/visualize.png
 """
 
 import contextlib
@@ -126,6 +127,28 @@ def docs_screenshot(out):
                 time.sleep(max(1 / 60 - (time.perf_counter() - t0), 0))
             Image.fromarray(app.step(capture=True)).save(out)
 
+def explorer_screenshot(out):
+    """docs/images/visualize.png: the shipped demo model with its training curves (models/stats.jsonl), four latents
+    on 1 July 2022 at 13:00 UTC, the fine layers 6-11 at 20:30: they bring in the colours of dusk."""
+    import datetime # pylint: disable=import-outside-toplevel
+    from PIL import Image # pylint: disable=import-outside-toplevel
+    from viz.apps.explorer import ExplorerApp # pylint: disable=import-outside-toplevel
+    from viz import network # pylint: disable=import-outside-toplevel
+    from viz import state as vstate # pylint: disable=import-outside-toplevel
+    pkl = os.path.join(ROOT, 'models', 'demo_128.pkl')
+    tl = network.load_network(pkl, 'cpu').timeline
+    t = lambda hour, minute: tl.datetime_to_t(datetime.datetime(2022, 7, 1, hour, minute, tzinfo=datetime.timezone.utc))
+    state = vstate.ExplorerState(seed=0, batch=4, t=t(13, 0), times=(t(13, 0),) * 3, overrides=((6, 12, (t(13, 0), t(13, 0), t(20, 30))),))
+    doc = vstate.Document(tool='explorer', network=network.ref_for(pkl), state=state, soft=vstate.ExplorerSoft())
+    with own_config_folder(), ExplorerApp(doc, settings=False, size=(1280, 860), device='cpu') as app:
+        app.open_sections.update({'Training curves': True})
+        app.wait()
+        for _ in range(40): # the curves loaded, a steady frame rate in the status bar
+            t0 = time.perf_counter()
+            app.step()
+            time.sleep(max(1 / 60 - (time.perf_counter() - t0), 0))
+        Image.fromarray(app.step(capture=True)).save(out)
+
 def preproc_screenshot(out):
     """docs/images/preproc_ui.png: the preprocessing UI on a 10-day synthetic sequence at 128 px in Manual mode, three
     points clicked on a daylight keyframe of the second of two ranges."""
@@ -161,7 +184,11 @@ def main():
     parser.add_argument('--network', help='(internal) measure with this pickle in this process')
     parser.add_argument('--screenshot', metavar='PNG', help='Instead: make the screenshot of docs/GRID_VIZ.md')
     parser.add_argument('--preproc-screenshot', metavar='PNG', help='Instead: make the screenshot of docs/PREPROCESSING.md')
+    parser.add_argument('--explorer-screenshot', metavar='PNG', help='Instead: make the screenshot of docs/VISUALIZE.md')
     args = parser.parse_args()
+    if args.explorer_screenshot:
+        explorer_screenshot(args.explorer_screenshot)
+        return
     if args.preproc_screenshot:
         preproc_screenshot(args.preproc_screenshot)
         return

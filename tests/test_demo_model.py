@@ -53,3 +53,12 @@ def test_trend_slot_changes_the_scene(demo):
     _, render = demo
     early, late = render((2022, 3, 1), 11, trend_day=(2021, 3, 5)), render((2022, 3, 1), 11, trend_day=(2023, 2, 20))
     assert (early - late).abs().mean() > 0.1
+
+def test_training_log_ships_beside_the_model():
+    """models/stats.jsonl, the run's per-tick statistics that visualize's Training curves section plots, covers the
+    whole run and reads without a skipped line."""
+    from viz import training_log # pylint: disable=import-outside-toplevel
+    log = training_log.read(os.path.dirname(MODEL))
+    assert log.skipped == 0
+    kimg = log.stats['Loss/G/loss'].x
+    assert kimg[0] < 1 and kimg[-1] == pytest.approx(430, abs=0.1)
