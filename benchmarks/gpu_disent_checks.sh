@@ -61,6 +61,13 @@ while [ $# -gt 0 ]; do
         while kill -0 "$(cat "$work/bg.pid")" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 5; done
         cp "$work/bg.txt" "$out/bg_$(date +%H%M%S).txt"
         for run in "$work"/runs/*-s*; do cp "$run"/*/stats.jsonl "$out/$(basename "$run")-stats.jsonl" 2>/dev/null; done
+        python3 - "$work"/runs/*-s* <<'PY' # the progress, on stdout: when to plan the next call
+import glob, json, os, sys
+for run in sys.argv[1:]:
+    rows = [json.loads(line) for path in glob.glob(os.path.join(run, '*', 'stats.jsonl')) for line in open(path)]
+    print(f'{os.path.basename(run)}:', f"{rows[-1]['Progress/kimg']['mean']:.0f} kimg, "
+        f"{rows[-1]['Timing/sec_per_kimg']['mean']:.2f} s/kimg" if rows else 'no tick yet')
+PY
         nvidia-smi >> "$out/env.txt";;
     eval)
         metrics=(--metrics=disent_synth) # and the FD, if the Inception file arrived whole
