@@ -1,0 +1,73 @@
+"""disent_synth of the synthetic scene's renderer itself, wrapped as a generator of a network's size and letter-box
+(metrics.disentanglement.SceneGenerator): the floor that each of a model's move_<input>_<factor> entries is read
+against, since the probe confuses factors a little even on perfect renders. With --results (calc_metrics.py's JSON of
+the model), one table of every entry, the model's beside the renderer's; entries in parentheses may move.
+
+  python benchmarks/disent_floor.py --network=models/demo_128.pkl --data=demo/data/demo_128x128_730hz.zip \\
+      --results=results.json
+"""
+
+import json
+import os
+import sys
+
+import click
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import dnnlib # pylint: disable=wrong-import-position
+from metrics import disentanglement, factor_probe, metric_utils # pylint: disable=wrong-import-position
+from torch_utils import safe_pickle # pylint: disable=wrong-import-position
+
+INPUTS = ['z', 'day', 'year', 'lin']
+MAY_MOVE = {'z_cloud', 'z_fog', 'z_snow', 'day_hour', 'year_season', 'year_snow', 'lin_trend'}
+
+#----------------------------------------------------------------------------
+
+def renderer_results(G, dataset_kwargs, samples, mode, device):
+    """disent_synth's results for the renderer in G's place (its resolution and content rectangle, the dataset's
+    timeline and scene)."""
+    dataset = dnnlib.util.construct_class_by_name(**dataset_kwargs)
+    scene = disentanglement.SceneGenerator(disentanglement.scene_config(dataset, dataset_kwargs.path), dataset.meta['num_days'],
+        dataset.meta['date_start'], G.img_resolution, out_rect=metric_utils.content_rect(G), mode=mode)
+    opts = metric_utils.MetricOptions(G=scene, dataset_kwargs=dataset_kwargs, device=device)
+    return disentanglement.compute_disentanglement(opts, samples)
+
+def entry_table(model, floor):
+    """Markdown: one row per changed input, one column per factor, 'model / renderer' in each cell."""
+    inputs = [i for i in INPUTS if f'move_{i}_hour' in floor]
+    lines = ['| changed | ' + ' | '.join(factor_probe.FACTORS) + ' |', '|---' * (len(factor_probe.FACTORS) + 1) + '|']
+    for inp in inputs:
+        cells = []
+        for k in factor_probe.FACTORS:
+            cell = f'{model[f"move_{inp}_{k}"]:.2f} / {floor[f"move_{inp}_{k}"]:.2f}'
+            cells.append(f'({cell})' if f'{inp}_{k}' in MAY_MOVE else cell)
+        lines.append(f'| {inp} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+#----------------------------------------------------------------------------
+
+@click.command(context_settings=dict(help_option_names=['-h', '--help'], max_content_width=120))
+@click.option('--network', 'network_pkl', required=True, help='The model whose size, letter-box and timeline to copy.')
+@click.option('--data', required=True, type=click.Path(exists=True), help='Its dataset zip (the scene config).')
+@click.option('--results', type=click.Path(exists=True, dir_okay=False), help="calc_metrics.py's JSON of the model (disent_synth).")
+@click.option('--samples', type=click.IntRange(min=32), default=512, show_default=True)
+@click.option('--mode', type=click.Choice(['ideal', 'ignore_c', 'ignore_z', 'memorize']), default='ideal', show_default=True)
+@click.option('--device', default='cuda' if torch.cuda.is_available() else 'cpu', show_default=True)
+def main(network_pkl, data, results, samples, mode, device):
+    """The renderer's disent_synth at a model's size, and the model's leakage entries beside it."""
+    G = safe_pickle.load_network_pkl(network_pkl, device=torch.device(device)).G_ema.eval()
+    dataset_kwargs = dnnlib.EasyDict(class_name='training.dataset.ImageFolderDataset', path=data)
+    floor = renderer_results(G, dataset_kwargs, samples, mode, device)
+    print(json.dumps(floor, indent=1))
+    if results:
+        with open(results, encoding='utf-8') as f:
+            model = json.load(f)['disent_synth']['results']
+        print(entry_table(model, floor))
+
+#----------------------------------------------------------------------------
+
+if __name__ == '__main__':
+    main() # pylint: disable=no-value-for-parameter
+
+#----------------------------------------------------------------------------
