@@ -20,7 +20,7 @@ from metrics import disentanglement, factor_probe, metric_utils # pylint: disabl
 from torch_utils import safe_pickle # pylint: disable=wrong-import-position
 
 INPUTS = ['z', 'day', 'year', 'lin']
-MAY_MOVE = {'z_cloud', 'z_fog', 'z_snow', 'day_hour', 'year_season', 'year_snow', 'lin_trend'}
+MAY_MOVE = {'z_cloud', 'z_fog', 'z_snow', 'day_hour', 'year_season', 'year_snow', 'lin_trend'} # what leakage leaves out
 
 #----------------------------------------------------------------------------
 
@@ -28,8 +28,9 @@ def renderer_results(G, dataset_kwargs, samples, mode, device):
     """disent_synth's results for the renderer in G's place (its resolution and content rectangle, the dataset's
     timeline and scene)."""
     dataset = dnnlib.util.construct_class_by_name(**dataset_kwargs)
-    scene = disentanglement.SceneGenerator(disentanglement.scene_config(dataset, dataset_kwargs.path), dataset.meta['num_days'],
-        dataset.meta['date_start'], G.img_resolution, out_rect=metric_utils.content_rect(G), mode=mode)
+    cfg = disentanglement.scene_config(dataset, dataset_kwargs.path)
+    scene = disentanglement.SceneGenerator(cfg, dataset.meta['num_days'], dataset.meta['date_start'], G.img_resolution,
+        out_rect=metric_utils.content_rect(G), mode=mode)
     opts = metric_utils.MetricOptions(G=scene, dataset_kwargs=dataset_kwargs, device=device)
     return disentanglement.compute_disentanglement(opts, samples)
 
