@@ -26,6 +26,7 @@ from metrics import disentanglement, metric_utils # pylint: disable=wrong-import
 from preproc.synth import factors # pylint: disable=wrong-import-position
 from torch_utils import safe_pickle # pylint: disable=wrong-import-position
 from training import timeline # pylint: disable=wrong-import-position
+from viz import render # pylint: disable=wrong-import-position
 
 FACTORS = ['cloud', 'fog']
 LAGS = [1, 2, 4, 8] # in steps
@@ -45,7 +46,7 @@ def weather_by_date(opts, latents=8, step=3, hour=12.0, probe_res=64, probe_kwar
     probe, info = disentanglement.probe_for(G, cfg, probe_res, opts, probe_kwargs)
     days = np.arange(0, int(cfg.days), step)
     u_days = timeline.midnight(cfg.date_start) + days * 86400.0 + hour * 3600
-    z = torch.from_numpy(np.stack([np.random.RandomState(s).randn(G.z_dim) for s in range(latents)]).astype(np.float32)).to(opts.device)
+    z = render.seed_latents(range(latents), G.z_dim, opts.device) # the latents of seeds 0, 1, ... as the viewers draw them
     seen = {k: [] for k in FACTORS}
     for i in range(0, len(days), batch_dates):
         u = np.repeat(u_days[i:i + batch_dates], latents)
