@@ -99,11 +99,19 @@ def measure(pkl, frames=100):
         out['grid_5x5_s'] = round(time.perf_counter() - t0, 2)
     return out
 
+def save_steady_frame(app, out, frames=40):
+    """Save the window as a PNG after `frames` frames at 60 fps, so that the status bar shows a steady frame rate."""
+    from PIL import Image # pylint: disable=import-outside-toplevel
+    for _ in range(frames):
+        t0 = time.perf_counter()
+        app.step()
+        time.sleep(max(1 / 60 - (time.perf_counter() - t0), 0))
+    Image.fromarray(app.step(capture=True)).save(out)
+
 def docs_screenshot(out):
     """docs/images/grid_viz.png: dataset mode (the training frame nearest to each cell's time) on a synthetic
     two-year sequence at 64 px, day across and season down, after an export."""
     import subprocess # pylint: disable=import-outside-toplevel
-    from PIL import Image # pylint: disable=import-outside-toplevel
     from viz_helpers import save_pickle, tiny_generator # pylint: disable=import-outside-toplevel
     from viz.apps.grid import GridApp # pylint: disable=import-outside-toplevel
     from viz import network # pylint: disable=import-outside-toplevel
@@ -121,17 +129,12 @@ def docs_screenshot(out):
             app.wait()
             app.export('png', folder=f'{folder}/exports')
             app.wait_export()
-            for _ in range(40): # a steady frame rate in the status bar
-                t0 = time.perf_counter()
-                app.step()
-                time.sleep(max(1 / 60 - (time.perf_counter() - t0), 0))
-            Image.fromarray(app.step(capture=True)).save(out)
+            save_steady_frame(app, out)
 
 def explorer_screenshot(out):
     """docs/images/visualize.png: the shipped demo model with its training curves (models/stats.jsonl), four latents
     on 1 July 2022 at 13:00 UTC, the fine layers 6-11 at 20:30: they bring in the colours of dusk."""
     import datetime # pylint: disable=import-outside-toplevel
-    from PIL import Image # pylint: disable=import-outside-toplevel
     from viz.apps.explorer import ExplorerApp # pylint: disable=import-outside-toplevel
     from viz import network # pylint: disable=import-outside-toplevel
     from viz import state as vstate # pylint: disable=import-outside-toplevel
@@ -143,11 +146,7 @@ def explorer_screenshot(out):
     with own_config_folder(), ExplorerApp(doc, settings=False, size=(1280, 860), device='cpu') as app:
         app.open_sections.update({'Training curves': True})
         app.wait()
-        for _ in range(40): # the curves loaded, a steady frame rate in the status bar
-            t0 = time.perf_counter()
-            app.step()
-            time.sleep(max(1 / 60 - (time.perf_counter() - t0), 0))
-        Image.fromarray(app.step(capture=True)).save(out)
+        save_steady_frame(app, out) # the curves loaded by then
 
 def preproc_screenshot(out):
     """docs/images/preproc_ui.png: the preprocessing UI on a 10-day synthetic sequence at 128 px in Manual mode, three
