@@ -72,7 +72,8 @@ def dataset_config(opts):
     return kwargs, dataset
 
 def cond_config(opts, dataset):
-    """cond_args (original field names) from the dataset meta and --cond, --days, --noise, --cond_lr, --trend_lr."""
+    """cond_args (original field names) from the dataset meta and --cond, --days, --noise, --cond_lr, --trend_lr (and
+    the check of --cond-decay)."""
     meta = dataset.meta
     num_days = opts.days if opts.days is not None else meta.get('num_days')
     if opts.cond != 'none' and num_days is None:
@@ -82,6 +83,8 @@ def cond_config(opts, dataset):
     f_manual = timeline.cycle_frequencies(num_days) if opts.cond in ('fourier', 'f_concat') else []
     num_f = {'none': 0, 'concat': 1}.get(opts.cond, len(f_manual) + 1)
     per_slot = opts.cond in ('fourier', 'f_concat')
+    if opts.cond_decay and opts.cond != 'fourier':
+        raise click.BadParameter(f'decays the time weights of the styles, which only --cond=fourier has (not {opts.cond})', param_hint='--cond-decay')
     if not per_slot and ',' in opts.noise:
         raise click.BadParameter(f'per-frequency time noise needs --cond=fourier or f_concat, not {opts.cond}', param_hint='--noise')
     try: # without frequency slots, 'auto' means no noise
@@ -139,6 +142,7 @@ def build_config(opts, num_gpus):
         block_kwargs=dnnlib.EasyDict(freeze_layers=opts.freezed, fp16_channels_last=opts.channels_last),
         mapping_kwargs=dnnlib.EasyDict(), epilogue_kwargs=dnnlib.EasyDict(mbstd_group_size=mbstd_group))
     c.G_opt_kwargs = dnnlib.EasyDict(class_name='torch.optim.Adam', lr=opts.glr, betas=[0, 0.99], eps=1e-8)
+    c.cond_decay = opts.cond_decay
     c.D_opt_kwargs = dnnlib.EasyDict(class_name='torch.optim.Adam', lr=opts.dlr, betas=[0, 0.99], eps=1e-8)
     c.loss_kwargs = dnnlib.EasyDict(class_name='training.loss.StyleGAN2Loss',
         r1_gamma=(opts.gamma if opts.gamma is not None else (res / 256) ** 2), style_mixing_prob=0.9, pl_weight=2,
@@ -327,6 +331,7 @@ def stop_status(signum):
 @click.option('--noise',        help="D time noise: auto, none, a span ('4 days', '6h', 0.5) or one span per slot (trend,[year,]day)", default='auto', show_default=True)
 @click.option('--d-time-noise/--no-d-time-noise', help='Apply the D time noise (off = the released code\'s no-op)', default=True, show_default=True)
 @click.option('--cond_lr', '--cond-lr', 'cond_lr', help='Learning-rate multiplier of the time modulation', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True)
+@click.option('--cond-decay',   help='Decoupled weight decay of the time modulation\'s weights (per step: lr*FLOAT)', metavar='FLOAT', type=click.FloatRange(min=0), default=0, show_default=True)
 @click.option('--trend_lr', '--trend-lr', 'trend_lr', help=f'The trend feature is 0.01*FLOAT*t; 1 = the original\'s  [default: {TREND_LR:g}, or a resumed run\'s]', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True))
 # Training.
 @click.option('--mirror',       help='Enable dataset x-flips', metavar='BOOL', type=bool, default=False, show_default=True)

@@ -12,6 +12,7 @@
 #   wait S         wait for the background training to end, at most S seconds (or until S seconds after the start
 #                  for @S); its log and the runs' stats come back
 #   eval           evaluate the finished runs (disent_synth, FD against the dataset), pack their generators
+#   evalsnap K     disent_synth of every run's K-kimg snapshot, while the training may go on (runs without it: skipped)
 #   solo S NAME A  train.py alone on the GPU for S seconds with the ablation's base options and the options A (one
 #                  word, commas for spaces), stopped by SIGTERM; then disent_synth and the time grids of its last
 #                  snapshot: what a run reaches in a given wall time
@@ -83,6 +84,14 @@ PY
             cp "$run"/results.json "$out/grids/$name-results.json" 2>/dev/null
         done
         cp "$work/runs/table.md" "$work/runs/results.json" "$out/" 2>/dev/null;;
+    evalsnap)
+        snap=$(printf %06d "$1"); shift
+        for pkl in "$work"/runs/*-s*/*/network-snapshot-"$snap".pkl; do
+            [ -f "$pkl" ] || continue
+            name=$(basename "$(dirname "$(dirname "$pkl")")")
+            python3 calc_metrics.py --network="$pkl" --metrics=disent_synth --out="$out/$name-$snap.json" --no-progress >> "$out/evalsnap.txt" 2>&1
+            python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["disent_synth"]["results"]; print(sys.argv[2], " ".join(f"{k} {r[k]:.3f}" for k in ("err_hour", "err_season_days", "err_trend", "leakage", "z_weather", "move_year_trend", "move_lin_trend")))' "$out/$name-$snap.json" "$name@$snap"
+        done;;
     solo)
         limit=$1 name=$2 opts=${3//,/ }; shift 3
         dir=$work/solo/$name

@@ -175,6 +175,40 @@ def test_loss_phases_and_style_mixing(one_thread):
     with pytest.raises(ValueError, match='Unknown training phase'):
         loss.accumulate_gradients('Gfoo', real_img, c, z, c, gain=1)
 
+def test_cond_decay_shrinks_only_the_time_weights_of_G(tmp_path, dataset_zip, one_thread):
+    """--cond-decay: after each of G's optimiser steps, every time-feature column of its styles' c_to_scales (not the
+    constant's) is the undecayed step's times 1 - lr * cond_decay; all else steps as without it; D's phases have no
+    decay."""
+    from training.loss import StyleGAN2Loss
+    from training.networks_stylegan2 import Discriminator, Generator
+    options = dry_run_options(tmp_path, dataset_zip, ['--cond-decay=0.5', '--glr=0.01'])
+    assert options['cond_decay'] == 0.5
+    cond_args = dict(type='fourier', f_manual=timeline.cycle_frequencies(NUM_DAYS), t_delta=1 / 24)
+    nets = dict(c_dim=1, img_resolution=32, img_channels=3, cond_args=cond_args, channel_base=256, channel_max=32)
+    opt = dict(class_name='torch.optim.Adam', lr=0.01, betas=[0, 0.99], eps=1e-8)
+    real_img, z, c = torch.rand([4, 3, 32, 32]) * 2 - 1, torch.randn([4, 32]), torch.rand([4, 1])
+    params = []
+    for decay in [0, 0.5]:
+        torch.manual_seed(0)
+        G = Generator(z_dim=32, w_dim=32, mapping_kwargs=dict(num_layers=2), **nets).requires_grad_(False)
+        D = Discriminator(**nets).requires_grad_(False)
+        loss = StyleGAN2Loss(torch.device('cpu'), G, D, r1_gamma=1, pl_weight=2)
+        phases = training_step.build_phases(G, D, opt, opt, 4, 16, torch.device('cpu'), cond_decay=decay)
+        assert [p.after_step is not None for p in phases] == [decay > 0] * 2 + [False] * 2
+        torch.manual_seed(1)
+        training_step.run_phase(phases[0], loss, real_img, c, z, c, batch_gpu=4, world_size=1) # Gmain
+        params.append({name: p.clone() for name, p in G.named_parameters()})
+    keep = 1 - 0.01 * 4 / 5 * 0.5 # the lr as corrected for the lazy regularisation
+    time_weights = [name for name in params[0] if name.endswith('c_to_scales.weight')]
+    assert len(time_weights) == 2 + 3 * 3 # 4x4: conv1 and torgb; 8x8 to 32x32: conv0 too
+    for name, before in params[0].items():
+        after = params[1][name]
+        if name in time_weights:
+            assert torch.equal(after[:, 0], before[:, 0]), name
+            assert torch.allclose(after[:, 1:], before[:, 1:] * keep, rtol=1e-6, atol=0), name
+        else:
+            assert torch.equal(after, before), name
+
 #----------------------------------------------------------------------------
 # The loop in-process: metric hook (metrics imported lazily), best metrics in the state, abort_fn, progress_fn.
 
@@ -352,6 +386,8 @@ def test_clear_errors(tmp_path, dataset_zip, monkeypatch):
         (['--data', dataset_zip, '--batch=4', '--resume=latest'], 'no run dir'),
         (['--data', dataset_zip, '--batch=4', '--resume', str(tmp_path / 'nothing.pkl')], 'neither a run dir'),
         (['--data', dataset_zip, '--batch=4', '--glr=0'], "Invalid value for '--glr'"),
+        (['--data', dataset_zip, '--batch=4', '--cond=concat', '--cond-decay=1'], 'only --cond=fourier has'),
+        (['--data', dataset_zip, '--batch=4', '--cond-decay=-1'], "Invalid value for '--cond-decay'"),
     ]
     for args, message in cases:
         result = CliRunner().invoke(train.main, base + args)

@@ -377,6 +377,13 @@ class CondStyle(torch.nn.Module):
                 init[:, 0] += 1
                 self.c_to_scales.weight.copy_(init / cond_args['lr'])
 
+    @torch.no_grad()
+    def decay_time_weights_(self, keep):
+        """Scale the time features' weights (every column but the constant's, column 0) by `keep`: a decoupled weight
+        decay that stops the weights the loss does not steer from drifting with the optimiser's noise."""
+        if self.use_c:
+            self.c_to_scales.weight[:, 1:].mul_(keep)
+
     def forward(self, w, c):
         with _fp32_region(w):
             styles = self.w_affine(w.to(torch.float32))

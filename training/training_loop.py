@@ -41,6 +41,7 @@ CONFIG = dict(
     D_kwargs                = {},       # construct_class_by_name() arguments of D.
     G_opt_kwargs            = {},       # construct_class_by_name() arguments of G's optimiser (lr, betas, ...).
     D_opt_kwargs            = {},       # The same for D.
+    cond_decay              = 0,        # Decoupled weight decay of G's time weights (training_step.build_phases).
     augment_kwargs          = None,     # AugmentPipe arguments; None: no augmentation.
     loss_kwargs             = {},       # StyleGAN2Loss arguments.
     metrics                 = [],       # Metric names run on G_ema at every network snapshot.
@@ -161,7 +162,8 @@ def _prepare_training(c, env, nets, saved):
     """Add the loss, the phases with their optimisers and ADA to nets; continue a training state's."""
     dist.print0('Preparing the optimisers...')
     nets.loss = dnnlib.util.construct_class_by_name(device=env.device, G=nets.G, D=nets.D, augment_pipe=nets.augment_pipe, **c.loss_kwargs)
-    nets.phases = training_step.build_phases(nets.G, nets.D, c.G_opt_kwargs, c.D_opt_kwargs, c.G_reg_interval, c.D_reg_interval, env.device)
+    nets.phases = training_step.build_phases(nets.G, nets.D, c.G_opt_kwargs, c.D_opt_kwargs, c.G_reg_interval, c.D_reg_interval, env.device,
+        c.cond_decay)
     nets.ada = None
     if nets.augment_pipe is not None and c.ada_target is not None:
         nets.ada = training_step.AdaTuner(nets.augment_pipe, c.ada_target, c.ada_interval, c.ada_kimg, c.batch_size)

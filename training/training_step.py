@@ -36,9 +36,10 @@ def setup_backends(cudnn_benchmark=True, allow_tf32=False, deterministic=False):
     conv2d_gradfix.enabled = True     # lets the path-length regulariser skip conv weight gradients
     grid_sample_gradfix.enabled = True  # double backward of the augment pipe's grid_sample (R1 through ADA)
 
-def build_phases(G, D, G_opt_kwargs, D_opt_kwargs, G_reg_interval, D_reg_interval, device):
-    """Phases [EasyDict(name, module, opt, interval)]: per network 'main' every step and 'reg' every reg_interval
-    steps with one optimiser whose lr and betas are corrected for the lazy regularisation (or 'both' if None)."""
+def build_phases(G, D, G_opt_kwargs, D_opt_kwargs, G_reg_interval, D_reg_interval, device, cond_decay=0):
+    """Phases [EasyDict(name, module, opt, interval, after_step)]: per network 'main' every step and 'reg' every
+    reg_interval steps with one optimiser whose lr and betas are corrected for the lazy regularisation (or 'both' if
+    None). cond_decay > 0: after each of G's steps, the time weights of its styles shrink by lr * cond_decay."""
     phases = []
     for name, module, opt_kwargs, reg_interval in [('G', G, G_opt_kwargs, G_reg_interval), ('D', D, D_opt_kwargs, D_reg_interval)]:
         opt_kwargs = dnnlib.EasyDict(opt_kwargs)
@@ -57,9 +58,24 @@ def build_phases(G, D, G_opt_kwargs, D_opt_kwargs, G_reg_interval, D_reg_interva
         phases += [dnnlib.EasyDict(name=name + 'main', module=module, opt=opt, interval=1)]
         phases += [dnnlib.EasyDict(name=name + 'reg', module=module, opt=opt, interval=reg_interval)]
     for phase in phases:
+        phase.after_step = time_weight_decay(phase, cond_decay) if phase.module is G else None
         phase.start_event = torch.cuda.Event(enable_timing=True) if device.type == 'cuda' else None
         phase.end_event = torch.cuda.Event(enable_timing=True) if device.type == 'cuda' else None
     return phases
+
+def time_weight_decay(phase, cond_decay):
+    """The decoupled decay of G's time weights after an optimiser step of this phase (None if off), as AdamW scales
+    it: by lr * cond_decay per step, so Adam's noise-driven random walk settles at about sqrt(lr / (2 cond_decay))
+    while weights the loss pushes one way can still grow to 1 / cond_decay (in the stored units, where the constant
+    feature's weight starts at 1 / cond_lr)."""
+    layers = [m for m in phase.module.modules() if hasattr(m, 'decay_time_weights_')]
+    if cond_decay == 0 or not layers:
+        return None
+    keep = 1 - phase.opt.param_groups[0]['lr'] * cond_decay
+    def after_step():
+        for layer in layers:
+            layer.decay_time_weights_(keep)
+    return after_step
 
 #----------------------------------------------------------------------------
 # The step's inputs.
@@ -116,6 +132,8 @@ def run_phase(phase, loss, real_img, real_c, gen_z, gen_c, batch_gpu, world_size
     phase.module.requires_grad_(False)
     with torch.autograd.profiler.record_function(phase.name + '_opt'):
         reduce_grads_and_step(phase.module, phase.opt, world_size)
+        if phase.after_step is not None:
+            phase.after_step()
 
 def run_phases(phases, loss, batch_idx, real_img, real_c, gen_z, gen_c, batch_gpu, world_size, graphs=None):
     """Every phase due at batch_idx, each with its own z and c (lists with one entry per phase); through `graphs`
