@@ -85,6 +85,11 @@ def cond_config(opts, dataset):
     per_slot = opts.cond in ('fourier', 'f_concat')
     if opts.cond_decay and opts.cond != 'fourier':
         raise click.BadParameter(f'decays the time weights of the styles, which only --cond=fourier has (not {opts.cond})', param_hint='--cond-decay')
+    cycle_res = opts.cycle_res or 0
+    if cycle_res and opts.cond != 'fourier':
+        raise click.BadParameter(f'limits where the time features scale the styles, which only --cond=fourier does (not {opts.cond})', param_hint='--cycle-res')
+    if cycle_res and not (cycle_res & (cycle_res - 1) == 0 and 4 <= cycle_res <= dataset.resolution):
+        raise click.BadParameter(f'must be 0 or a power of two from 4 to the resolution ({dataset.resolution}), not {cycle_res}', param_hint='--cycle-res')
     if not per_slot and ',' in opts.noise:
         raise click.BadParameter(f'per-frequency time noise needs --cond=fourier or f_concat, not {opts.cond}', param_hint='--noise')
     try: # without frequency slots, 'auto' means no noise
@@ -97,7 +102,7 @@ def cond_config(opts, dataset):
         f_manual=f_manual, include_lin=True, lin_lr=0.01 * (opts.trend_lr or TREND_LR), lr=opts.cond_lr,
         noise=noise_frames[0], noise_f=noise_frames[1:], noise_f_int=[],
         d_time_noise=opts.d_time_noise, dequant='gauss', t_delta=(1 / num_frames if opts.cond != 'none' else 0.0),
-        num_frames=num_frames, **tl.as_cond_args())
+        num_frames=num_frames, cycle_min_res=cycle_res, **tl.as_cond_args())
     return cond_args, noise_label
 
 def default_batch_gpu(res, per_gpu):
@@ -179,13 +184,16 @@ def build_config(opts, num_gpus):
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     c.cuda_graphs = c.loss_kwargs.sync_free = bool(opts.graphs and step_graphs.usable(device, num_gpus, opts.compile))
 
-    # Run-dir description, as the original: sg2-a<gpus>-<name>_<res>[cond][-fman_lin_<f>...][-n_<noise>][-<desc>].
+    # Run-dir description, as the original: sg2-a<gpus>-<name>_<res>[cond][-fman_lin_<f>...][-n_<noise>][-<desc>],
+    # with -cyc<res> before -<desc> for --cycle-res.
     name = os.path.splitext(os.path.basename(os.path.normpath(opts.data)))[0].split('_')[0]
     desc = f'sg2-a{num_gpus}-{name}_{res}' + COND_SUFFIX[opts.cond]
     if opts.cond in ('fourier', 'f_concat'):
         desc += '-fman_lin' + ''.join(f'_{round(f)}' for f in cond_args.f_manual)
     if opts.cond != 'none':
         desc += f'-n_{noise_label}'
+    if cond_args.cycle_min_res:
+        desc += f'-cyc{cond_args.cycle_min_res}'
     if opts.desc is not None:
         desc += f'-{opts.desc}'
     if not re.fullmatch(r'[\w.,+=@-]+', desc):
@@ -219,9 +227,12 @@ def apply_resume(c, opts, desc):
     if target['kind'] == 'state':
         saved = checkpoint.load_state(target['path'], mmap=True) # cheap: the tensors stay on disk
         c.resume_state = target['path']
+        saved_ca = saved.get('options', {}).get('G_kwargs', {}).get('cond_args', {})
         if opts.trend_lr is None: # the default changed (1 -> 100): a run keeps the trend scale it was trained with
-            lin_lr = saved.get('options', {}).get('G_kwargs', {}).get('cond_args', {}).get('lin_lr')
+            lin_lr = saved_ca.get('lin_lr')
             c.G_kwargs.cond_args.lin_lr = c.D_kwargs.cond_args.lin_lr = lin_lr or c.G_kwargs.cond_args.lin_lr
+        if opts.cycle_res is None: # and the layers its cycles reach
+            c.G_kwargs.cond_args.cycle_min_res = c.D_kwargs.cond_args.cycle_min_res = saved_ca.get('cycle_min_res', 0)
         return target['run_dir']
     c.resume_pkl = target['path'] # read and checked by pickle_architecture
     c.ada_kimg = opts.ada_kimg or 100 # ADA adapts faster to the new data
@@ -269,7 +280,8 @@ def pickle_architecture(path):
             f'those of {int(ca.num_days)} days, which this command line cannot express', param_hint='--resume')
     return dict(cbase=_init_value(G.synthesis, 'channel_base'), cmax=_init_value(G.synthesis, 'channel_max'),
         map_depth=_init_value(G.mapping, 'num_layers'), cond=ca.type, days=int(ca.num_days),
-        trend_lr=round(ca.lin_lr / 0.01, 12), cond_lr=ca.lr) # cond_config sets lin_lr = 0.01 * trend_lr
+        trend_lr=round(ca.lin_lr / 0.01, 12), cond_lr=ca.lr, # cond_config sets lin_lr = 0.01 * trend_lr
+        cycle_res=ca.get('cycle_min_res', 0))
 
 def adopt_pickle_architecture(opts):
     """Set the options that shape the networks to those of the --resume pickle, naming each one that changes."""
@@ -331,6 +343,7 @@ def stop_status(signum):
 @click.option('--noise',        help="D time noise: auto, none, a span ('4 days', '6h', 0.5) or one span per slot (trend,[year,]day)", default='auto', show_default=True)
 @click.option('--d-time-noise/--no-d-time-noise', help='Apply the D time noise (off = the released code\'s no-op)', default=True, show_default=True)
 @click.option('--cond_lr', '--cond-lr', 'cond_lr', help='Learning-rate multiplier of the time modulation', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True)
+@click.option('--cycle-res',    help='Lowest resolution of G whose styles the cycles (year, day) modulate; below it only the trend  [default: 0 = every layer, or a resumed pickle\'s]', metavar='INT', type=click.IntRange(min=0))
 @click.option('--cond-decay',   help='Decoupled weight decay of the time modulation\'s weights (per step: lr*FLOAT)', metavar='FLOAT', type=click.FloatRange(min=0), default=0, show_default=True)
 @click.option('--trend_lr', '--trend-lr', 'trend_lr', help=f'The trend feature is 0.01*FLOAT*t; 1 = the original\'s  [default: {TREND_LR:g}, or a resumed run\'s]', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True))
 # Training.

@@ -1,12 +1,14 @@
 """disent_synth of the synthetic scene's renderer itself, wrapped as a generator of a network's size and letter-box
 (metrics.disentanglement.SceneGenerator): the floor that each of a model's move_<input>_<factor> entries is read
 against, since the probe confuses factors a little even on perfect renders. With --results (calc_metrics.py's JSON of
-the model), one table of every entry, the model's beside the renderer's; entries in parentheses may move.
+the model), one table of every entry, the model's beside the renderer's; entries in parentheses may move. --blur and
+--noise degrade the renders: how much of a model's leakage its blur or noise alone could explain.
 
   python benchmarks/disent_floor.py --network=models/demo_128.pkl --data=demo/data/demo_128x128_730hz.zip \\
       --results=results.json
 """
 
+import hashlib
 import json
 import os
 import sys
@@ -24,13 +26,35 @@ MAY_MOVE = {'z_cloud', 'z_fog', 'z_snow', 'day_hour', 'year_season', 'year_snow'
 
 #----------------------------------------------------------------------------
 
-def renderer_results(G, dataset_kwargs, samples, mode, device):
+class DegradedScene(disentanglement.SceneGenerator):
+    """The renderer, blurred (Gaussian, `blur` pixels) and with pixel noise (standard deviation `noise`, the same for
+    the same latents): how much leakage blurry or noisy images alone would show."""
+
+    def __init__(self, *args, blur=0.0, noise=0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.blur, self.noise = blur, noise
+
+    def forward(self, z, c, **kwargs):
+        img = super().forward(z, c, **kwargs)
+        if self.blur > 0:
+            r = int(round(3 * self.blur))
+            taps = torch.exp(-torch.arange(-r, r + 1.0, device=img.device) ** 2 / (2 * self.blur ** 2))
+            taps = (taps / taps.sum()).repeat(img.shape[1], 1, 1, 1) # [C, 1, 1, taps]
+            pad = lambda x, p: torch.nn.functional.pad(x, p, mode='replicate')
+            img = torch.nn.functional.conv2d(pad(img, [r, r, 0, 0]), taps, groups=img.shape[1])
+            img = torch.nn.functional.conv2d(pad(img, [0, 0, r, r]), taps.transpose(2, 3), groups=img.shape[1])
+        if self.noise > 0:
+            gen = torch.Generator().manual_seed(int(hashlib.md5(z.detach().cpu().numpy().tobytes()).hexdigest()[:8], 16))
+            img = img + self.noise * torch.randn(img.shape, generator=gen).to(img.device)
+        return img
+
+def renderer_results(G, dataset_kwargs, samples, mode, device, blur=0.0, noise=0.0):
     """disent_synth's results for the renderer in G's place (its resolution and content rectangle, the dataset's
-    timeline and scene)."""
+    timeline and scene), optionally degraded."""
     dataset = dnnlib.util.construct_class_by_name(**dataset_kwargs)
     cfg = disentanglement.scene_config(dataset, dataset_kwargs.path)
-    scene = disentanglement.SceneGenerator(cfg, dataset.meta['num_days'], dataset.meta['date_start'], G.img_resolution,
-        out_rect=metric_utils.content_rect(G), mode=mode)
+    scene = DegradedScene(cfg, dataset.meta['num_days'], dataset.meta['date_start'], G.img_resolution,
+        out_rect=metric_utils.content_rect(G), mode=mode, blur=blur, noise=noise)
     opts = metric_utils.MetricOptions(G=scene, dataset_kwargs=dataset_kwargs, device=device)
     return disentanglement.compute_disentanglement(opts, samples)
 
@@ -54,12 +78,14 @@ def entry_table(model, floor):
 @click.option('--results', type=click.Path(exists=True, dir_okay=False), help="calc_metrics.py's JSON of the model (disent_synth).")
 @click.option('--samples', type=click.IntRange(min=32), default=512, show_default=True)
 @click.option('--mode', type=click.Choice(['ideal', 'ignore_c', 'ignore_z', 'memorize']), default='ideal', show_default=True)
+@click.option('--blur', type=click.FloatRange(min=0), default=0, show_default=True, help='Gaussian blur of the renders, in pixels.')
+@click.option('--noise', type=click.FloatRange(min=0), default=0, show_default=True, help='Pixel noise on the renders (images in [-1, 1]).')
 @click.option('--device', default='cuda' if torch.cuda.is_available() else 'cpu', show_default=True)
-def main(network_pkl, data, results, samples, mode, device):
+def main(network_pkl, data, results, samples, mode, blur, noise, device):
     """The renderer's disent_synth at a model's size, and the model's leakage entries beside it."""
     G = safe_pickle.load_network_pkl(network_pkl, device=torch.device(device)).G_ema.eval()
     dataset_kwargs = dnnlib.EasyDict(class_name='training.dataset.ImageFolderDataset', path=data)
-    floor = renderer_results(G, dataset_kwargs, samples, mode, device)
+    floor = renderer_results(G, dataset_kwargs, samples, mode, device, blur, noise)
     print(json.dumps(floor, indent=1))
     if results:
         with open(results, encoding='utf-8') as f:

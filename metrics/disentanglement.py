@@ -104,7 +104,7 @@ class SceneGenerator(torch.nn.Module):
 
 #----------------------------------------------------------------------------
 
-def _leakage_variants(cfg, u_sun, u_lin, names, tl, rng):
+def leakage_variants(cfg, u_sun, u_lin, names, tl, rng):
     """{input: (u_sun, u_lin)} with only that time input changed, daylight kept."""
     n = len(u_sun)
     tod = timeline.time_of_day(u_sun)
@@ -178,7 +178,7 @@ def compute_disentanglement(opts, num_samples, probe_res=64, batch_size=32, prob
         for k in ('hour', 'season', 'trend'):
             add(f'err_{k}', factor_probe.factor_distance(k, ref[k], truth[k]))
         variants = {'z': (torch.randn(z.shape, generator=torch_gen).to(opts.device), u_sun, u_lin)}
-        variants.update({k: (z,) + v for k, v in _leakage_variants(cfg, u_sun, u_lin, names, tl, np_rng).items()})
+        variants.update({k: (z,) + v for k, v in leakage_variants(cfg, u_sun, u_lin, names, tl, np_rng).items()})
         for inp, (z2, u_sun2, u_lin2) in variants.items():
             seen = read(z2, u_sun2, u_lin2)
             moved = factor_probe.factor_values(factor_probe.time_factors(cfg, u_sun2, u_lin2), cfg.lat)

@@ -108,3 +108,43 @@ def test_weather_by_date_tells_memorised_weather_from_weather_of_z(synth):
     assert memorised['corr_real'][0] > 0.7
     assert ideal['sd_dates'] < memorised['sd_dates'] / 2
     assert memorised['sd_latents'] < 0.2 < ideal['sd_latents'] # the memorised weather ignores z
+
+def test_leak_by_layer_sees_where_the_cycles_reach(synth):
+    """benchmarks/leak_by_layer.py on a random generator of the tiny sequence whose layers below 16x16 ignore the
+    cycles (cycle_min_res=16): a day change confined to the ws that feed only those layers moves nothing, while the
+    same change in every layer, and z or the trend in those same ws, do move the probed factors."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks'))
+    import leak_by_layer # pylint: disable=import-outside-toplevel
+    torch.manual_seed(0)
+    cond_args = dict(type='fourier', f_manual=[float(NUM_DAYS)], include_lin=True, start_ts=CFG.date_start,
+        num_days=NUM_DAYS, cycle_min_res=16)
+    G = networks_stylegan2.Generator(z_dim=8, c_dim=1, w_dim=8, img_resolution=64, img_channels=3, cond_args=cond_args,
+        mapping_kwargs=dict(num_layers=2), channel_base=256, channel_max=16).eval()
+    with torch.no_grad(): # make time matter: at init the styles pass only the constant feature through
+        for name, param in G.named_parameters():
+            if name.endswith('c_to_scales.weight'):
+                param.normal_()
+    groups = leak_by_layer.parse_groups('0-2,3-9', G)
+    assert list(groups) == ['all', 'ws 0-2 (4-8)', 'ws 3-9 (8-64)'] and leak_by_layer.ws_resolutions(G)[3] == {8, 16}
+    opts = metric_utils.MetricOptions(G=G, dataset_kwargs=synth.kwargs, device='cpu')
+    moves = leak_by_layer.leak_by_layer(opts, groups, 32, probe_res=32, probe_kwargs=PROBE)
+    assert list(moves) == ['z', 'day', 'lin']
+    total = lambda inp, group: sum(moves[inp][group].values())
+    assert total('day', 'ws 0-2 (4-8)') == 0
+    assert min(total('day', 'all'), total('day', 'ws 3-9 (8-64)'), total('z', 'ws 0-2 (4-8)'), total('lin', 'ws 0-2 (4-8)')) > 0.05
+
+def test_degraded_scene_blurs_and_adds_noise_tied_to_the_latents():
+    """benchmarks/disent_floor.py --blur/--noise: the blurred renders lose fine detail; the noise is the same for the
+    same latents at another time (so it moves no reading by itself) and differs for other latents."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks'))
+    import disent_floor # pylint: disable=import-outside-toplevel
+    scene = lambda **kw: disent_floor.DegradedScene(CFG, NUM_DAYS, CFG.date_start, 64, **kw)
+    gen = torch.Generator().manual_seed(0)
+    z, c = torch.randn([2, 3], generator=gen), torch.full([2, 1], 0.5)
+    with torch.no_grad():
+        sharp, blurred = scene()(z, c), scene(blur=2)(z, c)
+        detail = lambda img: (img[..., 1:] - img[..., :-1]).abs().mean()
+        assert detail(blurred) < 0.6 * detail(sharp) and (blurred.mean() - sharp.mean()).abs() < 0.02
+        noisy = scene(noise=0.1)
+        first, later, other = noisy(z, c) - sharp, noisy(z, c + 0.01) - scene()(z, c + 0.01), noisy(-z, c) - scene()(-z, c)
+        assert torch.allclose(first, later, atol=1e-5) and 0.09 < first.std() < 0.11 and not torch.allclose(first, other, atol=1e-2)

@@ -76,6 +76,22 @@ def test_per_layer_times_act_per_layer(G):
     cl[:, -1] += 0.3 # only the last torgb sees another time
     assert not torch.allclose(G(z, cl, noise_mode='const'), G(z, c, noise_mode='const'), atol=1e-6)
 
+def test_cycle_min_res_keeps_the_cycles_out_of_the_coarse_layers(G):
+    """cycle_min_res=16: the 4x4 and 8x8 layers (ws 0-2 only feed those) ignore the year and day slots but follow the
+    trend slot; from 16x16 up the cycles act as before. With the default 0 every layer follows every slot."""
+    coarse = _G(_cond_args(cycle_min_res=16)).eval()
+    coarse.load_state_dict(G.state_dict())
+    z, c = _zc()
+    c3 = c[:, None, :].repeat(1, G.num_ws, G.num_f)
+    def moved(net, layers, slots):
+        other = c3.clone()
+        other[:, torch.tensor(layers)[:, None], torch.tensor(slots)] += 0.3
+        return (net(z, other, noise_mode='const') - net(z, c3, noise_mode='const')).abs().max()
+    assert moved(coarse, [0, 1, 2], [1, 2]) == 0
+    assert moved(coarse, [0, 1, 2], [0]) > 1e-3 and moved(coarse, [4], [1, 2]) > 1e-3
+    assert moved(G, [0, 1, 2], [1, 2]) > 1e-3
+    assert torch.equal(coarse(z, c, noise_mode='const'), coarse(z, c3, noise_mode='const'))
+
 @pytest.mark.parametrize('shape', [[4], [4, 2], [4, 5, 1], [4, 8, 7]])
 def test_bad_time_shapes_raise(G, shape):
     z, _ = _zc()

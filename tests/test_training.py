@@ -4,6 +4,7 @@ config assembly (--noise, --dry-run, resume from a pickle) and its errors for ba
 The helpers shared with test_resume.py and test_train_ddp.py are in training_helpers.py.
 """
 
+import glob
 import json
 import math
 import os
@@ -343,6 +344,22 @@ def test_trend_scale_default_and_resumed_runs_keep_theirs(tmp_path, dataset_zip)
     assert options['D_kwargs']['cond_args']['lin_lr'] == pytest.approx(0.01)
     assert lin_lr(['--resume=latest', '--trend-lr=100']) == pytest.approx(1.0)
 
+def test_cycle_res_reaches_cond_args_and_resumes(tmp_path, dataset_zip):
+    """--cycle-res sets cond_args.cycle_min_res (default 0) and names the run dir; a run resumed from a pickle or from
+    a run dir without --cycle-res keeps its own."""
+    outdir = tmp_path / 'runs'
+    options = dry_run_options(outdir, dataset_zip, ['--cycle-res=16'])
+    assert options['G_kwargs']['cond_args']['cycle_min_res'] == 16 and options['run_dir'].endswith('-cyc16')
+    assert dry_run_options(outdir, dataset_zip)['G_kwargs']['cond_args']['cycle_min_res'] == 0
+    result = CliRunner().invoke(train.main, ['--outdir', str(outdir), '--data', dataset_zip, '--kimg=0.008', '--cycle-res=8'] + TINY)
+    assert result.exit_code == 0, result.output
+    run_dir = run_dirs(outdir)[-1]
+    assert dry_run_options(outdir, dataset_zip, ['--resume', run_dir])['G_kwargs']['cond_args']['cycle_min_res'] == 8
+
+    pkl = sorted(glob.glob(os.path.join(run_dir, 'network-snapshot-*.pkl')))[-1]
+    options = dry_run_options(outdir, dataset_zip, ['--resume', pkl])
+    assert options['G_kwargs']['cond_args']['cycle_min_res'] == 8 and options['run_dir'].endswith('-cyc8')
+
 def test_dry_run_prints_config_and_writes_nothing(tmp_path, dataset_zip):
     outdir = tmp_path / 'runs'
     options = dry_run_options(outdir, dataset_zip, ['--cond_lr=2', '--trend_lr=5', '--no-d-time-noise', '--gamma=0.5',
@@ -388,6 +405,9 @@ def test_clear_errors(tmp_path, dataset_zip, monkeypatch):
         (['--data', dataset_zip, '--batch=4', '--glr=0'], "Invalid value for '--glr'"),
         (['--data', dataset_zip, '--batch=4', '--cond=concat', '--cond-decay=1'], 'only --cond=fourier has'),
         (['--data', dataset_zip, '--batch=4', '--cond-decay=-1'], "Invalid value for '--cond-decay'"),
+        (['--data', dataset_zip, '--batch=4', '--cycle-res=12'], 'power of two from 4 to the resolution (32), not 12'),
+        (['--data', dataset_zip, '--batch=4', '--cycle-res=64'], 'power of two from 4 to the resolution (32), not 64'),
+        (['--data', dataset_zip, '--batch=4', '--cond=none', '--cycle-res=8'], 'only --cond=fourier does'),
     ]
     for args, message in cases:
         result = CliRunner().invoke(train.main, base + args)

@@ -43,6 +43,7 @@ COND_DEFAULTS = dict(
     num_frames  = 0,
     start_ts    = 946684800.0,  # Unix time of t = 0 (2000-01-01, the original's default).
     num_days    = 1,            # Days per unit t.
+    cycle_min_res = 0,          # G's layers below this resolution see only the trend slot's features (0: all see all).
 )
 
 def cond_frequencies(cond_args):
@@ -363,12 +364,16 @@ class CondStyle(torch.nn.Module):
     """Styles of one layer: w_affine(w), times c_to_scales(c) for 'fourier' conditioning (float32).
 
     c_to_scales starts as a pass-through of the constant feature (column 0 = 1, the rest ~1e-6), so the initial
-    scale is its equalised-lr gain 1/sqrt(dims) whatever the lr multiplier.
+    scale is its equalised-lr gain 1/sqrt(dims) whatever the lr multiplier. A layer whose resolution is below
+    cond_args.cycle_min_res gets the trend slot's features [1, t] only (the cycles' are zeroed): the coarse layers,
+    where z makes the weather, then cannot tie the weather to the date or the hour.
     """
 
-    def __init__(self, channels, w_dim, c_dim, cond_args):
+    def __init__(self, channels, w_dim, c_dim, cond_args, resolution=None):
         super().__init__()
         self.use_c = cond_args['type'] == 'fourier'
+        self.trend_only = (self.use_c and cond_args.get('include_lin', True) and resolution is not None and
+            resolution < cond_args.get('cycle_min_res', 0))
         self.w_affine = FullyConnectedLayer(w_dim, channels, bias_init=1)
         if self.use_c:
             self.c_to_scales = FullyConnectedLayer(c_dim, channels, bias=False, lr_multiplier=cond_args['lr'])
@@ -388,7 +393,10 @@ class CondStyle(torch.nn.Module):
         with _fp32_region(w):
             styles = self.w_affine(w.to(torch.float32))
             if self.use_c:
-                styles = styles * self.c_to_scales(c.to(torch.float32))
+                c = c.to(torch.float32)
+                if self.trend_only: # the trend slot's two features come first
+                    c = torch.nn.functional.pad(c[..., :2], [0, c.shape[-1] - 2])
+                styles = styles * self.c_to_scales(c)
         return styles
 
 @persistence.persistent_class
@@ -401,7 +409,7 @@ class SynthesisLayer(torch.nn.Module):
         _setup_conv(self, in_channels, out_channels, activation, up, conv_clamp, resample_filter)
         self.resolution = resolution
         self.use_noise = use_noise
-        self.scaled_styles = CondStyle(in_channels, w_dim, cond_args['dims'], cond_args)
+        self.scaled_styles = CondStyle(in_channels, w_dim, cond_args['dims'], cond_args, resolution)
 
         self.weight = torch.nn.Parameter(_conv_weight(out_channels, in_channels, 3, channels_last))
         if use_noise:
@@ -432,12 +440,12 @@ class SynthesisLayer(torch.nn.Module):
 class ToRGBLayer(torch.nn.Module):
     """Modulated 1x1 convolution without demodulation: features -> image channels."""
 
-    def __init__(self, in_channels, out_channels, w_dim, cond_args, conv_clamp=None, channels_last=False):
+    def __init__(self, in_channels, out_channels, w_dim, cond_args, conv_clamp=None, channels_last=False, resolution=None):
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.conv_clamp = conv_clamp
-        self.scaled_styles = CondStyle(in_channels, w_dim, cond_args['dims'], cond_args)
+        self.scaled_styles = CondStyle(in_channels, w_dim, cond_args['dims'], cond_args, resolution)
         self.weight = torch.nn.Parameter(_conv_weight(out_channels, in_channels, 1, channels_last))
         self.bias = torch.nn.Parameter(torch.zeros([out_channels]))
         self.weight_gain = 1 / math.sqrt(in_channels)
@@ -481,7 +489,7 @@ class SynthesisBlock(torch.nn.Module):
             self.num_conv += 1
         self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution, cond_args, **common, **layer_kwargs)
         self.num_conv += 1
-        self.torgb = ToRGBLayer(out_channels, img_channels, w_dim, cond_args, **common)
+        self.torgb = ToRGBLayer(out_channels, img_channels, w_dim, cond_args, **common, resolution=resolution)
         self.num_torgb += 1
 
     def forward(self, x, img, ws, cs, noise_mode='random', force_fp32=False, fused_modconv=None):
