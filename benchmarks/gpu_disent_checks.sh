@@ -13,6 +13,7 @@
 #                  for @S); its log and the runs' stats come back
 #   eval           evaluate the finished runs (disent_synth, FD against the dataset), pack their generators
 #   evalsnap K     disent_synth of every run's K-kimg snapshot, while the training may go on (runs without it: skipped)
+#   layers         benchmarks/leak_by_layer.py on every run's newest snapshot: where its leaks are made
 #   solo S NAME A  train.py alone on the GPU for S seconds with the ablation's base options and the options A (one
 #                  word, commas for spaces), stopped by SIGTERM; then disent_synth and the time grids of its last
 #                  snapshot: what a run reaches in a given wall time
@@ -91,6 +92,12 @@ PY
             name=$(basename "$(dirname "$(dirname "$pkl")")")
             python3 calc_metrics.py --network="$pkl" --metrics=disent_synth --out="$out/$name-$snap.json" --no-progress >> "$out/evalsnap.txt" 2>&1
             python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["disent_synth"]["results"]; print(sys.argv[2], " ".join(f"{k} {r[k]:.3f}" for k in ("err_hour", "err_season_days", "err_trend", "leakage", "z_weather", "move_year_trend", "move_lin_trend")))' "$out/$name-$snap.json" "$name@$snap"
+        done;;
+    layers)
+        for run in "$work"/runs/*-s*; do
+            pkl=$(ls "$run"/*/network-snapshot-*.pkl 2>/dev/null | tail -n 1)
+            [ -n "$pkl" ] && { echo "== $(basename "$run") $(basename "$pkl")"; python3 benchmarks/leak_by_layer.py --network="$pkl" \
+                --data="$work/data/demo_128x128_730hz.zip" --samples=512; } >> "$out/layers.txt" 2>&1
         done;;
     solo)
         limit=$1 name=$2 opts=${3//,/ }; shift 3
