@@ -51,7 +51,7 @@ NUM_FRAMES = 1000                                          # frames of that sequ
 
 #----------------------------------------------------------------------------
 
-def build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p, graphs, device):
+def build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p, graphs, device, cond_decay=0):
     """G, G_ema, loss and phases configured as train.py does (ADA at the fixed probability aug_p; 0 = off)."""
     f_manual = timeline.cycle_frequencies(NUM_DAYS)
     cond_args = dnnlib.EasyDict(type='fourier', dims=2 * (len(f_manual) + 1), f_manual=f_manual, include_lin=True,
@@ -76,7 +76,7 @@ def build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p
         r1_gamma=(res / 256) ** 2, style_mixing_prob=0.9, pl_weight=2, pl_no_weight_grad=True, bf16=bf16, compile=compile,
         sync_free=graphs)
     opt_kwargs = dict(class_name='torch.optim.Adam', lr=0.002, betas=[0, 0.99], eps=1e-8)
-    phases = training_step.build_phases(G, D, opt_kwargs, opt_kwargs, 4, 16, device)
+    phases = training_step.build_phases(G, D, opt_kwargs, opt_kwargs, 4, 16, device, cond_decay)
     return G, G_ema, loss, phases
 
 def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, graphs, flops, profile, device):

@@ -14,6 +14,7 @@ import os
 import sys
 
 import click
+import scipy.ndimage
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -37,12 +38,8 @@ class DegradedScene(disentanglement.SceneGenerator):
     def forward(self, z, c, **kwargs):
         img = super().forward(z, c, **kwargs)
         if self.blur > 0:
-            r = int(round(3 * self.blur))
-            taps = torch.exp(-torch.arange(-r, r + 1.0, device=img.device) ** 2 / (2 * self.blur ** 2))
-            taps = (taps / taps.sum()).repeat(img.shape[1], 1, 1, 1) # [C, 1, 1, taps]
-            pad = lambda x, p: torch.nn.functional.pad(x, p, mode='replicate')
-            img = torch.nn.functional.conv2d(pad(img, [r, r, 0, 0]), taps, groups=img.shape[1])
-            img = torch.nn.functional.conv2d(pad(img, [0, 0, r, r]), taps.transpose(2, 3), groups=img.shape[1])
+            blurred = scipy.ndimage.gaussian_filter(img.cpu().numpy(), (0, 0, self.blur, self.blur), mode='nearest', truncate=3)
+            img = torch.from_numpy(blurred).to(img.device)
         if self.noise > 0:
             gen = torch.Generator().manual_seed(int(hashlib.md5(z.detach().cpu().numpy().tobytes()).hexdigest()[:8], 16))
             img = img + self.noise * torch.randn(img.shape, generator=gen).to(img.device)

@@ -60,13 +60,12 @@ def leak_by_layer(opts, groups, num_samples, batch_size=32, probe_res=64, probe_
     np_rng, torch_gen = opts.rngs(4)
     slots = lambda u_sun, u_lin: torch.from_numpy(tl.unix_to_slots(u_sun, u_lin, names)).to(opts.device)
     read = lambda ws, cs: probe.read(metric_utils.crop_to_rect(G, G.synthesis(ws, cs, noise_mode='const')))
-    inputs = ['z'] + [n for n in ('day', 'year', 'lin') if n in names]
+    inputs = disentanglement.changed_inputs(names)
     moves = {inp: {g: {k: [] for k in factor_probe.FACTORS} for g in groups} for inp in inputs}
     for _ in range(-(-num_samples // batch_size)):
         z = torch.randn([batch_size, G.z_dim], generator=torch_gen).to(opts.device)
         other_z = torch.randn([batch_size, G.z_dim], generator=torch_gen).to(opts.device)
-        u_lin = tl.t_to_unix(np_rng.random(batch_size))
-        u_sun = factor_probe.daylight_time(cfg, tl.t_to_unix(np_rng.random(batch_size)) if 'year' in names else u_lin, np_rng)
+        u_sun, u_lin = disentanglement.reference_times(cfg, names, tl, batch_size, np_rng)
         cs = G.cond_xform(slots(u_sun, u_lin))
         ws = G.mapping(z, cs[:, 0])
         ref = read(ws, cs)

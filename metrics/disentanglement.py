@@ -104,6 +104,12 @@ class SceneGenerator(torch.nn.Module):
 
 #----------------------------------------------------------------------------
 
+def reference_times(cfg, names, tl, n, rng):
+    """(u_sun, u_lin) of n references: independent random slot values (a date, a daylight hour of it, a trend time)."""
+    u_lin = tl.t_to_unix(rng.random(n))
+    u_sun = factor_probe.daylight_time(cfg, tl.t_to_unix(rng.random(n)) if 'year' in names else u_lin, rng)
+    return u_sun, u_lin
+
 def leakage_variants(cfg, u_sun, u_lin, names, tl, rng):
     """{input: (u_sun, u_lin)} with only that time input changed, daylight kept."""
     n = len(u_sun)
@@ -119,17 +125,18 @@ def leakage_variants(cfg, u_sun, u_lin, names, tl, rng):
         variants['lin'] = (new_sun, u_lin + (new_sun - u_sun))
     return variants
 
-def _inputs(names):
+def changed_inputs(names):
+    """The inputs that the leakage changes one at a time: z and the generator's slots."""
     return ['z'] + [n for n in ('day', 'year', 'lin') if n in names]
 
 def result_keys(names):
     return ['err_hour', 'err_season_days', 'err_trend', 'leakage', 'z_weather', 'probe_err_hour', 'probe_err_season_days',
-        'probe_err_trend'] + [f'move_{i}_{k}' for i in _inputs(names) for k in factor_probe.FACTORS]
+        'probe_err_trend'] + [f'move_{i}_{k}' for i in changed_inputs(names) for k in factor_probe.FACTORS]
 
 def _summary(mean, names, info):
     """Results from the per-sample means: control errors, leakage over the entries whose truth stays, z_weather."""
     leaks = []
-    for inp in _inputs(names):
+    for inp in changed_inputs(names):
         for k in factor_probe.FACTORS:
             allowed = (inp == 'z' and k in WEATHER) or mean.get(f'truth_{inp}_{k}', 0) > MOVES or \
                 (k == 'snow' and mean.get(f'truth_{inp}_season', 0) > MOVES) # snow follows the season
@@ -169,10 +176,8 @@ def compute_disentanglement(opts, num_samples, probe_res=64, batch_size=32, prob
         per_sample.setdefault(name, []).append(metric_utils.gather_rows(values, opts))
 
     for _ in range(-(-num_samples // (batch_size * opts.num_gpus))):
-        # References: independent random slot values (a date, a daylight hour of it, a trend time) and z.
         z = torch.randn([batch_size, G.z_dim], generator=torch_gen).to(opts.device)
-        u_lin = tl.t_to_unix(np_rng.random(batch_size))
-        u_sun = factor_probe.daylight_time(cfg, tl.t_to_unix(np_rng.random(batch_size)) if 'year' in names else u_lin, np_rng)
+        u_sun, u_lin = reference_times(cfg, names, tl, batch_size, np_rng)
         truth = factor_probe.factor_values(factor_probe.time_factors(cfg, u_sun, u_lin), cfg.lat)
         ref = read(z, u_sun, u_lin)
         for k in ('hour', 'season', 'trend'):

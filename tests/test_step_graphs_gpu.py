@@ -40,9 +40,7 @@ def _train(graphs, aug_p, cond_decay=0):
     torch.backends.cudnn.deterministic = True
     torch.manual_seed(0)
     G, G_ema, loss, phases = bench_train.build(64, 2048, 64, 16, fp32=False, bf16=False, channels_last=True,
-        compile=False, aug_p=aug_p, graphs=True, device=device) # sync_free in both: the same augmentation
-    for phase in phases:
-        phase.after_step = training_step.time_weight_decay(phase, cond_decay) if phase.module is G else None
+        compile=False, aug_p=aug_p, graphs=True, device=device, cond_decay=cond_decay) # sync_free in both: the same augmentation
     runner = step_graphs.PhaseGraphs(loss, batch_gpu=16) if graphs else None
     step = bench_train.make_step(G, G_ema, loss, phases, 64, 32, 16, runner, device)
     collector = training_stats.Collector(regex='Loss/.*')

@@ -58,18 +58,18 @@ def build_phases(G, D, G_opt_kwargs, D_opt_kwargs, G_reg_interval, D_reg_interva
         phases += [dnnlib.EasyDict(name=name + 'main', module=module, opt=opt, interval=1)]
         phases += [dnnlib.EasyDict(name=name + 'reg', module=module, opt=opt, interval=reg_interval)]
     for phase in phases:
-        phase.after_step = time_weight_decay(phase, cond_decay) if phase.module is G else None
+        phase.after_step = _time_weight_decay(phase, cond_decay) if phase.module is G else None
         phase.start_event = torch.cuda.Event(enable_timing=True) if device.type == 'cuda' else None
         phase.end_event = torch.cuda.Event(enable_timing=True) if device.type == 'cuda' else None
     return phases
 
-def time_weight_decay(phase, cond_decay):
+def _time_weight_decay(phase, cond_decay):
     """The decoupled decay of G's time weights after an optimiser step of this phase (None if off), as AdamW scales
     it: by lr * cond_decay per step, so Adam's noise-driven random walk settles at about sqrt(lr / (2 cond_decay))
     while weights the loss pushes one way can still grow to 1 / cond_decay (in the stored units, where the constant
     feature's weight starts at 1 / cond_lr)."""
-    layers = [m for m in phase.module.modules() if hasattr(m, 'decay_time_weights_')]
-    if cond_decay == 0 or not layers:
+    layers = [m for m in phase.module.modules() if hasattr(m, 'decay_time_weights_')] if cond_decay else []
+    if not layers:
         return None
     keep = 1 - phase.opt.param_groups[0]['lr'] * cond_decay
     def after_step():
