@@ -1,7 +1,10 @@
 """Does a generator of the synthetic sequence tie the weather to the date? For a few fixed latents, the weather that
 disent_synth's probe reads at one hour on every few days of the sequence, against the sequence's real weather at
 those moments: memorised weather follows the real days; a weather look entangled with the date drifts slowly
-instead. One line per factor (cloud, fog):
+instead. With --trend the trend slot stays at that t while the cycles follow the dates: whether the season's look
+depends on the trend. --renderer puts the scene's renderer in the network's place: the floor of every column. One
+line per factor (cloud, fog, and the snow and the trend of the time factors), then with --monthly the mean of each
+over the latents and the dates of every month:
 
   python benchmarks/weather_by_date.py --network=models/demo_128.pkl --data=demo/data/demo_128x128_730hz.zip
 
@@ -10,6 +13,9 @@ instead. One line per factor (cloud, fog):
   sd_dates       standard deviation over the dates at a fixed latent, in units of the probe's scale (the mean
                  difference between two random scenes, as disent_synth's move_* values)
   sd_latents     standard deviation over the latents at a fixed date, same units
+  sd_common      standard deviation over the dates of the mean over the latents, same units: the part of the moves
+                 that every latent shares, a change of the factor's distribution that a discriminator can see (with
+                 few latents it includes sd_dates / sqrt(latents) of the rest)
   autocorr_Nd    correlation of the probed factor with itself N days later, per latent, averaged
 """
 
@@ -28,7 +34,7 @@ from torch_utils import safe_pickle # pylint: disable=wrong-import-position
 from training import timeline # pylint: disable=wrong-import-position
 from viz import render # pylint: disable=wrong-import-position
 
-FACTORS = ['cloud', 'fog']
+FACTORS = ['cloud', 'fog', 'snow', 'trend']
 LAGS = [1, 2, 4, 8] # in steps
 
 #----------------------------------------------------------------------------
@@ -37,9 +43,10 @@ def autocorr(x, lag):
     return float(np.mean([np.corrcoef(x[:-lag, j], x[lag:, j])[0, 1] for j in range(x.shape[1])]))
 
 @torch.no_grad()
-def weather_by_date(opts, latents=8, step=3, hour=12.0, probe_res=64, probe_kwargs={}, batch_dates=4):
-    """{factor: {column: value}} for opts.G (metric_utils.MetricOptions on the synthetic dataset), with the dates and
-    the probe of disent_synth."""
+def weather_by_date(opts, latents=8, step=3, hour=12.0, trend=None, probe_res=64, probe_kwargs={}, batch_dates=4):
+    """({factor: {column: value}}, {'YYYY-MM': {factor: mean}}) for opts.G (metric_utils.MetricOptions on the
+    synthetic dataset), with the dates and the probe of disent_synth; `trend`: the trend slot's t, held while the
+    cycles follow the dates (None: the dates')."""
     G = opts.G
     names, tl = disentanglement.slot_layout(G)
     cfg = disentanglement.scene_config(opts.dataset(), opts.dataset_kwargs.path)
@@ -50,18 +57,23 @@ def weather_by_date(opts, latents=8, step=3, hour=12.0, probe_res=64, probe_kwar
     seen = {k: [] for k in FACTORS}
     for i in range(0, len(days), batch_dates):
         u = np.repeat(u_days[i:i + batch_dates], latents)
-        c = torch.from_numpy(tl.unix_to_slots(u, u, names)).to(opts.device)
+        u_lin = u if trend is None else np.full_like(u, tl.t_to_unix(trend))
+        c = torch.from_numpy(tl.unix_to_slots(u, u_lin, names)).to(opts.device)
         read = probe.read(metric_utils.crop_to_rect(G, G(z.repeat(len(u) // latents, 1), c, noise_mode='const')))
         for k in FACTORS:
             seen[k].append(read[k].reshape(-1, latents))
     real = factors.factors_at(u_days, cfg)
-    rows = {}
+    rows, means = {}, {} # means: [dates] over the latents
     for k in FACTORS:
-        x = np.concatenate(seen[k]) # [dates, latents]
-        corr = [np.corrcoef(x[:, j], real[k])[0, 1] for j in range(latents)]
-        rows[k] = dict(corr_real=(min(corr), max(corr)), sd_dates=x.std(0).mean() / info['scale'][k],
-            sd_latents=x.std(1).mean() / info['scale'][k], **{f'autocorr_{lag * step}d': autocorr(x, lag) for lag in LAGS})
-    return rows
+        x = np.concatenate(seen[k]) / info['scale'][k] # [dates, latents]
+        means[k] = x.mean(1)
+        with np.errstate(invalid='ignore', divide='ignore'): # a factor that stays put (no snow) has no correlation
+            corr = [np.corrcoef(x[:, j], real[k])[0, 1] for j in range(latents)]
+            rows[k] = dict(corr_real=(min(corr), max(corr)), sd_dates=x.std(0).mean(), sd_latents=x.std(1).mean(),
+                sd_common=means[k].std(), **{f'autocorr_{lag * step}d': autocorr(x, lag) for lag in LAGS})
+    months = np.array([timeline.unix_to_datetime(u).strftime('%Y-%m') for u in u_days])
+    monthly = {m: {k: float(means[k][months == m].mean()) for k in FACTORS} for m in dict.fromkeys(months)}
+    return rows, monthly
 
 #----------------------------------------------------------------------------
 
@@ -71,18 +83,31 @@ def weather_by_date(opts, latents=8, step=3, hour=12.0, probe_res=64, probe_kwar
 @click.option('--latents', type=click.IntRange(min=2), default=8, show_default=True, help='Fixed latents (seeds 0, 1, ...).')
 @click.option('--step', type=click.IntRange(min=1), default=3, show_default=True, help='Days between the dates.')
 @click.option('--hour', type=click.FloatRange(0, 24, max_open=True), default=12, show_default=True, help='UTC hour of every date.')
+@click.option('--trend', type=click.FloatRange(0, 1), help='Hold the trend slot at this t (0 to 1); default: the dates\'.')
+@click.option('--renderer', is_flag=True, help="The scene's renderer in the network's place (its size and letter-box): the floor.")
+@click.option('--monthly', is_flag=True, help='Also the mean of each factor per month.')
 @click.option('--device', default='cuda' if torch.cuda.is_available() else 'cpu', show_default=True)
-def main(network_pkl, data, latents, step, hour, device):
+def main(network_pkl, data, latents, step, hour, trend, renderer, monthly, device):
     """The probed weather of fixed latents over the dates of the sequence against its real weather."""
     G = safe_pickle.load_network_pkl(network_pkl, device=torch.device(device)).G_ema.eval()
     dataset_kwargs = dnnlib.EasyDict(class_name='training.dataset.ImageFolderDataset', path=data)
-    rows = weather_by_date(metric_utils.MetricOptions(G=G, dataset_kwargs=dataset_kwargs, device=device), latents, step, hour)
+    if renderer:
+        dataset = dnnlib.util.construct_class_by_name(**dataset_kwargs)
+        G = disentanglement.SceneGenerator(disentanglement.scene_config(dataset, data), dataset.meta['num_days'],
+            dataset.meta['date_start'], G.img_resolution, out_rect=metric_utils.content_rect(G))
+    opts = metric_utils.MetricOptions(G=G, dataset_kwargs=dataset_kwargs, device=device)
+    rows, means = weather_by_date(opts, latents, step, hour, trend)
     columns = list(next(iter(rows.values())))
-    print(f'Dates {step} days apart at {hour:g}:00 UTC, {latents} latents')
+    print(f'Dates {step} days apart at {hour:g}:00 UTC, {latents} latents' +
+        ('' if trend is None else f', trend slot at t = {trend:g}') + (', the renderer' if renderer else ''))
     print('| factor | ' + ' | '.join(columns) + ' |')
     for k, row in rows.items():
         cells = [f'{v[0]:+.2f} to {v[1]:+.2f}' if isinstance(v, tuple) else f'{v:.2f}' for v in row.values()]
         print(f'| {k} | ' + ' | '.join(cells) + ' |')
+    if monthly:
+        print('\n| month | ' + ' | '.join(FACTORS) + ' |')
+        for month, row in means.items():
+            print(f'| {month} | ' + ' | '.join(f'{v:.2f}' for v in row.values()) + ' |')
 
 #----------------------------------------------------------------------------
 

@@ -98,16 +98,22 @@ def test_scene_generator_images():
 
 def test_weather_by_date_tells_memorised_weather_from_weather_of_z(synth):
     """benchmarks/weather_by_date.py: the renderer's weather comes from z alone, so at a fixed latent it stays put over
-    the dates; a generator that memorises the sequence's weather follows the real weather of each date."""
+    the dates; a generator that memorises the sequence's weather follows the real weather of each date, with every
+    latent alike (sd_common). With the trend slot held, the renderer's building stays put over the dates."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks'))
     import weather_by_date # pylint: disable=import-outside-toplevel
-    def rows(mode):
+    def rows(mode, trend=None):
         opts = metric_utils.MetricOptions(G=scene_G(mode), dataset_kwargs=synth.kwargs, device='cpu')
-        return weather_by_date.weather_by_date(opts, latents=4, step=1, probe_res=32, probe_kwargs=PROBE)['cloud']
-    ideal, memorised = rows('ideal'), rows('memorize')
-    assert memorised['corr_real'][0] > 0.7
-    assert ideal['sd_dates'] < memorised['sd_dates'] / 2
-    assert memorised['sd_latents'] < 0.2 < ideal['sd_latents'] # the memorised weather ignores z
+        return weather_by_date.weather_by_date(opts, latents=4, step=1, trend=trend, probe_res=32, probe_kwargs=PROBE)
+    (ideal, monthly), (memorised, _) = rows('ideal'), rows('memorize')
+    assert memorised['cloud']['corr_real'][0] > 0.7
+    assert ideal['cloud']['sd_dates'] < memorised['cloud']['sd_dates'] / 2
+    assert memorised['cloud']['sd_latents'] < 0.2 < ideal['cloud']['sd_latents'] # the memorised weather ignores z
+    assert ideal['cloud']['sd_common'] < memorised['cloud']['sd_common'] / 2 # every latent's weather follows the date
+    held, held_monthly = rows('ideal', trend=0.5) # the building no longer follows the dates
+    assert held['trend']['sd_dates'] < ideal['trend']['sd_dates'] / 4 and ideal['trend']['corr_real'][0] > 0.9
+    trend_by_month = [[row['trend'] for row in m.values()] for m in (monthly, held_monthly)]
+    assert len(monthly) == 2 and np.ptp(trend_by_month[1]) < np.ptp(trend_by_month[0]) / 4 # the 40 days span two months
 
 def test_leak_by_layer_sees_where_the_cycles_reach(synth):
     """benchmarks/leak_by_layer.py on a random generator of the tiny sequence whose layers below 16x16 ignore the
