@@ -73,7 +73,7 @@ PY
         nvidia-smi >> "$out/env.txt";;
     eval)
         metrics=(--metrics=disent_synth) # and the FD, if the Inception file arrived whole
-        [ "$(md5sum < "$work/inception.pt" 2>/dev/null | cut -c1-32)" = $INCEPTION_MD5 ] && metrics=(--metrics=disent_synth,fid10k_full --inception="$work/inception.pt")
+        [ -f "$work/inception.pt" ] && [ "$(md5sum < "$work/inception.pt" | cut -c1-32)" = $INCEPTION_MD5 ] && metrics=(--metrics=disent_synth,fid10k_full --inception="$work/inception.pt")
         "${runs[@]}" "${metrics[@]}" > "$out/eval.txt" 2>&1
         mkdir -p "$out/models" "$out/grids"
         for run in "$work"/runs/*-s*; do
