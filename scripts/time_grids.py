@@ -4,6 +4,7 @@ Each grid has one fixed latent z per row; across the columns only one time slot 
   day_grid.png    the time of day (every 3 h, UTC) on a fixed date,
   season_grid.png the date within the year (the 1st of each month, at local solar noon) at a fixed trend,
   trend_grid.png  the trend from the start to the end of the sequence, at a fixed summer noon.
+The day and season grids hold the trend at --trend (default 0.5, the middle of the sequence).
 A grid whose file exists is written as day_grid-r1.png (-r2, ...): earlier grids are kept.
 
   python scripts/time_grids.py --network=network-snapshot-000100.pkl --outdir=grids [--rows=4] [--seed=0]
@@ -34,14 +35,15 @@ def _slot_times(overrides, t_base):
             stack[col, render.SLOTS.index(name)] = t
     return stack
 
-def grid_columns(G, lon):
-    """{grid name: (column labels, [C, 3] (lin, year, day) times)} for the three grids."""
+def grid_columns(G, lon, trend=0.5):
+    """{grid name: (column labels, [C, 3] (lin, year, day) times)} for the three grids; the day and season grids at
+    the trend slot's t = trend."""
     tl = timeline.Timeline.from_cond_args(G.cond_args)
     hours = list(range(0, 24, 3))
     mid_date = timeline.midnight(tl.t_to_unix(0.5))
-    day = [{'day': tl.unix_to_t(mid_date + h * timeline.SECONDS_PER_HOUR)} for h in hours]
+    day = [{'lin': trend, 'day': tl.unix_to_t(mid_date + h * timeline.SECONDS_PER_HOUR)} for h in hours]
     months = timeline.month_starts(tl.date_start, 12)
-    season = [{'year': t, 'day': t} for t in tl.unix_to_t(timeline.solar_noon(months, lon))]
+    season = [{'lin': trend, 'year': t, 'day': t} for t in tl.unix_to_t(timeline.solar_noon(months, lon))]
     first = tl.t_to_datetime(0.0)
     july = timeline.to_unix(datetime.datetime(first.year + (first.month > 7), 7, 1))
     summer_noon = tl.unix_to_t(timeline.solar_noon(july, lon))
@@ -73,8 +75,9 @@ def save_labelled_grid(images, labels, path):
 @click.option('--rows', help='Latents (rows) per grid', type=click.IntRange(min=1), default=4, show_default=True)
 @click.option('--seed', help='Seed of the first row', type=click.IntRange(min=0), default=0, show_default=True)
 @click.option('--lon', help='Camera longitude in degrees east, for local solar noon', type=float, default=8.5, show_default=True)
+@click.option('--trend', help='Trend slot t of the day and season grids', type=click.FloatRange(0, 1), default=0.5, show_default=True)
 @cli.user_errors(network.NetworkError)
-def main(network_pkl, outdir, rows, seed, lon):
+def main(network_pkl, outdir, rows, seed, lon, trend):
     """Day-phase, season and trend grids of a time-conditioned generator."""
     cli.check_folder(outdir, '--outdir')
     renderer = render.Renderer()
@@ -84,7 +87,7 @@ def main(network_pkl, outdir, rows, seed, lon):
         raise click.UsageError(f'{network_pkl}: per-frequency grids need a fourier/f_concat generator, not {G.cond_args.type!r}')
     os.makedirs(outdir, exist_ok=True)
     names = timeline.frequency_names(G.frequencies)
-    for name, (labels, slot_times) in grid_columns(G, lon).items():
+    for name, (labels, slot_times) in grid_columns(G, lon, trend).items():
         if name == 'season_grid' and 'year' not in names:
             print(f'No season grid: the sequence is shorter than a year, so the generator has no year slot ({names})')
             continue

@@ -44,6 +44,10 @@ def test_grids_vary_only_the_requested_slot(tmp_path):
     assert np.all(slots[:, 0] == slots[0, 0]) and np.all(slots[:, 1] == slots[0, 1])
     hours = [tl.t_to_datetime(t).hour for t in slots[:, 2]]
     assert hours == list(range(0, 24, 3)) and labels[1] == '03:00 UTC'
+    assert np.all(slots[:, 0] == 0.5) # the trend at the middle, unless --trend says otherwise
+    columns = time_grids.grid_columns(G, lon=0.0, trend=0.9)
+    assert np.all(columns['day_grid'][1][:, 0] == 0.9) and np.all(columns['season_grid'][1][:, 0] == 0.9)
+    assert np.array_equal(columns['trend_grid'][1], time_grids.grid_columns(G, lon=0.0)['trend_grid'][1])
 
 def test_labels_stay_in_their_columns_and_grids_are_never_overwritten(tmp_path):
     images = np.zeros([1, 8, 32, 32, 3], dtype=np.uint8)
