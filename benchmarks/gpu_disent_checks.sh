@@ -14,6 +14,8 @@
 #   eval           evaluate the finished runs (disent_synth, FD against the dataset), pack their generators
 #   evalsnap K     disent_synth of every run's K-kimg snapshot, while the training may go on (runs without it: skipped)
 #   layers         benchmarks/leak_by_layer.py on every run's newest snapshot: where its leaks are made
+#   seasons        every run's newest snapshot: its season grids at trend 0.15 and 0.9 (scripts/time_grids.py --trend)
+#                  and benchmarks/weather_by_date.py --trend=0.9 --monthly: whether its winters depend on the trend
 #   solo S NAME A  train.py alone on the GPU for S seconds with the ablation's base options and the options A (one
 #                  word, commas for spaces), stopped by SIGTERM; then disent_synth and the time grids of its last
 #                  snapshot: what a run reaches in a given wall time
@@ -98,6 +100,22 @@ PY
             pkl=$(ls "$run"/*/network-snapshot-*.pkl 2>/dev/null | tail -n 1)
             [ -n "$pkl" ] && { echo "== $(basename "$run") $(basename "$pkl")"; python3 benchmarks/leak_by_layer.py --network="$pkl" \
                 --data="$work/data/demo_128x128_730hz.zip" --samples=512; } >> "$out/layers.txt" 2>&1
+        done;;
+    seasons)
+        mkdir -p "$out/seasons"
+        for run in "$work"/runs/*-s*; do
+            pkl=$(ls "$run"/*/network-snapshot-*.pkl 2>/dev/null | tail -n 1)
+            [ -n "$pkl" ] || continue
+            name=$(basename "$run")
+            for trend in 0.15 0.9; do
+                tmp=$(mktemp -d)
+                python3 scripts/time_grids.py --network="$pkl" --outdir="$tmp" --trend="$trend" >> "$out/seasons.txt" 2>&1
+                python3 -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").save(sys.argv[2], quality=85)' \
+                    "$tmp/season_grid.png" "$out/seasons/$name-trend$trend.jpg" >> "$out/seasons.txt" 2>&1
+                rm -rf "$tmp"
+            done
+            { echo "== $name $(basename "$pkl")"; python3 benchmarks/weather_by_date.py --network="$pkl" \
+                --data="$work/data/demo_128x128_730hz.zip" --trend=0.9 --monthly; } >> "$out/seasons.txt" 2>&1
         done;;
     solo)
         limit=$1 name=$2 opts=${3//,/ }; shift 3
