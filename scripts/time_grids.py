@@ -7,7 +7,7 @@ Each grid has one fixed latent z per row; across the columns only one time slot 
 The day and season grids hold the trend at --trend (default 0.5, the middle of the sequence).
 A grid whose file exists is written as day_grid-r1.png (-r2, ...): earlier grids are kept.
 
-  python scripts/time_grids.py --network=network-snapshot-000100.pkl --outdir=grids [--rows=4] [--seed=0]
+  python scripts/time_grids.py --network=network-snapshot-000100.pkl --outdir=grids [--rows=4] [--seed=0] [--trend=0.5]
 """
 
 import datetime
