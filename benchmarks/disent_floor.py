@@ -48,10 +48,7 @@ class DegradedScene(disentanglement.SceneGenerator):
 def renderer_results(G, dataset_kwargs, samples, mode, device, blur=0.0, noise=0.0):
     """disent_synth's results for the renderer in G's place (its resolution and content rectangle, the dataset's
     timeline and scene), optionally degraded."""
-    dataset = dnnlib.util.construct_class_by_name(**dataset_kwargs)
-    cfg = disentanglement.scene_config(dataset, dataset_kwargs.path)
-    scene = DegradedScene(cfg, dataset.meta['num_days'], dataset.meta['date_start'], G.img_resolution,
-        out_rect=metric_utils.content_rect(G), mode=mode, blur=blur, noise=noise)
+    scene = DegradedScene.in_place_of(G, dataset_kwargs, mode=mode, blur=blur, noise=noise)
     opts = metric_utils.MetricOptions(G=scene, dataset_kwargs=dataset_kwargs, device=device)
     return disentanglement.compute_disentanglement(opts, samples)
 

@@ -35,6 +35,7 @@ configs=('orig:0,1=--trend-lr=1' 'new:0,1=--trend-lr=100 --noise=0.4y,14d,0' 'tr
 runs=(python3 benchmarks/disent_runs.py --data="$work/data/demo_128x128_730hz.zip" --outdir="$work/runs" --kimg="$KIMG"
     --snap="${SNAP:-5}" --parallel=5 --workers=2)
 for c in "${configs[@]}"; do runs+=(--config "$c"); done
+newest_snapshot() { ls "$1"/*/network-snapshot-*.pkl 2>/dev/null | tail -n 1; } # of a run folder; empty if none
 
 while [ $# -gt 0 ]; do
     step=$1; shift
@@ -80,7 +81,7 @@ PY
         mkdir -p "$out/models" "$out/grids"
         for run in "$work"/runs/*-s*; do
             name=$(basename "$run")
-            pkl=$(ls "$run"/*/network-snapshot-*.pkl 2>/dev/null | tail -n 1)
+            pkl=$(newest_snapshot "$run")
             [ -n "$pkl" ] && [ ! -f "$out/models/$name.pkl" ] && python3 scripts/pack_network.py "$pkl" "$out/models/$name.pkl" >> "$out/pack.txt" 2>&1
             cp "$(ls "$run"/*/seq_fakes*.jpg | tail -n 1)" "$out/grids/$name.jpg" 2>/dev/null
             cp "$run"/*/stats.jsonl "$out/grids/$name-stats.jsonl" 2>/dev/null
@@ -97,14 +98,14 @@ PY
         done;;
     layers)
         for run in "$work"/runs/*-s*; do
-            pkl=$(ls "$run"/*/network-snapshot-*.pkl 2>/dev/null | tail -n 1)
+            pkl=$(newest_snapshot "$run")
             [ -n "$pkl" ] && { echo "== $(basename "$run") $(basename "$pkl")"; python3 benchmarks/leak_by_layer.py --network="$pkl" \
                 --data="$work/data/demo_128x128_730hz.zip" --samples=512; } >> "$out/layers.txt" 2>&1
         done;;
     seasons)
         mkdir -p "$out/seasons"
         for run in "$work"/runs/*-s*; do
-            pkl=$(ls "$run"/*/network-snapshot-*.pkl 2>/dev/null | tail -n 1)
+            pkl=$(newest_snapshot "$run")
             [ -n "$pkl" ] || continue
             name=$(basename "$run")
             for trend in 0.15 0.9; do
@@ -125,7 +126,7 @@ PY
         timeout "$limit" python3 train.py --outdir="$dir" --data="${DATA_ZIP:-$work/data/demo_128x128_730hz.zip}" --gpus=1 \
             --batch=32 --cbase=16384 --cmax=128 --metrics=none --kimg=100000 --tick=4 --snap=25 --workers=6 $opts > "$out/$name/train.txt" 2>&1
         echo "timeout/train.py exit status $?" >> "$out/$name/train.txt" # 124: stopped by the SIGTERM, as meant
-        pkl=$(ls "$dir"/*/network-snapshot-*.pkl | tail -n 1)
+        pkl=$(newest_snapshot "$dir")
         cp "$dir"/*/stats.jsonl "$(ls "$dir"/*/seq_fakes*.jpg | tail -n 1)" "$out/$name/"
         python3 calc_metrics.py --network="$pkl" --metrics=disent_synth --out="$out/$name/results.json" --no-progress > "$out/$name/eval.txt" 2>&1
         python3 scripts/time_grids.py --network="$pkl" --outdir="$out/$name" >> "$out/$name/eval.txt" 2>&1

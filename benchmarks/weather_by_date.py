@@ -92,9 +92,7 @@ def main(network_pkl, data, latents, step, hour, trend, renderer, monthly, devic
     G = safe_pickle.load_network_pkl(network_pkl, device=torch.device(device)).G_ema.eval()
     dataset_kwargs = dnnlib.EasyDict(class_name='training.dataset.ImageFolderDataset', path=data)
     if renderer:
-        dataset = dnnlib.util.construct_class_by_name(**dataset_kwargs)
-        G = disentanglement.SceneGenerator(disentanglement.scene_config(dataset, data), dataset.meta['num_days'],
-            dataset.meta['date_start'], G.img_resolution, out_rect=metric_utils.content_rect(G))
+        G = disentanglement.SceneGenerator.in_place_of(G, dataset_kwargs)
     opts = metric_utils.MetricOptions(G=G, dataset_kwargs=dataset_kwargs, device=device)
     rows, means = weather_by_date(opts, latents, step, hour, trend)
     columns = list(next(iter(rows.values())))

@@ -84,6 +84,14 @@ class SceneGenerator(torch.nn.Module):
         self.synthesis = torch.nn.Module()
         self.synthesis.out_rect = tuple(out_rect or (0, 0, resolution, resolution))
 
+    @classmethod
+    def in_place_of(cls, G, dataset_kwargs, **kwargs):
+        """The renderer of dataset_kwargs' scene and timeline at G's resolution and content rectangle (the floor that
+        G's figures are read against); kwargs go to the constructor."""
+        dataset = dnnlib.util.construct_class_by_name(**dataset_kwargs)
+        return cls(scene_config(dataset, dataset_kwargs.path), dataset.meta['num_days'], dataset.meta['date_start'],
+            G.img_resolution, out_rect=metric_utils.content_rect(G), **kwargs)
+
     def forward(self, z, c, **_kwargs):
         names, tl = slot_layout(self)
         t = np.broadcast_to(c.detach().double().cpu().numpy(), [len(z), len(names)])
