@@ -81,7 +81,7 @@ def build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p
 
 def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, graphs, flops, profile, device):
     """EasyDict(sec_per_kimg, peak GiB, busy fraction or None, TFLOP per image or None) of one configuration;
-    profile=True also prints where one cycle's time goes."""
+    profile=N > 0 also prints where N steps' time goes."""
     training_step.setup_backends(cudnn_benchmark=True, allow_tf32=tf32)
     flop_per_img = count_flops(res, batch, batch_gpu, cbase, cmax, fp32, bf16, channels_last, aug_p, device) if flops else None
     torch.manual_seed(0)
@@ -109,7 +109,7 @@ def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channel
         elapsed = time.perf_counter() - start
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == 'cuda' else float('nan')
     if profile:
-        print_profile(step, sync, device, steps=16)
+        print_profile(step, sync, device, steps=profile)
     return dnnlib.EasyDict(sec_per_kimg=elapsed / (steps * batch) * 1000, peak=peak, busy=busy.fraction, flop_per_img=flop_per_img)
 
 def make_step(G, G_ema, loss, phases, res, batch, batch_gpu, graphs, device):
@@ -187,6 +187,7 @@ def print_profile(step, sync, device, steps):
             step()
         sync()
         wall = (time.perf_counter() - start) / steps * 1e3
+    tables_start = time.perf_counter() # the tables' cost grows with the events: at 1024² it can exceed the steps'
     kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA and not e.is_user_annotation]
     busy = sum(e.device_time for e in kernels) / 1e3 / steps
     print(f'\nProfile over {steps} steps: wall {wall:.1f} ms/step, kernels {busy:.1f} ms/step '
@@ -194,6 +195,7 @@ def print_profile(step, sync, device, steps):
     print(prof.key_averages().table(sort_by='self_device_time_total', row_limit=30, max_name_column_width=70), file=sys.stderr)
     print(prof.key_averages(group_by_input_shape=True).table(sort_by='device_time_total', row_limit=40,
         max_name_column_width=40, max_shapes_column_width=80), file=sys.stderr)
+    print(f'(profile tables: {time.perf_counter() - tables_start:.1f} s)', file=sys.stderr)
 
 #----------------------------------------------------------------------------
 
@@ -240,7 +242,7 @@ def time_train_py(zip_path, cbase, cmax, kimg, graphs, extra):
 @click.option('--graphs/--no-graphs', help='CUDA graphs of the phases (train.py default)', default=True, show_default=True)
 @click.option('--aug-p', help='ADA (bgc) at this fixed probability; 0 = off', type=click.FloatRange(min=0, max=1), default=0, show_default=True)
 @click.option('--flops', help='Also count the FLOPs (16 extra eager steps) for TFLOP/s', is_flag=True)
-@click.option('--profile', help='Also profile 16 steps (to stderr)', is_flag=True)
+@click.option('--profile', help='Also profile N steps (to stderr); 16 = one regularisation cycle, fewer leave out Dreg', metavar='N', type=click.IntRange(min=1), is_flag=False, flag_value=16)
 @click.option('--real-data', help='Time train.py on this dataset zip instead', type=click.Path(exists=True, dir_okay=False))
 @click.option('--kimg-real', help='kimg that train.py runs with --real-data (ten ticks)', type=click.FloatRange(min=0, min_open=True), default=20, show_default=True)
 @click.argument('train_args', nargs=-1, type=click.UNPROCESSED)

@@ -7,7 +7,9 @@
 #   alltests       every other GPU test
 #   bench RES      bench_train at RES with CUDA graphs (FLOPs counted) and without
 #   variants RES   bench_train at RES with graphs and TF32, with graphs and ADA at p=0.4, and with graphs and bf16
-#   profile RES    16-step profiles with graphs (kernels) and without (kernels and the operators, with shapes)
+#   profile RES    profiles of $PROFILE_STEPS steps (default 16, one regularisation cycle) with graphs (kernels) and
+#                  without (kernels and the operators, with shapes); the tables cost time in proportion to the steps'
+#                  events (minutes at 1024 for 16 steps), so use 4 there
 #   data RES       a dataset zip at RES: up to 256 the demo sequence's (as gpu_disent_checks.sh setup), above it a
 #                  60-day sequence rendered at RES (for timing only)
 #   real RES ARGS  bench_train --real-data on that zip (or $DATA_ZIP) with train.py options ARGS (one word, commas for
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
         { "${bench[@]}" --res="$res" --tf32; "${bench[@]}" --res="$res" --aug-p=0.4; "${bench[@]}" --res="$res" --bf16; } >> "$out/bench_$res.txt" 2>&1;;
     profile)
         res=$1; shift
-        { "${bench[@]}" --res="$res" --seconds=5 --profile; "${bench[@]}" --res="$res" --seconds=5 --profile --no-graphs; } > "$out/profile_$res.txt" 2>&1;;
+        { "${bench[@]}" --res="$res" --seconds=5 --profile="${PROFILE_STEPS:-16}"; "${bench[@]}" --res="$res" --seconds=5 --profile="${PROFILE_STEPS:-16}" --no-graphs; } > "$out/profile_$res.txt" 2>&1;;
     data)
         res=$1; shift
         seq=$work/sequence opts=()
