@@ -2,7 +2,9 @@
 disent_synth's probe reads at one hour on every few days of the sequence, against the sequence's real weather at
 those moments: memorised weather follows the real days; a weather look entangled with the date drifts slowly
 instead. With --trend the trend slot stays at that t while the cycles follow the dates: whether the season's look
-depends on the trend. --renderer puts the scene's renderer in the network's place: the floor of every column. One
+depends on the trend. --renderer puts the scene's renderer in the network's place: the floor of every column;
+--memorize puts it there drawing the sequence's own weather at each date, as in the training frames: what the
+probe reads from the data (with --monthly, the months' means that a generator should match). One
 line per factor (cloud, fog, and the snow and the trend of the time factors), then with --monthly the mean of each
 over the latents and the dates of every month:
 
@@ -85,19 +87,21 @@ def weather_by_date(opts, latents=8, step=3, hour=12.0, trend=None, probe_res=64
 @click.option('--hour', type=click.FloatRange(0, 24, max_open=True), default=12, show_default=True, help='UTC hour of every date.')
 @click.option('--trend', type=click.FloatRange(0, 1), help='Hold the trend slot at this t (0 to 1); default: the dates\'.')
 @click.option('--renderer', is_flag=True, help="The scene's renderer in the network's place (its size and letter-box): the floor.")
+@click.option('--memorize', is_flag=True, help="The renderer drawing the sequence's own weather at each date (the data).")
 @click.option('--monthly', is_flag=True, help='Also the mean of each factor per month.')
 @click.option('--device', default='cuda' if torch.cuda.is_available() else 'cpu', show_default=True)
-def main(network_pkl, data, latents, step, hour, trend, renderer, monthly, device):
+def main(network_pkl, data, latents, step, hour, trend, renderer, memorize, monthly, device):
     """The probed weather of fixed latents over the dates of the sequence against its real weather."""
     G = safe_pickle.load_network_pkl(network_pkl, device=torch.device(device)).G_ema.eval()
     dataset_kwargs = dnnlib.EasyDict(class_name='training.dataset.ImageFolderDataset', path=data)
-    if renderer:
-        G = disentanglement.SceneGenerator.in_place_of(G, dataset_kwargs)
+    if renderer or memorize:
+        G = disentanglement.SceneGenerator.in_place_of(G, dataset_kwargs, mode='memorize' if memorize else 'ideal')
     opts = metric_utils.MetricOptions(G=G, dataset_kwargs=dataset_kwargs, device=device)
     rows, means = weather_by_date(opts, latents, step, hour, trend)
     columns = list(next(iter(rows.values())))
     print(f'Dates {step} days apart at {hour:g}:00 UTC, {latents} latents' +
-        ('' if trend is None else f', trend slot at t = {trend:g}') + (', the renderer' if renderer else ''))
+        ('' if trend is None else f', trend slot at t = {trend:g}') +
+        (", the renderer with the sequence's weather" if memorize else ', the renderer' if renderer else ''))
     print('| factor | ' + ' | '.join(columns) + ' |')
     for k, row in rows.items():
         cells = [f'{v[0]:+.2f} to {v[1]:+.2f}' if isinstance(v, tuple) else f'{v:.2f}' for v in row.values()]
