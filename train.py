@@ -146,6 +146,10 @@ def build_config(opts, num_gpus):
         conv_clamp=(None if opts.fp32 else 256),
         block_kwargs=dnnlib.EasyDict(freeze_layers=opts.freezed, fp16_channels_last=opts.channels_last),
         mapping_kwargs=dnnlib.EasyDict(), epilogue_kwargs=dnnlib.EasyDict(mbstd_group_size=mbstd_group))
+    if opts.d_map_depth is not None: # else the class defaults (8 layers, the 4x4 block's width), as the original
+        c.D_kwargs.mapping_kwargs.num_layers = opts.d_map_depth
+    if opts.d_cmap is not None:
+        c.D_kwargs.cmap_dim = opts.d_cmap
     c.G_opt_kwargs = dnnlib.EasyDict(class_name='torch.optim.Adam', lr=opts.glr, betas=[0, 0.99], eps=1e-8)
     c.cond_decay = opts.cond_decay
     c.D_opt_kwargs = dnnlib.EasyDict(class_name='torch.optim.Adam', lr=opts.dlr, betas=[0, 0.99], eps=1e-8)
@@ -233,6 +237,11 @@ def apply_resume(c, opts, desc):
             c.G_kwargs.cond_args.lin_lr = c.D_kwargs.cond_args.lin_lr = lin_lr or c.G_kwargs.cond_args.lin_lr
         if opts.cycle_res is None: # and the layers its cycles reach
             c.G_kwargs.cond_args.cycle_min_res = c.D_kwargs.cond_args.cycle_min_res = saved_ca.get('cycle_min_res', 0)
+        saved_d = saved.get('options', {}).get('D_kwargs', {}) # and the shape of D's conditioning
+        if opts.d_map_depth is None and 'num_layers' in saved_d.get('mapping_kwargs', {}):
+            c.D_kwargs.mapping_kwargs.num_layers = saved_d['mapping_kwargs']['num_layers']
+        if opts.d_cmap is None and saved_d.get('cmap_dim') is not None:
+            c.D_kwargs.cmap_dim = saved_d['cmap_dim']
         return target['run_dir']
     c.resume_pkl = target['path'] # read and checked by pickle_architecture
     c.ada_kimg = opts.ada_kimg or 100 # ADA adapts faster to the new data
@@ -271,7 +280,8 @@ def load_resume_pkl(path):
 def pickle_architecture(path):
     """The options that shape the networks of a network pickle (ours or the original's): capacity, mapping depth and
     time conditioning, as option values."""
-    G = load_resume_pkl(path).G
+    data = load_resume_pkl(path)
+    G, D = data.G, data.D
     ca = G.cond_args
     rule = timeline.cycle_frequencies(int(ca.num_days))
     if ca.type in ('fourier', 'f_concat') and not (ca.include_lin and len(ca.f_manual) == len(rule) and
@@ -281,7 +291,8 @@ def pickle_architecture(path):
     return dict(cbase=_init_value(G.synthesis, 'channel_base'), cmax=_init_value(G.synthesis, 'channel_max'),
         map_depth=_init_value(G.mapping, 'num_layers'), cond=ca.type, days=int(ca.num_days),
         trend_lr=round(ca.lin_lr / 0.01, 12), cond_lr=ca.lr, # cond_config sets lin_lr = 0.01 * trend_lr
-        cycle_res=ca.get('cycle_min_res', 0))
+        cycle_res=ca.get('cycle_min_res', 0), d_cmap=_init_value(D, 'cmap_dim'),
+        d_map_depth=(_init_value(D.mapping, 'num_layers') if hasattr(D, 'mapping') else None))
 
 def adopt_pickle_architecture(opts):
     """Set the options that shape the networks to those of the --resume pickle, naming each one that changes."""
@@ -344,6 +355,8 @@ def stop_status(signum):
 @click.option('--d-time-noise/--no-d-time-noise', help='Apply the D time noise (off = the released code\'s no-op)', default=True, show_default=True)
 @click.option('--cond_lr', '--cond-lr', 'cond_lr', help='Learning-rate multiplier of the time modulation', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True)
 @click.option('--cycle-res',    help='Lowest resolution of G whose styles the cycles (year, day) modulate; below it only the trend  [default: 0 = every layer, or a resumed pickle\'s]', metavar='INT', type=click.IntRange(min=0))
+@click.option('--d-map-depth',  help='Depth of D\'s conditioning mapping (time features -> projection)  [default: 8, or a resumed run\'s]', metavar='INT', type=click.IntRange(min=1))
+@click.option('--d-cmap',       help='Width of D\'s conditioning projection  [default: the 4x4 block\'s channels, or a resumed run\'s]', metavar='INT', type=click.IntRange(min=1))
 @click.option('--cond-decay',   help='Decoupled weight decay of the time modulation\'s weights (per step: lr*FLOAT)', metavar='FLOAT', type=click.FloatRange(min=0), default=0, show_default=True)
 @click.option('--trend_lr', '--trend-lr', 'trend_lr', help=f'The trend feature is 0.01*FLOAT*t; 1 = the original\'s  [default: {TREND_LR:g}, or a resumed run\'s]', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True))
 # Training.
