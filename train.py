@@ -278,8 +278,8 @@ def load_resume_pkl(path):
     return data
 
 def pickle_architecture(path):
-    """The options that shape the networks of a network pickle (ours or the original's): capacity, mapping depth and
-    time conditioning, as option values."""
+    """The options that shape the networks of a network pickle (ours or the original's): capacity, mapping depth, time
+    conditioning and the shape of D's conditioning, as option values."""
     data = load_resume_pkl(path)
     G, D = data.G, data.D
     ca = G.cond_args
