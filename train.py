@@ -150,6 +150,8 @@ def build_config(opts, num_gpus):
         c.D_kwargs.mapping_kwargs.num_layers = opts.d_map_depth
     if opts.d_cmap is not None:
         c.D_kwargs.cmap_dim = opts.d_cmap
+    if opts.d_map_lr is not None: # the parameters are stored divided by it: a resumed run must keep its own
+        c.D_kwargs.mapping_kwargs.lr_multiplier = opts.d_map_lr
     c.G_opt_kwargs = dnnlib.EasyDict(class_name='torch.optim.Adam', lr=opts.glr, betas=[0, 0.99], eps=1e-8)
     c.cond_decay = opts.cond_decay
     c.D_opt_kwargs = dnnlib.EasyDict(class_name='torch.optim.Adam', lr=opts.dlr, betas=[0, 0.99], eps=1e-8)
@@ -242,6 +244,8 @@ def apply_resume(c, opts, desc):
             c.D_kwargs.mapping_kwargs.num_layers = saved_d['mapping_kwargs']['num_layers']
         if opts.d_cmap is None and saved_d.get('cmap_dim') is not None:
             c.D_kwargs.cmap_dim = saved_d['cmap_dim']
+        if opts.d_map_lr is None and 'lr_multiplier' in saved_d.get('mapping_kwargs', {}):
+            c.D_kwargs.mapping_kwargs.lr_multiplier = saved_d['mapping_kwargs']['lr_multiplier']
         return target['run_dir']
     c.resume_pkl = target['path'] # read and checked by pickle_architecture
     c.ada_kimg = opts.ada_kimg or 100 # ADA adapts faster to the new data
@@ -292,7 +296,8 @@ def pickle_architecture(path):
         map_depth=_init_value(G.mapping, 'num_layers'), cond=ca.type, days=int(ca.num_days),
         trend_lr=round(ca.lin_lr / 0.01, 12), cond_lr=ca.lr, # cond_config sets lin_lr = 0.01 * trend_lr
         cycle_res=ca.get('cycle_min_res', 0), d_cmap=_init_value(D, 'cmap_dim'),
-        d_map_depth=(_init_value(D.mapping, 'num_layers') if hasattr(D, 'mapping') else None))
+        d_map_depth=(_init_value(D.mapping, 'num_layers') if hasattr(D, 'mapping') else None),
+        d_map_lr=(_init_value(D.mapping, 'lr_multiplier') if hasattr(D, 'mapping') else None))
 
 def adopt_pickle_architecture(opts):
     """Set the options that shape the networks to those of the --resume pickle, naming each one that changes."""
@@ -356,6 +361,7 @@ def stop_status(signum):
 @click.option('--cond_lr', '--cond-lr', 'cond_lr', help='Learning-rate multiplier of the time modulation', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True)
 @click.option('--cycle-res',    help='Lowest resolution of G whose styles the cycles (year, day) modulate; below it only the trend  [default: 0 = every layer, or a resumed pickle\'s]', metavar='INT', type=click.IntRange(min=0))
 @click.option('--d-map-depth',  help='Depth of D\'s conditioning mapping (time features -> projection)  [default: 8, or a resumed run\'s]', metavar='INT', type=click.IntRange(min=1))
+@click.option('--d-map-lr',     help='Learning-rate factor of D\'s conditioning mapping  [default: 0.01, or a resumed run\'s]', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True))
 @click.option('--d-cmap',       help='Width of D\'s conditioning projection  [default: the 4x4 block\'s channels, or a resumed run\'s]', metavar='INT', type=click.IntRange(min=1))
 @click.option('--cond-decay',   help='Decoupled weight decay of the time modulation\'s weights (per step: lr*FLOAT)', metavar='FLOAT', type=click.FloatRange(min=0), default=0, show_default=True)
 @click.option('--trend_lr', '--trend-lr', 'trend_lr', help=f'The trend feature is 0.01*FLOAT*t; 1 = the original\'s  [default: {TREND_LR:g}, or a resumed run\'s]', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True))

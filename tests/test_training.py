@@ -361,20 +361,22 @@ def test_cycle_res_reaches_cond_args_and_resumes(tmp_path, dataset_zip):
     assert options['G_kwargs']['cond_args']['cycle_min_res'] == 8 and options['run_dir'].endswith('-cyc8')
 
 def test_d_conditioning_shape_options_and_resume(tmp_path, dataset_zip):
-    """--d-map-depth and --d-cmap shape D's conditioning (defaults: the class's, as the original); a run resumed from
-    its run dir or from a pickle without them keeps its own, and the resumed D loads."""
+    """--d-map-depth, --d-cmap and --d-map-lr shape D's conditioning (defaults: the class's, as the original); a run
+    resumed from its run dir or from a pickle without them keeps its own, and the resumed D loads."""
     outdir = tmp_path / 'runs'
     d_kwargs = dry_run_options(outdir, dataset_zip)['D_kwargs']
     assert d_kwargs['mapping_kwargs'] == {} and 'cmap_dim' not in d_kwargs
-    options = dry_run_options(outdir, dataset_zip, ['--d-map-depth=2', '--d-cmap=24'])
-    assert options['D_kwargs']['mapping_kwargs']['num_layers'] == 2 and options['D_kwargs']['cmap_dim'] == 24
+    options = dry_run_options(outdir, dataset_zip, ['--d-map-depth=2', '--d-cmap=24', '--d-map-lr=0.5'])
+    assert options['D_kwargs']['mapping_kwargs'] == dict(num_layers=2, lr_multiplier=0.5)
+    assert options['D_kwargs']['cmap_dim'] == 24
     result = CliRunner().invoke(train.main, ['--outdir', str(outdir), '--data', dataset_zip, '--kimg=0.008',
-        '--d-map-depth=3', '--d-cmap=24'] + TINY)
+        '--d-map-depth=3', '--d-cmap=24', '--d-map-lr=0.25'] + TINY)
     assert result.exit_code == 0, result.output
     run_dir = run_dirs(outdir)[-1]
     for resume in [run_dir, sorted(glob.glob(os.path.join(run_dir, 'network-snapshot-*.pkl')))[-1]]:
         d_kwargs = dry_run_options(outdir, dataset_zip, ['--resume', resume])['D_kwargs']
-        assert d_kwargs['mapping_kwargs']['num_layers'] == 3 and d_kwargs['cmap_dim'] == 24, resume
+        assert d_kwargs['mapping_kwargs'] == dict(num_layers=3, lr_multiplier=0.25), resume
+        assert d_kwargs['cmap_dim'] == 24, resume
     result = CliRunner().invoke(train.main, ['--outdir', str(outdir), '--data', dataset_zip, '--kimg=0.016',
         '--resume', run_dir] + TINY)
     assert result.exit_code == 0, result.output
