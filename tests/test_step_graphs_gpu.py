@@ -89,8 +89,8 @@ def test_graphed_steps_with_ada_stay_within_eager_run_to_run_noise():
 def test_tf32_trains_the_same_model_within_rounding_noise():
     """TF32 for the float32 layers (--tf32) rounds their products' inputs to 10 mantissa bits, about 5e-4. It must
     change the training no more than rounding every parameter once by that much does: at each of the 48 steps the
-    TF32 run's losses stay within 3x the distance of a float32 run whose parameters start perturbed by 5e-4
-    (relative), plus 1e-3 (relative), from the float32 reference; so do the final parameters."""
+    TF32 run's losses stay within 3x the distance of a run whose parameters start perturbed by 5e-4 (relative),
+    plus 1e-3 (relative), from the reference run (TF32 off); so do the final parameters."""
     reference, ref_params, _ = _train(True, aug_p=0)
     perturbed, pert_params, _ = _train(True, aug_p=0, perturb=5e-4)
     fast, fast_params, _ = _train(True, aug_p=0, tf32=True)
