@@ -24,6 +24,13 @@ from training import timeline
 
 COND_SUFFIX = dict(fourier='', concat='-concat', none='-uncond', f_concat='-fcat')
 TREND_LR = 100.0 # default --trend-lr: the trend feature is t itself (the original's 1 gives 0.01 t; docs/TRAINING.md)
+D_COND = dict(d_map_depth='num_layers', d_map_lr='lr_multiplier', d_cmap='cmap_dim') # option -> D's init argument
+
+def d_cond_holder(d, key):
+    """Where D's conditioning argument `key` lives in D_kwargs (or in the D module): the mapping's, but cmap_dim."""
+    if key == 'cmap_dim':
+        return d
+    return d.get('mapping_kwargs', {}) if isinstance(d, dict) else getattr(d, 'mapping', None)
 
 #----------------------------------------------------------------------------
 # --noise: 'auto', 'none', one span (global noise) or a comma list (one span per frequency slot).
@@ -146,12 +153,9 @@ def build_config(opts, num_gpus):
         conv_clamp=(None if opts.fp32 else 256),
         block_kwargs=dnnlib.EasyDict(freeze_layers=opts.freezed, fp16_channels_last=opts.channels_last),
         mapping_kwargs=dnnlib.EasyDict(), epilogue_kwargs=dnnlib.EasyDict(mbstd_group_size=mbstd_group))
-    if opts.d_map_depth is not None: # else the class defaults (8 layers, the 4x4 block's width), as the original
-        c.D_kwargs.mapping_kwargs.num_layers = opts.d_map_depth
-    if opts.d_cmap is not None:
-        c.D_kwargs.cmap_dim = opts.d_cmap
-    if opts.d_map_lr is not None: # the parameters are stored divided by it: a resumed run must keep its own
-        c.D_kwargs.mapping_kwargs.lr_multiplier = opts.d_map_lr
+    for opt, key in D_COND.items(): # else the class defaults (8 layers, lr 0.01, the 4x4 width), as the original
+        if opts[opt] is not None:
+            d_cond_holder(c.D_kwargs, key)[key] = opts[opt]
     c.G_opt_kwargs = dnnlib.EasyDict(class_name='torch.optim.Adam', lr=opts.glr, betas=[0, 0.99], eps=1e-8)
     c.cond_decay = opts.cond_decay
     c.D_opt_kwargs = dnnlib.EasyDict(class_name='torch.optim.Adam', lr=opts.dlr, betas=[0, 0.99], eps=1e-8)
@@ -239,13 +243,11 @@ def apply_resume(c, opts, desc):
             c.G_kwargs.cond_args.lin_lr = c.D_kwargs.cond_args.lin_lr = lin_lr or c.G_kwargs.cond_args.lin_lr
         if opts.cycle_res is None: # and the layers its cycles reach
             c.G_kwargs.cond_args.cycle_min_res = c.D_kwargs.cond_args.cycle_min_res = saved_ca.get('cycle_min_res', 0)
-        saved_d = saved.get('options', {}).get('D_kwargs', {}) # and the shape of D's conditioning
-        if opts.d_map_depth is None and 'num_layers' in saved_d.get('mapping_kwargs', {}):
-            c.D_kwargs.mapping_kwargs.num_layers = saved_d['mapping_kwargs']['num_layers']
-        if opts.d_cmap is None and saved_d.get('cmap_dim') is not None:
-            c.D_kwargs.cmap_dim = saved_d['cmap_dim']
-        if opts.d_map_lr is None and 'lr_multiplier' in saved_d.get('mapping_kwargs', {}):
-            c.D_kwargs.mapping_kwargs.lr_multiplier = saved_d['mapping_kwargs']['lr_multiplier']
+        # And D's conditioning: its mapping's parameters are stored divided by its lr, so they need the same one.
+        saved_d = saved.get('options', {}).get('D_kwargs', {})
+        for opt, key in D_COND.items():
+            if opts[opt] is None and d_cond_holder(saved_d, key).get(key) is not None:
+                d_cond_holder(c.D_kwargs, key)[key] = d_cond_holder(saved_d, key)[key]
         return target['run_dir']
     c.resume_pkl = target['path'] # read and checked by pickle_architecture
     c.ada_kimg = opts.ada_kimg or 100 # ADA adapts faster to the new data
@@ -295,9 +297,8 @@ def pickle_architecture(path):
     return dict(cbase=_init_value(G.synthesis, 'channel_base'), cmax=_init_value(G.synthesis, 'channel_max'),
         map_depth=_init_value(G.mapping, 'num_layers'), cond=ca.type, days=int(ca.num_days),
         trend_lr=round(ca.lin_lr / 0.01, 12), cond_lr=ca.lr, # cond_config sets lin_lr = 0.01 * trend_lr
-        cycle_res=ca.get('cycle_min_res', 0), d_cmap=_init_value(D, 'cmap_dim'),
-        d_map_depth=(_init_value(D.mapping, 'num_layers') if hasattr(D, 'mapping') else None),
-        d_map_lr=(_init_value(D.mapping, 'lr_multiplier') if hasattr(D, 'mapping') else None))
+        cycle_res=ca.get('cycle_min_res', 0), **{opt: None if (holder := d_cond_holder(D, key)) is None else
+            _init_value(holder, key) for opt, key in D_COND.items()}) # an unconditional D has no mapping
 
 def adopt_pickle_architecture(opts):
     """Set the options that shape the networks to those of the --resume pickle, naming each one that changes."""
