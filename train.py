@@ -142,14 +142,14 @@ def build_config(opts, num_gpus):
     pad_h, pad_v = dataset.pad
     if not (0 <= 2 * pad_h < res and 0 <= 2 * pad_v < res):
         raise click.UsageError(f'--data: the dataset pads ({pad_h}, {pad_v}) leave no image at {res}x{res}')
-    mixed = not (opts.fp32 or opts.bf16) # bf16 autocast replaces the fp16 blocks
+    num_fp16_res = 0 if (opts.fp32 or opts.bf16) else (4 if opts.fp16_res is None else opts.fp16_res) # bf16: autocast
     c.G_kwargs = dnnlib.EasyDict(class_name='training.networks_stylegan2.Generator', z_dim=512, w_dim=512,
         cond_args=cond_args, mapping_kwargs=dnnlib.EasyDict(num_layers=opts.map_depth),
-        channel_base=opts.cbase, channel_max=opts.cmax, num_fp16_res=(4 if mixed else 0),
+        channel_base=opts.cbase, channel_max=opts.cmax, num_fp16_res=num_fp16_res,
         conv_clamp=(None if opts.fp32 else 256), fp16_channels_last=opts.channels_last,
         out_rect=(pad_h, pad_v, res - pad_h, res - pad_v))
     c.D_kwargs = dnnlib.EasyDict(class_name='training.networks_stylegan2.Discriminator', cond_args=cond_args,
-        channel_base=opts.cbase, channel_max=opts.cmax, num_fp16_res=(4 if mixed else 0),
+        channel_base=opts.cbase, channel_max=opts.cmax, num_fp16_res=num_fp16_res,
         conv_clamp=(None if opts.fp32 else 256),
         block_kwargs=dnnlib.EasyDict(freeze_layers=opts.freezed, fp16_channels_last=opts.channels_last),
         mapping_kwargs=dnnlib.EasyDict(), epilogue_kwargs=dnnlib.EasyDict(mbstd_group_size=mbstd_group))
@@ -392,6 +392,7 @@ def stop_status(signum):
 @click.option('--fp32',         help='Disable mixed-precision', metavar='BOOL', type=bool, default=False, show_default=True)
 @click.option('--bf16',         help='bf16 autocast instead of the fp16 blocks', metavar='BOOL', type=bool, default=False, show_default=True)
 @click.option('--tf32',         help='Allow TF32 matmuls and convolutions', metavar='BOOL', type=bool, default=False, show_default=True)
+@click.option('--fp16-res',     help='Resolutions, from the top, whose blocks run in float16  [default: 4]', metavar='INT', type=click.IntRange(min=0))
 @click.option('--channels-last', help='Channels-last memory format in the fp16 blocks', metavar='BOOL', type=bool, default=True, show_default=True)
 @click.option('--compile',      help='torch.compile the G synthesis and D forwards of the main phases', metavar='BOOL', type=bool, default=False, show_default=True)
 @click.option('--graphs',       help='Replay the training phases as CUDA graphs (one GPU; off with --compile)', metavar='BOOL', type=bool, default=True, show_default=True)
@@ -431,6 +432,8 @@ def main(**kwargs):
             raise click.BadParameter(f'{num_gpus} requested, but only {torch.cuda.device_count()} CUDA devices are visible', param_hint='--gpus')
     if opts.bf16 and opts.fp32:
         raise click.UsageError('--bf16 and --fp32 exclude each other')
+    if opts.fp16_res is not None and (opts.bf16 or opts.fp32):
+        raise click.UsageError(f'--fp16-res sets the float16 blocks, which --{"bf16" if opts.bf16 else "fp32"} turns off')
 
     if checkpoint.is_network_pickle(opts.resume):
         adopt_pickle_architecture(opts)

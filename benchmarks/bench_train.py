@@ -51,16 +51,15 @@ NUM_FRAMES = 1000                                          # frames of that sequ
 
 #----------------------------------------------------------------------------
 
-def build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p, graphs, device, cond_decay=0):
+def build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p, graphs, device, cond_decay=0, fp16_res=4):
     """G, G_ema, loss and phases configured as train.py does (ADA at the fixed probability aug_p; 0 = off)."""
     f_manual = timeline.cycle_frequencies(NUM_DAYS)
     cond_args = dnnlib.EasyDict(type='fourier', dims=2 * (len(f_manual) + 1), f_manual=f_manual, include_lin=True,
         lin_lr=0.01, lr=1.0, noise=0.0, noise_f_int=[], d_time_noise=True, dequant='gauss', t_delta=1 / NUM_FRAMES,
         noise_f=[timeline.days_to_frames(s, NUM_DAYS, NUM_FRAMES) for s in timeline.auto_noise_spans(NUM_DAYS)],
         num_frames=NUM_FRAMES, **timeline.Timeline(num_days=NUM_DAYS).as_cond_args())
-    mixed = not (fp32 or bf16)
     common = dict(c_dim=1, img_resolution=res, img_channels=3, cond_args=cond_args, channel_base=cbase,
-        channel_max=cmax, num_fp16_res=(4 if mixed else 0), conv_clamp=(None if fp32 else 256))
+        channel_max=cmax, num_fp16_res=(0 if fp32 or bf16 else fp16_res), conv_clamp=(None if fp32 else 256))
     G = dnnlib.util.construct_class_by_name(class_name='training.networks_stylegan2.Generator', z_dim=512, w_dim=512,
         mapping_kwargs=dict(num_layers=2), fp16_channels_last=channels_last,
         **common).train().requires_grad_(False).to(device)
@@ -79,13 +78,13 @@ def build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p
     phases = training_step.build_phases(G, D, opt_kwargs, opt_kwargs, 4, 16, device, cond_decay)
     return G, G_ema, loss, phases
 
-def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, graphs, flops, profile, device):
+def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, graphs, flops, profile, device, fp16_res=4):
     """EasyDict(sec_per_kimg, peak GiB, busy fraction or None, TFLOP per image or None) of one configuration;
     profile=N > 0 also prints where N steps' time goes."""
     training_step.setup_backends(cudnn_benchmark=True, allow_tf32=tf32)
-    flop_per_img = count_flops(res, batch, batch_gpu, cbase, cmax, fp32, bf16, channels_last, aug_p, device) if flops else None
+    flop_per_img = count_flops(res, batch, batch_gpu, cbase, cmax, fp32, bf16, channels_last, aug_p, device, fp16_res) if flops else None
     torch.manual_seed(0)
-    G, G_ema, loss, phases = build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p, graphs, device)
+    G, G_ema, loss, phases = build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p, graphs, device, fp16_res=fp16_res)
     step_graph = step_graphs.PhaseGraphs(loss, batch_gpu) if graphs else None
     step = make_step(G, G_ema, loss, phases, res, batch, batch_gpu, step_graph, device)
     sync = lambda: torch.cuda.synchronize(device) if device.type == 'cuda' else None
@@ -128,10 +127,10 @@ def make_step(G, G_ema, loss, phases, res, batch, batch_gpu, graphs, device):
         batch_idx += 1
     return step
 
-def count_flops(res, batch, batch_gpu, cbase, cmax, fp32, bf16, channels_last, aug_p, device):
+def count_flops(res, batch, batch_gpu, cbase, cmax, fp32, bf16, channels_last, aug_p, device, fp16_res=4):
     """FLOPs per real image of one regularisation cycle (16 eager steps), as torch.utils.flop_counter counts them."""
     torch.manual_seed(0)
-    G, G_ema, loss, phases = build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, False, aug_p, False, device)
+    G, G_ema, loss, phases = build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, False, aug_p, False, device, fp16_res=fp16_res)
     step = make_step(G, G_ema, loss, phases, res, batch, batch_gpu, None, device)
     step() # lazy initialisation outside the count
     with FlopCount() as counter:
@@ -236,6 +235,7 @@ def time_train_py(zip_path, cbase, cmax, kimg, graphs, extra):
 @click.option('--warmup', help='Warm-up steps (with graphs at least 49: every phase captured first)', type=click.IntRange(min=1), default=20, show_default=True)
 @click.option('--fp32', help='No fp16 blocks', is_flag=True)
 @click.option('--bf16', help='bf16 autocast instead of the fp16 blocks', is_flag=True)
+@click.option('--fp16-res', help='Resolutions, from the top, in float16 (train.py --fp16-res)', type=click.IntRange(min=0), default=4, show_default=True)
 @click.option('--channels-last/--no-channels-last', help='Channels-last fp16 blocks (train.py default)', default=True, show_default=True)
 @click.option('--compile', help='torch.compile the main-phase forwards (no graphs then)', is_flag=True)
 @click.option('--tf32', help='Allow TF32', is_flag=True)
@@ -246,7 +246,7 @@ def time_train_py(zip_path, cbase, cmax, kimg, graphs, extra):
 @click.option('--real-data', help='Time train.py on this dataset zip instead', type=click.Path(exists=True, dir_okay=False))
 @click.option('--kimg-real', help='kimg that train.py runs with --real-data (ten ticks)', type=click.FloatRange(min=0, min_open=True), default=20, show_default=True)
 @click.argument('train_args', nargs=-1, type=click.UNPROCESSED)
-def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channels_last, compile, tf32, graphs, aug_p, flops, profile, real_data, kimg_real, train_args):
+def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, fp16_res, channels_last, compile, tf32, graphs, aug_p, flops, profile, real_data, kimg_real, train_args):
     """Print a markdown table of s/kimg, peak memory, busy fraction and TFLOP/s per resolution. TRAIN_ARGS (after
     --) go to train.py with --real-data."""
     device = torch.device('cuda') if torch.cuda.is_available() else torch.device('cpu')
@@ -260,6 +260,7 @@ def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16
     graphs = graphs and step_graphs.usable(device, compile=compile)
     flags = [name for name, on in [('fp32', fp32), ('bf16', bf16), ('channels-last', channels_last), ('compile', compile),
         ('tf32', tf32), ('CUDA graphs', graphs)] if on]
+    flags += [f'fp16 in {fp16_res} resolutions'] if fp16_res != 4 and not (fp32 or bf16) else []
     flags += [f'ADA p={aug_p:g}'] if aug_p > 0 else []
     print(f'Device: {torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"}, torch {torch.__version__}, '
           f'options: {", ".join(flags) or "defaults"}\n')
@@ -271,7 +272,8 @@ def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16
         bgpu = batch_gpu or train.default_batch_gpu(res, batch)
         if batch % bgpu != 0:
             raise click.BadParameter(f'batch {batch} is not a multiple of batch_gpu {bgpu}', param_hint='--batch-gpu')
-        r = run(res, batch, bgpu, base, top, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, graphs, flops, profile, device)
+        r = run(res, batch, bgpu, base, top, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, graphs, flops, profile, device,
+            fp16_res)
         orig = ORIGINAL_SEC_PER_KIMG.get(res) if (base, top) == ORIGINAL_CHANNELS.get(res, (32768, 512)) else None
         ref = f'{orig:.1f} | {orig / r.sec_per_kimg:.2f}x' if orig else '- | -'
         busy = f'{r.busy:.0%}' if r.busy is not None else '-'

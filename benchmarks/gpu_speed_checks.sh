@@ -7,6 +7,7 @@
 #   alltests       every other GPU test
 #   bench RES      bench_train at RES with CUDA graphs (FLOPs counted) and without
 #   variants RES   bench_train at RES with graphs and TF32, with graphs and ADA at p=0.4, and with graphs and bf16
+#   with RES OPTS  bench_train at RES with graphs and the options OPTS (one word, commas for spaces), e.g. --fp16-res=5
 #   microbatch RES N,N..  bench_train at RES with graphs at each micro-batch N (does a larger one pay where memory allows?)
 #   profile RES    profiles of $PROFILE_STEPS steps (default 16, one regularisation cycle) with graphs (kernels) and
 #                  without (kernels and the operators, with shapes); the tables cost time in proportion to the steps'
@@ -37,6 +38,9 @@ while [ $# -gt 0 ]; do
     variants)
         res=$1; shift
         { "${bench[@]}" --res="$res" --tf32; "${bench[@]}" --res="$res" --aug-p=0.4; "${bench[@]}" --res="$res" --bf16; } >> "$out/bench_$res.txt" 2>&1;;
+    with)
+        res=$1 opts=$2; shift 2
+        "${bench[@]}" --res="$res" ${opts//,/ } >> "$out/bench_$res.txt" 2>&1;;
     microbatch)
         res=$1 sizes=$2; shift 2
         for n in ${sizes//,/ }; do "${bench[@]}" --res="$res" --batch-gpu="$n"; done >> "$out/bench_$res.txt" 2>&1;;

@@ -402,6 +402,9 @@ def test_defaults_follow_the_original(tmp_path, dataset_zip):
     assert options['G_opt_kwargs']['lr'] == 0.002 and options['G_kwargs']['channel_base'] == 32768
     assert options['ada_target'] == 0.6 and options['ada_kimg'] == 500 and options['G_reg_interval'] == 4
     assert options['loss_kwargs']['style_mixing_prob'] == 0.9 and options['loss_kwargs']['pl_weight'] == 2
+    assert options['G_kwargs']['num_fp16_res'] == options['D_kwargs']['num_fp16_res'] == 4
+    options = dry_run_options(tmp_path, dataset_zip, ['--batch=32', '--metrics=none', '--fp16-res=5'], tiny=False)
+    assert options['G_kwargs']['num_fp16_res'] == options['D_kwargs']['num_fp16_res'] == 5
 
 def test_clear_errors(tmp_path, dataset_zip, monkeypatch):
     unlabeled = make_tiny_dataset(tmp_path / 'plain_32.zip', num=8, labels=False)
@@ -421,6 +424,7 @@ def test_clear_errors(tmp_path, dataset_zip, monkeypatch):
         (['--data', unlabeled, '--batch=4'], 'has no time labels'),
         (['--data', str(odd), '--batch=4'], 'power of two >= 32'),
         (['--data', dataset_zip, '--batch=4', '--bf16=1', '--fp32=1'], 'exclude each other'),
+        (['--data', dataset_zip, '--batch=4', '--bf16=1', '--fp16-res=5'], 'which --bf16 turns off'),
         (['--data', dataset_zip, '--batch=4', '--resume=latest'], 'no run dir'),
         (['--data', dataset_zip, '--batch=4', '--resume', str(tmp_path / 'nothing.pkl')], 'neither a run dir'),
         (['--data', dataset_zip, '--batch=4', '--glr=0'], "Invalid value for '--glr'"),
