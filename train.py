@@ -173,7 +173,7 @@ def build_config(opts, num_gpus):
     c.ada_target = None
     c.ada_kimg = opts.ada_kimg or 500
     if opts.aug != 'noaug':
-        c.augment_kwargs = dnnlib.EasyDict(class_name='training.augment.AugmentPipe', **augment.BGC)
+        c.augment_kwargs = dnnlib.EasyDict(class_name='training.augment.AugmentPipe', **augment.PIPES[opts.augpipe])
         if opts.aug == 'ada':
             c.ada_target = opts.target
         else:
@@ -369,6 +369,7 @@ def stop_status(signum):
 # Training.
 @click.option('--mirror',       help='Enable dataset x-flips', metavar='BOOL', type=bool, default=False, show_default=True)
 @click.option('--aug',          help='Augmentation mode', type=click.Choice(['noaug', 'ada', 'fixed']), default='ada', show_default=True)
+@click.option('--augpipe',      help='Augmentation pipeline: with or without the colour transforms', type=click.Choice(list(augment.PIPES)), default='bgc', show_default=True)
 @click.option('--p',            help='Probability for --aug=fixed', metavar='FLOAT', type=click.FloatRange(min=0, max=1), default=0.2, show_default=True)
 @click.option('--target',       help='Target value for --aug=ada', metavar='FLOAT', type=click.FloatRange(min=0, max=1), default=0.6, show_default=True)
 @click.option('--ada-kimg',     help='ADA speed: kimg for p to go from 0 to 1  [default: 500, 100 when resuming a pickle]', metavar='KIMG', type=click.FloatRange(min=0, min_open=True))

@@ -384,12 +384,13 @@ def test_d_conditioning_shape_options_and_resume(tmp_path, dataset_zip):
 def test_dry_run_prints_config_and_writes_nothing(tmp_path, dataset_zip):
     outdir = tmp_path / 'runs'
     options = dry_run_options(outdir, dataset_zip, ['--cond_lr=2', '--trend_lr=5', '--no-d-time-noise', '--gamma=0.5',
-        '--aug=fixed', '--p=0.3', '--days=800', '--desc=x', '--fp32=1', '--freezed=2', '--mirror=1'])
+        '--aug=fixed', '--p=0.3', '--days=800', '--desc=x', '--fp32=1', '--freezed=2', '--mirror=1', '--augpipe=bg'])
     assert not outdir.exists()
     ca = options['G_kwargs']['cond_args']
     assert ca['lr'] == 2 and ca['lin_lr'] == pytest.approx(0.05) and ca['d_time_noise'] is False
     assert ca['num_days'] == 800 and ca['num_frames'] == 24 and ca['t_delta'] == pytest.approx(1 / 24) # --mirror keeps t_delta
     assert options['loss_kwargs']['r1_gamma'] == 0.5 and options['augment_p'] == 0.3 and options['ada_target'] is None
+    assert options['augment_kwargs']['rotate'] == 1 and 'contrast' not in options['augment_kwargs'] # --augpipe=bg
     assert options['G_kwargs']['num_fp16_res'] == 0 and options['G_kwargs']['conv_clamp'] is None
     assert options['D_kwargs']['block_kwargs']['freeze_layers'] == 2 and options['training_set_kwargs']['xflip']
     assert options['run_dir'].endswith('00000-sg2-a1-tiny_32-fman_lin_2_800-n_0.44years_4days_0-x')
@@ -403,6 +404,7 @@ def test_defaults_follow_the_original(tmp_path, dataset_zip):
     assert options['ada_target'] == 0.6 and options['ada_kimg'] == 500 and options['G_reg_interval'] == 4
     assert options['loss_kwargs']['style_mixing_prob'] == 0.9 and options['loss_kwargs']['pl_weight'] == 2
     assert options['G_kwargs']['num_fp16_res'] == options['D_kwargs']['num_fp16_res'] == 4
+    assert options['augment_kwargs']['contrast'] == options['augment_kwargs']['hue'] == 1 # the original's bgc
     options = dry_run_options(tmp_path, dataset_zip, ['--batch=32', '--metrics=none', '--fp16-res=5'], tiny=False)
     assert options['G_kwargs']['num_fp16_res'] == options['D_kwargs']['num_fp16_res'] == 5
 

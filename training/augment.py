@@ -86,9 +86,11 @@ def _luma_terms(device):
     cross = misc.constant([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], dtype=torch.float64, device=device) / np.sqrt(3)
     return torch.outer(v, v), cross, torch.eye(3, dtype=torch.float64, device=device)
 
-# The 'bgc' pipeline that train.py's ADA uses (blit, geometric, colour), as the original's default.
-BGC = dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1, brightness=1, contrast=1, lumaflip=1,
-    hue=1, saturation=1)
+# The pipelines of train.py's --augpipe. 'bgc' (blit, geometric, colour) is the original's and the default; 'bg'
+# leaves out the colour transforms, which change what the time labels describe (an hour's light, a day's haze).
+BG = dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1)
+BGC = dict(BG, brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1)
+PIPES = dict(bgc=BGC, bg=BG)
 
 #----------------------------------------------------------------------------
 
