@@ -4,8 +4,8 @@ those moments: memorised weather follows the real days; a weather look entangled
 instead. With --trend the trend slot stays at that t while the cycles follow the dates: whether the season's look
 depends on the trend. --renderer puts the scene's renderer in the network's place: the floor of every column;
 --memorize puts it there drawing the sequence's own weather at each date, as in the training frames: what the
-probe reads from the data (with --monthly, the months' means that a generator should match); --blur blurs every
-image before the probe reads it: what the data's weather reads as when drawn as blurrily as a young generator. One
+probe reads from the data (with --monthly, the months' means that a generator should match); --blur blurs the
+renderer's images (disent_floor.py's): what the data's weather reads as when drawn as blurrily as a young generator. One
 line per factor (cloud, fog, and the snow and the trend of the time factors), then with --monthly the mean of each
 over the latents and the dates of every month:
 
@@ -36,6 +36,7 @@ from preproc.synth import factors # pylint: disable=wrong-import-position
 from torch_utils import safe_pickle # pylint: disable=wrong-import-position
 from training import timeline # pylint: disable=wrong-import-position
 from viz import render # pylint: disable=wrong-import-position
+from disent_floor import DegradedScene # pylint: disable=wrong-import-position
 
 FACTORS = ['cloud', 'fog', 'snow', 'trend']
 LAGS = [1, 2, 4, 8] # in steps
@@ -45,21 +46,11 @@ LAGS = [1, 2, 4, 8] # in steps
 def autocorr(x, lag):
     return float(np.mean([np.corrcoef(x[:-lag, j], x[lag:, j])[0, 1] for j in range(x.shape[1])]))
 
-def gaussian_blur(images, sigma):
-    """[N,C,H,W] images blurred by a Gaussian of sigma pixels (separable, edges replicated)."""
-    radius = max(1, int(np.ceil(3 * sigma)))
-    k = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, device=images.device, dtype=torch.float32) / sigma) ** 2)
-    k = (k / k.sum()).to(images.dtype)
-    c = images.shape[1]
-    x = torch.nn.functional.pad(images, [radius] * 4, mode='replicate')
-    x = torch.nn.functional.conv2d(x, k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
-    return torch.nn.functional.conv2d(x, k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
-
 @torch.no_grad()
-def weather_by_date(opts, latents=8, step=3, hour=12.0, trend=None, blur=0, probe_res=64, probe_kwargs={}, batch_dates=4):
+def weather_by_date(opts, latents=8, step=3, hour=12.0, trend=None, probe_res=64, probe_kwargs={}, batch_dates=4):
     """({factor: {column: value}}, {'YYYY-MM': {factor: mean}}) for opts.G (metric_utils.MetricOptions on the
     synthetic dataset), with the dates and the probe of disent_synth; `trend`: the trend slot's t, held while the
-    cycles follow the dates (None: the dates'); `blur` > 0: the images blurred by a Gaussian of that many pixels."""
+    cycles follow the dates (None: the dates')."""
     G = opts.G
     names, tl = disentanglement.slot_layout(G)
     cfg = disentanglement.scene_config(opts.dataset(), opts.dataset_kwargs.path)
@@ -72,8 +63,7 @@ def weather_by_date(opts, latents=8, step=3, hour=12.0, trend=None, blur=0, prob
         u = np.repeat(u_days[i:i + batch_dates], latents)
         u_lin = u if trend is None else np.full_like(u, tl.t_to_unix(trend))
         c = torch.from_numpy(tl.unix_to_slots(u, u_lin, names)).to(opts.device)
-        img = G(z.repeat(len(u) // latents, 1), c, noise_mode='const')
-        read = probe.read(metric_utils.crop_to_rect(G, gaussian_blur(img, blur) if blur > 0 else img))
+        read = probe.read(metric_utils.crop_to_rect(G, G(z.repeat(len(u) // latents, 1), c, noise_mode='const')))
         for k in FACTORS:
             seen[k].append(read[k].reshape(-1, latents))
     real = factors.factors_at(u_days, cfg)
@@ -100,17 +90,19 @@ def weather_by_date(opts, latents=8, step=3, hour=12.0, trend=None, blur=0, prob
 @click.option('--trend', type=click.FloatRange(0, 1), help='Hold the trend slot at this t (0 to 1); default: the dates\'.')
 @click.option('--renderer', is_flag=True, help="The scene's renderer in the network's place (its size and letter-box): the floor.")
 @click.option('--memorize', is_flag=True, help="The renderer drawing the sequence's own weather at each date (the data).")
-@click.option('--blur', type=click.FloatRange(min=0), default=0, show_default=True, help='Blur every image by a Gaussian of this many pixels first.')
+@click.option('--blur', type=click.FloatRange(min=0), default=0, show_default=True, help="Gaussian blur of the renderer's images, in pixels.")
 @click.option('--monthly', is_flag=True, help='Also the mean of each factor per month.')
 @click.option('--device', default='cuda' if torch.cuda.is_available() else 'cpu', show_default=True)
 def main(network_pkl, data, latents, step, hour, trend, renderer, memorize, blur, monthly, device):
     """The probed weather of fixed latents over the dates of the sequence against its real weather."""
     G = safe_pickle.load_network_pkl(network_pkl, device=torch.device(device)).G_ema.eval()
     dataset_kwargs = dnnlib.EasyDict(class_name='training.dataset.ImageFolderDataset', path=data)
+    if blur > 0 and not (renderer or memorize):
+        raise click.UsageError('--blur blurs the renderer: give --renderer or --memorize')
     if renderer or memorize:
-        G = disentanglement.SceneGenerator.in_place_of(G, dataset_kwargs, mode='memorize' if memorize else 'ideal')
+        G = DegradedScene.in_place_of(G, dataset_kwargs, mode='memorize' if memorize else 'ideal', blur=blur)
     opts = metric_utils.MetricOptions(G=G, dataset_kwargs=dataset_kwargs, device=device)
-    rows, means = weather_by_date(opts, latents, step, hour, trend, blur)
+    rows, means = weather_by_date(opts, latents, step, hour, trend)
     columns = list(next(iter(rows.values())))
     print(f'Dates {step} days apart at {hour:g}:00 UTC, {latents} latents' +
         ('' if trend is None else f', trend slot at t = {trend:g}') +

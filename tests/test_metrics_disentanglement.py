@@ -115,20 +115,6 @@ def test_weather_by_date_tells_memorised_weather_from_weather_of_z(synth):
     trend_by_month = [[row['trend'] for row in m.values()] for m in (monthly, held_monthly)]
     assert len(monthly) == 2 and np.ptp(trend_by_month[1]) < np.ptp(trend_by_month[0]) / 4 # the 40 days span two months
 
-def test_weather_by_date_blur_is_a_normalised_gaussian():
-    """weather_by_date's --blur: flat images stay flat (the edges replicated), a point spreads into a sum-1 Gaussian
-    whose variance along each axis is sigma^2."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks'))
-    import weather_by_date # pylint: disable=import-outside-toplevel
-    flat = torch.full([1, 3, 16, 16], 0.3)
-    assert torch.allclose(weather_by_date.gaussian_blur(flat, 2.0), flat)
-    point = torch.zeros([1, 1, 33, 33])
-    point[0, 0, 16, 16] = 1
-    spread = weather_by_date.gaussian_blur(point, 2.0)[0, 0]
-    offsets = torch.arange(33.0) - 16
-    assert spread.shape == (33, 33) and abs(float(spread.sum()) - 1) < 1e-5
-    assert abs(float((spread.sum(0) * offsets ** 2).sum()) - 4) < 0.05
-
 def test_leak_by_layer_sees_where_the_cycles_reach(synth):
     """benchmarks/leak_by_layer.py on a random generator of the tiny sequence whose layers below 16x16 ignore the
     cycles (cycle_min_res=16): a day change confined to the ws that feed only those layers moves nothing, while the
