@@ -5,6 +5,8 @@
 #   env            GPU, driver, torch
 #   tests          the GPU tests of the CUDA graphs (tests/test_step_graphs_gpu.py)
 #   alltests       every other GPU test
+#   same           benchmarks/same_results.py: how far TF32, float16 in one more resolution, eager steps and cuDNN's
+#                  non-determinism move 48 training steps from the reference's
 #   bench RES      bench_train at RES with CUDA graphs (FLOPs counted) and without
 #   variants RES   bench_train at RES with graphs and TF32, with graphs and ADA at p=0.4, and with graphs and bf16
 #   with RES OPTS  bench_train at RES with graphs and the options OPTS (one word, commas for spaces), e.g. --fp16-res=5
@@ -30,6 +32,8 @@ while [ $# -gt 0 ]; do
           python3 -c 'import torch, triton; print("torch", torch.__version__, "cuda", torch.version.cuda, "triton", triton.__version__)'; } > "$out/env.txt" 2>&1;;
     tests)
         python3 -m pytest -q -p no:cacheprovider tests/test_step_graphs_gpu.py > "$out/tests.txt" 2>&1;;
+    same)
+        python3 benchmarks/same_results.py > "$out/same_results.txt" 2>&1;;
     alltests)
         python3 -m pytest -q -p no:cacheprovider -m gpu tests --ignore=tests/test_step_graphs_gpu.py > "$out/alltests.txt" 2>&1;;
     bench)

@@ -1,4 +1,5 @@
-"""benchmarks/bench_train.py on the CPU: the FLOP counter, a smoke run of the step, and timing train.py on a zip."""
+"""benchmarks/bench_train.py on the CPU: the FLOP counter, a smoke run of the step, and timing train.py on a zip; and
+benchmarks/same_results.py, which trains the bench_train step twice and compares."""
 
 import os
 import sys
@@ -9,6 +10,7 @@ from click.testing import CliRunner
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks'))
 import bench_train # pylint: disable=wrong-import-position
+import same_results # pylint: disable=wrong-import-position
 from training_helpers import make_tiny_dataset # pylint: disable=wrong-import-position
 
 def test_flop_count_of_a_convolution_and_its_double_backward():
@@ -37,3 +39,17 @@ def test_smoke_run_and_real_data_mode(tmp_path, monkeypatch):
         '--', '--workers=0', '--aug=noaug', '--map-depth=2'])
     assert result.exit_code == 0, result.output
     assert 'train.py on tiny_32.zip' in result.output and 's/kimg' in result.output and 'median of 7 ticks' in result.output
+
+def test_same_results_measures_the_drift_from_the_reference():
+    """Two reference runs agree exactly on the CPU; weights rounded once by 5e-4 start 5e-4 away (as one vector) and
+    move the losses from the first step; the table has a row per configuration that the CPU can run."""
+    ref, ref_params, runner = same_results.train(32, 2)
+    again, again_params, _ = same_results.train(32, 2)
+    moved, moved_params, _ = same_results.train(32, 2, perturb=5e-4)
+    assert runner is None and same_results.loss_drift(again, ref, 2) == 0 and same_results.param_drift(again_params, ref_params) == 0
+    assert 1e-5 < same_results.loss_drift(moved, ref, 1) < 0.1
+    assert 2e-4 < same_results.param_drift(moved_params, ref_params) < 2e-3
+    result = CliRunner().invoke(same_results.main, ['--res=32', '--steps=2'])
+    assert result.exit_code == 0, result.output
+    assert '| reference again | 0 | 0 | 0 |' in result.output and '| weights rounded once by 5e-4 |' in result.output
+    assert 'TF32' not in result.output # GPU-only rows are left out on the CPU

@@ -9,26 +9,23 @@ import numpy as np
 import pytest
 import torch
 
-from torch_utils import training_stats
 from training.augment import AugmentPipe, BGC
 from training import checkpoint
-from training import step_graphs
-from training import training_step
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks'))
-import bench_train # pylint: disable=wrong-import-position
+import same_results # pylint: disable=wrong-import-position
 from training_helpers import TINY, make_tiny_dataset, read_stats, run_train # pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.gpu
 
 STEPS = 48 # three regularisation cycles: every phase is captured and replayed
-LOSSES = ['Loss/G/loss', 'Loss/D/loss', 'Loss/G/reg', 'Loss/D/reg']
+LOSSES = same_results.LOSSES
 
 #----------------------------------------------------------------------------
 
 @pytest.fixture(autouse=True)
 def _deterministic_cudnn():
-    """_train makes cuDNN deterministic and sets TF32; put their flags back afterwards."""
+    """_train (same_results.train) makes cuDNN deterministic and sets TF32 off; put their flags back afterwards."""
     saved = (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic, torch.backends.cudnn.allow_tf32,
         torch.backends.cuda.matmul.allow_tf32)
     yield
@@ -37,23 +34,7 @@ def _deterministic_cudnn():
 
 def _train(graphs, aug_p, cond_decay=0):
     """(per-step mean of each loss, final G and D parameters, the graphs) of STEPS steps at 64^2 from seed 0."""
-    device = torch.device('cuda')
-    training_step.setup_backends(cudnn_benchmark=False, allow_tf32=False)
-    torch.backends.cudnn.deterministic = True
-    torch.manual_seed(0)
-    G, G_ema, loss, phases = bench_train.build(64, 2048, 64, 16, fp32=False, bf16=False, channels_last=True,
-        compile=False, aug_p=aug_p, graphs=True, device=device, cond_decay=cond_decay) # sync_free in both: the same augmentation
-    runner = step_graphs.PhaseGraphs(loss, batch_gpu=16) if graphs else None
-    step = bench_train.make_step(G, G_ema, loss, phases, 64, 32, 16, runner, device)
-    collector = training_stats.Collector(regex='Loss/.*')
-    history = {name: [] for name in LOSSES}
-    for _ in range(STEPS):
-        step()
-        collector.update()
-        for name in LOSSES:
-            history[name].append(collector.mean(name))
-    params = {f'{net}.{name}': p.detach().float().cpu() for net, module in [('G', G), ('D', loss.D)] for name, p in module.named_parameters()}
-    return {k: np.array(v) for k, v in history.items()}, params, runner
+    return same_results.train(64, STEPS, graphs=graphs, aug_p=aug_p, cond_decay=cond_decay)
 
 @pytest.mark.parametrize('cond_decay', [0, 0.5])
 def test_graphed_steps_train_the_same_model(cond_decay):
