@@ -173,7 +173,7 @@ def build_config(opts, num_gpus):
     c.ada_target = None
     c.ada_kimg = opts.ada_kimg or 500
     if opts.aug != 'noaug':
-        c.augment_kwargs = dnnlib.EasyDict(class_name='training.augment.AugmentPipe', **augment.PIPES[opts.augpipe])
+        c.augment_kwargs = dnnlib.EasyDict(class_name='training.augment.AugmentPipe', **augment.PIPES[opts.augpipe or 'bgc'])
         if opts.aug == 'ada':
             c.ada_target = opts.target
         else:
@@ -243,6 +243,9 @@ def apply_resume(c, opts, desc):
             c.G_kwargs.cond_args.lin_lr = c.D_kwargs.cond_args.lin_lr = lin_lr or c.G_kwargs.cond_args.lin_lr
         if opts.cycle_res is None: # and the layers its cycles reach
             c.G_kwargs.cond_args.cycle_min_res = c.D_kwargs.cond_args.cycle_min_res = saved_ca.get('cycle_min_res', 0)
+        saved_aug = saved.get('options', {}).get('augment_kwargs')
+        if opts.augpipe is None and c.augment_kwargs is not None and saved_aug: # and its augmentations
+            c.augment_kwargs = dnnlib.EasyDict(saved_aug)
         # And D's conditioning: its mapping's parameters are stored divided by its lr, so they need the same one.
         saved_d = saved.get('options', {}).get('D_kwargs', {})
         for opt, key in D_COND.items():
@@ -369,7 +372,7 @@ def stop_status(signum):
 # Training.
 @click.option('--mirror',       help='Enable dataset x-flips', metavar='BOOL', type=bool, default=False, show_default=True)
 @click.option('--aug',          help='Augmentation mode', type=click.Choice(['noaug', 'ada', 'fixed']), default='ada', show_default=True)
-@click.option('--augpipe',      help='Augmentation pipeline: with or without the colour transforms', type=click.Choice(list(augment.PIPES)), default='bgc', show_default=True)
+@click.option('--augpipe',      help='Augmentation pipeline: with or without the colour transforms  [default: bgc, or a resumed run\'s]', type=click.Choice(list(augment.PIPES)))
 @click.option('--p',            help='Probability for --aug=fixed', metavar='FLOAT', type=click.FloatRange(min=0, max=1), default=0.2, show_default=True)
 @click.option('--target',       help='Target value for --aug=ada', metavar='FLOAT', type=click.FloatRange(min=0, max=1), default=0.6, show_default=True)
 @click.option('--ada-kimg',     help='ADA speed: kimg for p to go from 0 to 1  [default: 500, 100 when resuming a pickle]', metavar='KIMG', type=click.FloatRange(min=0, min_open=True))
