@@ -35,6 +35,12 @@ configs=('orig:0,1=--trend-lr=1' 'new:0,1=--trend-lr=100 --noise=0.4y,14d,0' 'tr
 runs=(python3 benchmarks/disent_runs.py --data="$work/data/demo_128x128_730hz.zip" --outdir="$work/runs" --kimg="$KIMG"
     --snap="${SNAP:-5}" --parallel=5 --workers=2)
 for c in "${configs[@]}"; do runs+=(--config "$c"); done
+pack() { # one archive of the small files (the tool brings back 8 files at most); the packed generators stay as they are
+    local tmp
+    tmp=$(mktemp -d)
+    tar -C "$out" --exclude=./models -czf "$tmp/results.tgz" . && find "$out" -mindepth 1 -not -path "$out/models*" -delete && mv "$tmp/results.tgz" "$out/"
+}
+trap 'pack; exit 143' TERM # a call that reaches its time limit still brings back what it has
 newest_snapshot() { ls "$1"/*/network-snapshot-*.pkl 2>/dev/null | tail -n 1; } # of a run folder; empty if none
 
 while [ $# -gt 0 ]; do
@@ -134,6 +140,4 @@ PY
     *) echo "unknown step $step" >&2; exit 2;;
     esac
 done
-# One archive of the small files (the tool brings back 8 files at most); the packed generators come back as they are.
-tmp=$(mktemp -d)
-tar -C "$out" --exclude=./models -czf "$tmp/results.tgz" . && find "$out" -mindepth 1 -not -path "$out/models*" -delete && mv "$tmp/results.tgz" "$out/"
+pack
