@@ -21,6 +21,7 @@ from training import augment
 from training import checkpoint
 from training import step_graphs
 from training import timeline
+from training.dequantizer import MODES
 
 COND_SUFFIX = dict(fourier='', concat='-concat', none='-uncond', f_concat='-fcat')
 TREND_LR = 100.0 # default --trend-lr: the trend feature is t itself (the original's 1 gives 0.01 t; docs/TRAINING.md)
@@ -108,7 +109,7 @@ def cond_config(opts, dataset):
     cond_args = dnnlib.EasyDict(type=opts.cond, dims={'none': 0, 'concat': 1}.get(opts.cond, 2 * num_f),
         f_manual=f_manual, include_lin=True, lin_lr=0.01 * (opts.trend_lr or TREND_LR), lr=opts.cond_lr,
         noise=noise_frames[0], noise_f=noise_frames[1:], noise_f_int=[],
-        d_time_noise=opts.d_time_noise, dequant='gauss', t_delta=(1 / num_frames if opts.cond != 'none' else 0.0),
+        d_time_noise=opts.d_time_noise, dequant=opts.dequant or 'gauss', t_delta=(1 / num_frames if opts.cond != 'none' else 0.0),
         num_frames=num_frames, cycle_min_res=cycle_res, **tl.as_cond_args())
     return cond_args, noise_label
 
@@ -243,6 +244,8 @@ def apply_resume(c, opts, desc):
             c.G_kwargs.cond_args.lin_lr = c.D_kwargs.cond_args.lin_lr = lin_lr or c.G_kwargs.cond_args.lin_lr
         if opts.cycle_res is None: # and the layers its cycles reach
             c.G_kwargs.cond_args.cycle_min_res = c.D_kwargs.cond_args.cycle_min_res = saved_ca.get('cycle_min_res', 0)
+        if opts.dequant is None: # and the jitter of its time labels
+            c.G_kwargs.cond_args.dequant = c.D_kwargs.cond_args.dequant = saved_ca.get('dequant', 'gauss')
         saved_aug = saved.get('options', {}).get('augment_kwargs')
         if opts.augpipe is None and c.augment_kwargs is not None and saved_aug: # and its augmentations
             c.augment_kwargs = dnnlib.EasyDict(saved_aug)
@@ -361,6 +364,7 @@ def stop_status(signum):
 @click.option('--cond',         help='Time conditioning', type=click.Choice(list(COND_SUFFIX)), default='fourier', show_default=True)
 @click.option('--days',         help='Days spanned by the sequence  [default: dataset meta]', metavar='INT', type=click.IntRange(min=1))
 @click.option('--noise',        help="D time noise: auto, none, a span ('4 days', '6h', 0.5) or one span per slot (trend,[year,]day)", default='auto', show_default=True)
+@click.option('--dequant',      help='Jitter of the time labels within the gaps to the neighbouring frames (gauss: the original\'s; tent; none)  [default: gauss, or a resumed run\'s]', type=click.Choice(list(MODES)))
 @click.option('--d-time-noise/--no-d-time-noise', help='Apply the D time noise (off = the released code\'s no-op)', default=True, show_default=True)
 @click.option('--cond_lr', '--cond-lr', 'cond_lr', help='Learning-rate multiplier of the time modulation', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True)
 @click.option('--cycle-res',    help='Lowest resolution of G whose styles the cycles (year, day) modulate; below it only the trend  [default: 0 = every layer, or a resumed pickle\'s]', metavar='INT', type=click.IntRange(min=0))

@@ -360,17 +360,20 @@ def test_cycle_res_reaches_cond_args_and_resumes(tmp_path, dataset_zip):
     options = dry_run_options(outdir, dataset_zip, ['--resume', pkl])
     assert options['G_kwargs']['cond_args']['cycle_min_res'] == 8 and options['run_dir'].endswith('-cyc8')
 
-def test_augpipe_and_resume(tmp_path, dataset_zip):
-    """--augpipe=bg leaves out ADA's colour transforms; a run resumed from its run dir keeps its pipeline unless
-    --augpipe is given."""
+def test_augpipe_dequant_and_resume(tmp_path, dataset_zip):
+    """--augpipe=bg leaves out ADA's colour transforms, --dequant sets the time labels' jitter (default: the original's
+    gauss); a run resumed from its run dir keeps both unless they are given."""
     outdir = tmp_path / 'runs'
+    assert dry_run_options(outdir, dataset_zip)['G_kwargs']['cond_args']['dequant'] == 'gauss'
     result = CliRunner().invoke(train.main, ['--outdir', str(outdir), '--data', dataset_zip, '--kimg=0.008',
-        '--augpipe=bg', '--aug=fixed', '--p=0.5'] + TINY)
+        '--augpipe=bg', '--aug=fixed', '--p=0.5', '--dequant=none'] + TINY)
     assert result.exit_code == 0, result.output
     run_dir = run_dirs(outdir)[-1]
-    kept = dry_run_options(outdir, dataset_zip, ['--resume', run_dir])['augment_kwargs']
-    assert kept['rotate'] == 1 and 'contrast' not in kept
-    assert dry_run_options(outdir, dataset_zip, ['--resume', run_dir, '--augpipe=bgc'])['augment_kwargs']['contrast'] == 1
+    kept = dry_run_options(outdir, dataset_zip, ['--resume', run_dir])
+    assert kept['augment_kwargs']['rotate'] == 1 and 'contrast' not in kept['augment_kwargs']
+    assert kept['G_kwargs']['cond_args']['dequant'] == kept['D_kwargs']['cond_args']['dequant'] == 'none'
+    given = dry_run_options(outdir, dataset_zip, ['--resume', run_dir, '--augpipe=bgc', '--dequant=tent'])
+    assert given['augment_kwargs']['contrast'] == 1 and given['G_kwargs']['cond_args']['dequant'] == 'tent'
     assert dry_run_options(outdir, dataset_zip, ['--resume', run_dir, '--aug=noaug'])['augment_kwargs'] is None
 
 def test_d_conditioning_shape_options_and_resume(tmp_path, dataset_zip):
