@@ -79,6 +79,15 @@ def weather_by_date(opts, latents=8, step=3, hour=12.0, trend=None, probe_res=64
     monthly = {m: {k: float(means[k][months == m].mean()) for k in FACTORS} for m in dict.fromkeys(months)}
     return rows, monthly
 
+def load(network_pkl, data, device, renderer=False, memorize=False, blur=0.0):
+    """MetricOptions of the network's G_ema on its dataset zip, or of the renderer in its place (memorize: drawing
+    the sequence's own weather; blur: blurred by a Gaussian of that many pixels)."""
+    G = safe_pickle.load_network_pkl(network_pkl, device=torch.device(device)).G_ema.eval()
+    dataset_kwargs = dnnlib.EasyDict(class_name='training.dataset.ImageFolderDataset', path=data)
+    if renderer or memorize:
+        G = DegradedScene.in_place_of(G, dataset_kwargs, mode='memorize' if memorize else 'ideal', blur=blur)
+    return metric_utils.MetricOptions(G=G, dataset_kwargs=dataset_kwargs, device=device)
+
 #----------------------------------------------------------------------------
 
 @click.command(context_settings=dict(help_option_names=['-h', '--help'], max_content_width=120))
@@ -95,13 +104,9 @@ def weather_by_date(opts, latents=8, step=3, hour=12.0, trend=None, probe_res=64
 @click.option('--device', default='cuda' if torch.cuda.is_available() else 'cpu', show_default=True)
 def main(network_pkl, data, latents, step, hour, trend, renderer, memorize, blur, monthly, device):
     """The probed weather of fixed latents over the dates of the sequence against its real weather."""
-    G = safe_pickle.load_network_pkl(network_pkl, device=torch.device(device)).G_ema.eval()
-    dataset_kwargs = dnnlib.EasyDict(class_name='training.dataset.ImageFolderDataset', path=data)
     if blur > 0 and not (renderer or memorize):
         raise click.UsageError('--blur blurs the renderer: give --renderer or --memorize')
-    if renderer or memorize:
-        G = DegradedScene.in_place_of(G, dataset_kwargs, mode='memorize' if memorize else 'ideal', blur=blur)
-    opts = metric_utils.MetricOptions(G=G, dataset_kwargs=dataset_kwargs, device=device)
+    opts = load(network_pkl, data, device, renderer, memorize, blur)
     rows, means = weather_by_date(opts, latents, step, hour, trend)
     columns = list(next(iter(rows.values())))
     print(f'Dates {step} days apart at {hour:g}:00 UTC, {latents} latents' +

@@ -115,6 +115,20 @@ def test_weather_by_date_tells_memorised_weather_from_weather_of_z(synth):
     trend_by_month = [[row['trend'] for row in m.values()] for m in (monthly, held_monthly)]
     assert len(monthly) == 2 and np.ptp(trend_by_month[1]) < np.ptp(trend_by_month[0]) / 4 # the 40 days span two months
 
+def test_hour_spread_of_the_renderer_and_of_a_generator_that_ignores_time(synth):
+    """benchmarks/hour_spread.py: circular statistics on the 24-hour circle; the renderer draws each label's hour for
+    every latent (small bias and spread), a generator that ignores c draws noon whatever the label (large bias)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks'))
+    import hour_spread # pylint: disable=import-outside-toplevel
+    mean, sd = hour_spread.circular_stats(np.array([[23.0, 1.0], [5.0, 5.0]]))
+    assert np.allclose(mean, [0, 5], atol=1e-9) and sd[1] < 1e-5 and 0.9 < sd[0] < 1.1
+    def stats(mode):
+        opts = metric_utils.MetricOptions(G=scene_G(mode), dataset_kwargs=synth.kwargs, device='cpu')
+        return hour_spread.hour_spread(opts, latents=4, times=12, probe_res=32, probe_kwargs=PROBE)
+    (bias, spread, truth), (bias_c, _, _) = stats('ideal'), stats('ignore_c')
+    assert np.median(np.abs(bias)) < 1 and np.median(spread) < 1
+    assert np.median(np.abs(bias_c)) > 1.5 and np.corrcoef(bias_c, truth)[0, 1] < -0.8 # noon everywhere: bias = -truth
+
 def test_leak_by_layer_sees_where_the_cycles_reach(synth):
     """benchmarks/leak_by_layer.py on a random generator of the tiny sequence whose layers below 16x16 ignore the
     cycles (cycle_min_res=16): a day change confined to the ws that feed only those layers moves nothing, while the
