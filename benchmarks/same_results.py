@@ -26,7 +26,7 @@ from training import training_step # pylint: disable=wrong-import-position
 import bench_train # pylint: disable=wrong-import-position
 
 LOSSES = ['Loss/G/loss', 'Loss/D/loss', 'Loss/G/reg', 'Loss/D/reg']
-CONFIGS = { # name: train() arguments; the GPU-only ones are skipped on the CPU
+CONFIGS = { # name: train() arguments; those with GPU_ONLY arguments are skipped on the CPU
     'reference again': dict(),
     'weights rounded once by 5e-4': dict(perturb=5e-4),
     "cuDNN benchmarking, non-deterministic (train.py's default)": dict(deterministic=False),
@@ -36,8 +36,7 @@ CONFIGS = { # name: train() arguments; the GPU-only ones are skipped on the CPU
     'TF32 in both (--tf32)': dict(tf32_matmul=True, tf32_conv=True),
     'float16 in one more resolution (--fp16-res=5)': dict(fp16_res=5),
 }
-GPU_ONLY = {'TF32 in matmuls only', 'TF32 in convolutions only', 'TF32 in both (--tf32)', 'eager (no CUDA graphs)',
-    "cuDNN benchmarking, non-deterministic (train.py's default)", 'float16 in one more resolution (--fp16-res=5)'}
+GPU_ONLY = {'graphs', 'deterministic', 'tf32_matmul', 'tf32_conv', 'fp16_res'} # arguments that change nothing on the CPU
 
 #----------------------------------------------------------------------------
 
@@ -52,9 +51,9 @@ def train(res=64, steps=48, graphs=True, aug_p=0, cond_decay=0, deterministic=Tr
     torch.backends.cudnn.deterministic = deterministic # only cuDNN's choice: grid_sample (ADA) has no deterministic kernel
     torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32_matmul, tf32_conv
     torch.manual_seed(0)
+    # The loss is sync-free whether graphed or not (as train.py's with graphs): the same augmentation draws in both.
     G, G_ema, loss, phases = bench_train.build(res, 2048, 64, 16, fp32=False, bf16=False, channels_last=True,
-        compile=False, aug_p=aug_p, graphs=usable, device=device, cond_decay=cond_decay, fp16_res=fp16_res) # sync-free
-    # whether graphed or not, as train.py with graphs: the same augmentation draws in both
+        compile=False, aug_p=aug_p, graphs=usable, device=device, cond_decay=cond_decay, fp16_res=fp16_res)
     if perturb:
         gen = torch.Generator(device=device).manual_seed(1)
         with torch.no_grad():
@@ -91,7 +90,7 @@ def param_drift(params, reference):
 def main(res, steps, names):
     """Print how far each configuration's training drifts from the reference's."""
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    names = [n for n in (names or CONFIGS) if device.type == 'cuda' or n not in GPU_ONLY]
+    names = [n for n in (names or CONFIGS) if device.type == 'cuda' or not GPU_ONLY & set(CONFIGS[n])]
     marks = sorted({m for m in [1, 2, 4, 8, 16, 32, steps] if m <= steps})
     print(f'{torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"}, torch {torch.__version__}, '
           f'{res}x{res}, {steps} steps from seed 0\n')
