@@ -21,13 +21,10 @@ from torch_utils import safe_pickle
 
 #----------------------------------------------------------------------------
 
-def load_network(network_pkl):
-    """(G_ema or G, training_set_kwargs or None) of a network pickle, loaded safely."""
+def load_network(network_pkl, generator='G_ema'):
+    """(the generator, training_set_kwargs or None) of a network pickle, loaded safely (safe_pickle.generator_of)."""
     data = safe_pickle.load_network_pkl(network_pkl)
-    G = data.get('G_ema', data.get('G'))
-    if G is None:
-        raise ValueError(f'{network_pkl} holds no generator (keys: {", ".join(data)})')
-    return G, data.get('training_set_kwargs')
+    return safe_pickle.generator_of(data, generator, network_pkl), data.get('training_set_kwargs')
 
 def dataset_kwargs_for(G, training_set_kwargs, data=None):
     """Dataset kwargs: the pickle's training set, or `data` instead of its path; checked against the generator."""
@@ -49,12 +46,12 @@ def format_table(results):
             lines.append(f'{res.metric if i == 0 else "":<24} {key:<32} {value:>12.6g}  {res.total_time_str if i == 0 else ""}')
     return '\n'.join(lines)
 
-def run(network_pkl, metrics, data=None, inception=None, vgg16=None, out=None, progress=False):
+def run(network_pkl, metrics, data=None, inception=None, vgg16=None, out=None, progress=False, generator='G_ema'):
     """Compute `metrics` in this process (rank and world from torch_utils.distributed); rank 0 reports."""
     distributed.init()
     try:
         rank, num_gpus = distributed.get_rank(), distributed.get_world_size()
-        G, training_set_kwargs = load_network(network_pkl)
+        G, training_set_kwargs = load_network(network_pkl, generator)
         kwargs = dict(G=G, dataset_kwargs=dataset_kwargs_for(G, training_set_kwargs, data), num_gpus=num_gpus, rank=rank,
             device=distributed.device(), progress=progress, inception=inception, vgg16=vgg16)
         results = []
@@ -86,8 +83,10 @@ def run(network_pkl, metrics, data=None, inception=None, vgg16=None, out=None, p
 @click.option('--vgg16', help=f'VGG16 network file (or ${feature_nets.ENV_VARS["vgg16"]}) [default: NVIDIA\'s].')
 @click.option('--out', type=click.Path(dir_okay=False), help='Also write all results to this JSON file (must not exist).')
 @click.option('--progress/--no-progress', default=True, show_default=True, help='Progress bars.')
+@click.option('--generator', type=click.Choice(safe_pickle.GENERATORS), default='G_ema', show_default=True,
+    help="Which generator of a training snapshot: the averaged one, or the raw one that training steps.")
 @cli.user_errors(ValueError)
-def main(network_pkl, metrics, data, gpus, inception, vgg16, out, progress):
+def main(network_pkl, metrics, data, gpus, inception, vgg16, out, progress, generator):
     """Compute metrics of a network pickle."""
     metrics = [m.strip() for m in metrics.split(',') if m.strip()]
     unknown = [m for m in metrics if not metric_main.is_valid_metric(m)]
@@ -99,12 +98,12 @@ def main(network_pkl, metrics, data, gpus, inception, vgg16, out, progress):
         cli.check_folder(os.path.dirname(os.path.abspath(out)), '--out')
     if gpus > torch.cuda.device_count() > 0:
         raise click.UsageError(f'--gpus={gpus}, but only {torch.cuda.device_count()} CUDA devices are visible')
-    G, training_set_kwargs = load_network(network_pkl) # a bad pickle, dataset or feature network stops here, once
+    G, training_set_kwargs = load_network(network_pkl, generator) # a bad pickle, dataset or feature network stops here, once
     metric_main.check_requirements(metrics, dataset_kwargs_for(G, training_set_kwargs, data), inception, vgg16)
     if gpus == 1:
-        run(network_pkl, metrics, data, inception, vgg16, out, progress)
+        run(network_pkl, metrics, data, inception, vgg16, out, progress, generator)
     else:
-        distributed.launch_local(run, gpus, network_pkl, metrics, data, inception, vgg16, out, progress)
+        distributed.launch_local(run, gpus, network_pkl, metrics, data, inception, vgg16, out, progress, generator)
 
 #----------------------------------------------------------------------------
 

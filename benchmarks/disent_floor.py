@@ -77,7 +77,7 @@ def entry_table(model, floor):
 @click.option('--device', default='cuda' if torch.cuda.is_available() else 'cpu', show_default=True)
 def main(network_pkl, data, results, samples, mode, blur, noise, device):
     """The renderer's disent_synth at a model's size, and the model's leakage entries beside it."""
-    G = safe_pickle.load_network_pkl(network_pkl, device=torch.device(device)).G_ema.eval()
+    G = safe_pickle.generator_of(safe_pickle.load_network_pkl(network_pkl, device=torch.device(device))).eval()
     dataset_kwargs = dnnlib.EasyDict(class_name='training.dataset.ImageFolderDataset', path=data)
     floor = renderer_results(G, dataset_kwargs, samples, mode, device, blur, noise)
     print(json.dumps(floor, indent=1))

@@ -13,6 +13,8 @@
 #                  for @S); its log and the runs' stats come back
 #   eval           evaluate the finished runs (disent_synth, FD against the dataset), pack their generators
 #   evalsnap K     disent_synth of every run's K-kimg snapshot, while the training may go on (runs without it: skipped)
+#   raw            disent_synth of the raw generator G (not G_ema) of every run's newest snapshot, and G packed as
+#                  models/NAME-G.pkl: what the weight average adds to the leaks
 #   layers         benchmarks/leak_by_layer.py on every run's newest snapshot: where its leaks are made
 #   seasons        every run's newest snapshot: its season grids at trend 0.15 and 0.9 (scripts/time_grids.py --trend)
 #                  and benchmarks/weather_by_date.py --trend=0.9 --monthly: whether its winters depend on the trend
@@ -42,6 +44,11 @@ pack() { # one archive of the small files (the tool brings back 8 files at most)
 }
 trap 'pack; exit 143' TERM # a call that reaches its time limit still brings back what it has
 newest_snapshot() { ls "$1"/*/network-snapshot-*.pkl 2>/dev/null | tail -n 1; } # of a run folder; empty if none
+disent() { # PKL NAME [calc_metrics options]: disent_synth of PKL into OUTDIR/NAME.json, its main figures on stdout
+    local pkl=$1 name=$2; shift 2
+    python3 calc_metrics.py --network="$pkl" --metrics=disent_synth --out="$out/$name.json" --no-progress "$@" >> "$out/evalsnap.txt" 2>&1
+    python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["disent_synth"]["results"]; print(sys.argv[2], " ".join(f"{k} {r[k]:.3f}" for k in ("err_hour", "err_season_days", "err_trend", "leakage", "z_weather", "move_year_trend", "move_lin_trend")))' "$out/$name.json" "$name"
+}
 
 while [ $# -gt 0 ]; do
     step=$1; shift
@@ -98,9 +105,16 @@ PY
         snap=$(printf %06d "$1"); shift
         for pkl in "$work"/runs/*-s*/*/network-snapshot-"$snap".pkl; do
             [ -f "$pkl" ] || continue
-            name=$(basename "$(dirname "$(dirname "$pkl")")")
-            python3 calc_metrics.py --network="$pkl" --metrics=disent_synth --out="$out/$name-$snap.json" --no-progress >> "$out/evalsnap.txt" 2>&1
-            python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["disent_synth"]["results"]; print(sys.argv[2], " ".join(f"{k} {r[k]:.3f}" for k in ("err_hour", "err_season_days", "err_trend", "leakage", "z_weather", "move_year_trend", "move_lin_trend")))' "$out/$name-$snap.json" "$name@$snap"
+            disent "$pkl" "$(basename "$(dirname "$(dirname "$pkl")")")-$snap"
+        done;;
+    raw)
+        mkdir -p "$out/models"
+        for run in "$work"/runs/*-s*; do
+            pkl=$(newest_snapshot "$run")
+            [ -n "$pkl" ] || continue
+            name=$(basename "$run")-G
+            disent "$pkl" "$name" --generator=G
+            [ -f "$out/models/$name.pkl" ] || python3 scripts/pack_network.py --generator=G "$pkl" "$out/models/$name.pkl" >> "$out/pack.txt" 2>&1
         done;;
     layers)
         for run in "$work"/runs/*-s*; do

@@ -91,7 +91,7 @@ def leak_by_layer(opts, groups, num_samples, batch_size=32, probe_res=64, probe_
 @click.option('--device', default='cuda' if torch.cuda.is_available() else 'cpu', show_default=True)
 def main(network_pkl, data, groups, samples, device):
     """disent_synth's moves of each input, reaching one group of layers at a time."""
-    G = safe_pickle.load_network_pkl(network_pkl, device=torch.device(device)).G_ema.eval()
+    G = safe_pickle.generator_of(safe_pickle.load_network_pkl(network_pkl, device=torch.device(device))).eval()
     dataset_kwargs = dnnlib.EasyDict(class_name='training.dataset.ImageFolderDataset', path=data)
     opts = metric_utils.MetricOptions(G=G, dataset_kwargs=dataset_kwargs, device=device)
     for inp, table in leak_by_layer(opts, parse_groups(groups, G), samples).items():

@@ -82,7 +82,7 @@ def weather_by_date(opts, latents=8, step=3, hour=12.0, trend=None, probe_res=64
 def load(network_pkl, data, device, renderer=False, memorize=False, blur=0.0):
     """MetricOptions of the network's G_ema on its dataset zip, or of the renderer in its place (memorize: drawing
     the sequence's own weather; blur: blurred by a Gaussian of that many pixels)."""
-    G = safe_pickle.load_network_pkl(network_pkl, device=torch.device(device)).G_ema.eval()
+    G = safe_pickle.generator_of(safe_pickle.load_network_pkl(network_pkl, device=torch.device(device))).eval()
     dataset_kwargs = dnnlib.EasyDict(class_name='training.dataset.ImageFolderDataset', path=data)
     if renderer or memorize:
         G = DegradedScene.in_place_of(G, dataset_kwargs, mode='memorize' if memorize else 'ideal', blur=blur)

@@ -4,6 +4,7 @@ at the frames' times; flicker is reported; nothing is overwritten. The packed ge
 
 import json
 import os
+import pickle
 import sys
 
 import numpy as np
@@ -64,3 +65,19 @@ def test_pack_network_halves_and_loads_safely(tmp_path):
     with torch.no_grad():
         assert torch.allclose(data.G_ema(z, c, noise_mode='const'), G(z, c, noise_mode='const'), atol=0.05)
     assert CliRunner().invoke(pack_network.main, [pkl, str(out)]).exit_code != 0 # never replaces a file
+
+def test_pack_network_keeps_the_raw_generator_as_G(tmp_path):
+    G, G_ema = tiny_generator(res=RES, seed=1), tiny_generator(res=RES, seed=0)
+    pkl = tmp_path / 'snapshot.pkl'
+    with open(pkl, 'wb') as f:
+        pickle.dump(dict(G=G, G_ema=G_ema, training_set_kwargs=dict(path='seq.zip')), f)
+    out = tmp_path / 'raw.pkl'
+    res = CliRunner().invoke(pack_network.main, ['--generator=G', str(pkl), str(out)])
+    assert res.exit_code == 0 and 'G of' in res.output, res.output
+    data = safe_pickle.load_network_pkl(str(out))
+    assert set(data) == {'G', 'training_set_kwargs'} # labelled as what it is; the tools' default falls back to it
+    z, c = torch.randn(2, G.z_dim), torch.rand(2, 1)
+    with torch.no_grad():
+        packed = safe_pickle.generator_of(data)(z, c, noise_mode='const')
+        assert torch.allclose(packed, G(z, c, noise_mode='const'), atol=0.05)
+        assert not torch.allclose(packed, G_ema(z, c, noise_mode='const'), atol=0.05)

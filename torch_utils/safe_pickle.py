@@ -203,4 +203,15 @@ def load_network_pkl(f, *, allow_source_exec=False, device='cpu'):
         raise NetworkPickleError(f'Not a network pickle: it holds a {type(data).__name__}, not a dict of networks')
     return _finish(data, torch.device(device), import_errors)
 
+GENERATORS = ('G_ema', 'G') # the averaged generator that every tool uses; the raw one that training steps
+
+def generator_of(data, which='G_ema', source='the pickle'):
+    """The generator `which` of a loaded network pickle. 'G_ema' falls back to 'G' for files that hold only that (a
+    packed raw generator, an unconditional export); 'G', the raw generator, is in training snapshots only."""
+    G = data.get('G') if which == 'G' else data.get('G_ema', data.get('G'))
+    if G is None:
+        wanted = 'raw generator (G)' if which == 'G' else 'generator'
+        raise NetworkPickleError(f'{source} holds no {wanted} (keys: {", ".join(map(str, data)) or "none"})')
+    return G
+
 #----------------------------------------------------------------------------
