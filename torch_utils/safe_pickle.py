@@ -206,8 +206,8 @@ def load_network_pkl(f, *, allow_source_exec=False, device='cpu'):
 GENERATORS = ('G_ema', 'G') # the averaged generator that every tool uses; the raw one that training steps
 
 def generator_of(data, which='G_ema', source='the pickle'):
-    """The generator `which` of a loaded network pickle. 'G_ema' falls back to 'G' for files that hold only that (a
-    packed raw generator, an unconditional export); 'G', the raw generator, is in training snapshots only."""
+    """The generator `which` of a loaded network pickle. 'G_ema' falls back to 'G' for files that hold only that (such
+    as a raw generator packed by scripts/pack_network.py); 'G', the raw generator, is in training snapshots only."""
     G = data.get('G') if which == 'G' else data.get('G_ema', data.get('G'))
     if G is None:
         wanted = 'raw generator (G)' if which == 'G' else 'generator'
