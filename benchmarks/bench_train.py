@@ -51,45 +51,58 @@ NUM_FRAMES = 1000                                          # frames of that sequ
 
 #----------------------------------------------------------------------------
 
-def build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p, graphs, device, cond_decay=0, fp16_res=4):
-    """G, G_ema, loss and phases configured as train.py does (ADA at the fixed probability aug_p; 0 = off)."""
+NET = dnnlib.EasyDict( # what build() makes: the networks, their precision and the step's execution
+    res=128, cbase=16384, cmax=256, batch_gpu=32,
+    fp32=False, bf16=False, fp16_res=4, channels_last=True, # fp32: no float16 blocks; bf16: autocast instead of them
+    compile=False, graphs=True, aug_p=0, cond_decay=0)      # aug_p: ADA at this fixed probability (0 = off)
+
+def net_options(**kwargs):
+    """NET with the given values replaced (only its own keys)."""
+    unknown = set(kwargs) - set(NET)
+    if unknown:
+        raise TypeError(f'unknown network options: {", ".join(sorted(unknown))}')
+    return dnnlib.EasyDict(NET, **kwargs)
+
+def build(net, device):
+    """G, G_ema, loss and phases of the options `net` (net_options()) configured as train.py does."""
+    res, fp32, bf16, channels_last = net.res, net.fp32, net.bf16, net.channels_last
     f_manual = timeline.cycle_frequencies(NUM_DAYS)
     cond_args = dnnlib.EasyDict(type='fourier', dims=2 * (len(f_manual) + 1), f_manual=f_manual, include_lin=True,
         lin_lr=0.01, lr=1.0, noise=0.0, noise_f_int=[], d_time_noise=True, dequant='gauss', t_delta=1 / NUM_FRAMES,
         noise_f=[timeline.days_to_frames(s, NUM_DAYS, NUM_FRAMES) for s in timeline.auto_noise_spans(NUM_DAYS)],
         num_frames=NUM_FRAMES, **timeline.Timeline(num_days=NUM_DAYS).as_cond_args())
-    common = dict(c_dim=1, img_resolution=res, img_channels=3, cond_args=cond_args, channel_base=cbase,
-        channel_max=cmax, num_fp16_res=(0 if fp32 or bf16 else fp16_res), conv_clamp=(None if fp32 else 256))
+    common = dict(c_dim=1, img_resolution=res, img_channels=3, cond_args=cond_args, channel_base=net.cbase,
+        channel_max=net.cmax, num_fp16_res=(0 if fp32 or bf16 else net.fp16_res), conv_clamp=(None if fp32 else 256))
     G = dnnlib.util.construct_class_by_name(class_name='training.networks_stylegan2.Generator', z_dim=512, w_dim=512,
         mapping_kwargs=dict(num_layers=2), fp16_channels_last=channels_last,
         **common).train().requires_grad_(False).to(device)
     D = dnnlib.util.construct_class_by_name(class_name='training.networks_stylegan2.Discriminator',
-        block_kwargs=dict(fp16_channels_last=channels_last), epilogue_kwargs=dict(mbstd_group_size=min(batch_gpu, 4)),
+        block_kwargs=dict(fp16_channels_last=channels_last), epilogue_kwargs=dict(mbstd_group_size=min(net.batch_gpu, 4)),
         **common).train().requires_grad_(False).to(device)
     G_ema = copy.deepcopy(G).eval()
     augment_pipe = None
-    if aug_p > 0:
+    if net.aug_p > 0:
         augment_pipe = augment.AugmentPipe(**augment.BGC).train().requires_grad_(False).to(device)
-        augment_pipe.p.fill_(aug_p)
+        augment_pipe.p.fill_(net.aug_p)
     loss = dnnlib.util.construct_class_by_name(class_name='training.loss.StyleGAN2Loss', device=device, G=G, D=D, augment_pipe=augment_pipe,
-        r1_gamma=(res / 256) ** 2, style_mixing_prob=0.9, pl_weight=2, pl_no_weight_grad=True, bf16=bf16, compile=compile,
-        sync_free=graphs)
+        r1_gamma=(res / 256) ** 2, style_mixing_prob=0.9, pl_weight=2, pl_no_weight_grad=True, bf16=bf16, compile=net.compile,
+        sync_free=net.graphs)
     opt_kwargs = dict(class_name='torch.optim.Adam', lr=0.002, betas=[0, 0.99], eps=1e-8)
-    phases = training_step.build_phases(G, D, opt_kwargs, opt_kwargs, 4, 16, device, cond_decay)
+    phases = training_step.build_phases(G, D, opt_kwargs, opt_kwargs, 4, 16, device, net.cond_decay)
     return G, G_ema, loss, phases
 
-def run(res, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, graphs, flops, profile, device, fp16_res=4):
-    """EasyDict(sec_per_kimg, peak GiB, busy fraction or None, TFLOP per image or None) of one configuration;
-    profile=N > 0 also prints where N steps' time goes."""
+def run(net, batch, seconds, warmup, tf32, flops, profile, device):
+    """EasyDict(sec_per_kimg, peak GiB, busy fraction or None, TFLOP per image or None) of the options `net` at this
+    batch; profile=N > 0 also prints where N steps' time goes."""
     training_step.setup_backends(cudnn_benchmark=True, allow_tf32=tf32)
-    flop_per_img = count_flops(res, batch, batch_gpu, cbase, cmax, fp32, bf16, channels_last, aug_p, device, fp16_res) if flops else None
+    flop_per_img = count_flops(net, batch, device) if flops else None
     torch.manual_seed(0)
-    G, G_ema, loss, phases = build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, compile, aug_p, graphs, device, fp16_res=fp16_res)
-    step_graph = step_graphs.PhaseGraphs(loss, batch_gpu) if graphs else None
-    step = make_step(G, G_ema, loss, phases, res, batch, batch_gpu, step_graph, device)
+    G, G_ema, loss, phases = build(net, device)
+    step_graph = step_graphs.PhaseGraphs(loss, net.batch_gpu) if net.graphs else None
+    step = make_step(G, G_ema, loss, phases, net.res, batch, net.batch_gpu, step_graph, device)
     sync = lambda: torch.cuda.synchronize(device) if device.type == 'cuda' else None
 
-    if graphs: # every phase captured before the clock starts (Dreg runs every 16 steps)
+    if net.graphs: # every phase captured before the clock starts (Dreg runs every 16 steps)
         warmup = max(warmup, 16 * (step_graph.warmup + 1) + 1)
     if device.type == 'cuda': # the peak includes the warm-up: the graphs' memory is allocated while capturing
         torch.cuda.reset_peak_memory_stats(device)
@@ -127,11 +140,12 @@ def make_step(G, G_ema, loss, phases, res, batch, batch_gpu, graphs, device):
         batch_idx += 1
     return step
 
-def count_flops(res, batch, batch_gpu, cbase, cmax, fp32, bf16, channels_last, aug_p, device, fp16_res=4):
+def count_flops(net, batch, device):
     """FLOPs per real image of one regularisation cycle (16 eager steps), as torch.utils.flop_counter counts them."""
     torch.manual_seed(0)
-    G, G_ema, loss, phases = build(res, cbase, cmax, batch_gpu, fp32, bf16, channels_last, False, aug_p, False, device, fp16_res=fp16_res)
-    step = make_step(G, G_ema, loss, phases, res, batch, batch_gpu, None, device)
+    net = dnnlib.EasyDict(net, compile=False, graphs=False)
+    G, G_ema, loss, phases = build(net, device)
+    step = make_step(G, G_ema, loss, phases, net.res, batch, net.batch_gpu, None, device)
     step() # lazy initialisation outside the count
     with FlopCount() as counter:
         for _ in range(16):
@@ -246,7 +260,8 @@ def time_train_py(zip_path, cbase, cmax, kimg, graphs, extra):
 @click.option('--real-data', help='Time train.py on this dataset zip instead', type=click.Path(exists=True, dir_okay=False))
 @click.option('--kimg-real', help='kimg that train.py runs with --real-data (ten ticks)', type=click.FloatRange(min=0, min_open=True), default=20, show_default=True)
 @click.argument('train_args', nargs=-1, type=click.UNPROCESSED)
-def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, fp16_res, channels_last, compile, tf32, graphs, aug_p, flops, profile, real_data, kimg_real, train_args):
+def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, fp16_res, channels_last, compile, tf32, graphs,
+        aug_p, flops, profile, real_data, kimg_real, train_args):
     """Print a markdown table of s/kimg, peak memory, busy fraction and TFLOP/s per resolution. TRAIN_ARGS (after
     --) go to train.py with --real-data."""
     device = torch.device('cuda') if torch.cuda.is_available() else torch.device('cpu')
@@ -272,8 +287,9 @@ def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16
         bgpu = batch_gpu or train.default_batch_gpu(res, batch)
         if batch % bgpu != 0:
             raise click.BadParameter(f'batch {batch} is not a multiple of batch_gpu {bgpu}', param_hint='--batch-gpu')
-        r = run(res, batch, bgpu, base, top, seconds, warmup, fp32, bf16, channels_last, compile, tf32, aug_p, graphs, flops, profile, device,
-            fp16_res)
+        net = net_options(res=res, cbase=base, cmax=top, batch_gpu=bgpu, fp32=fp32, bf16=bf16, fp16_res=fp16_res,
+            channels_last=channels_last, compile=compile, graphs=graphs, aug_p=aug_p)
+        r = run(net, batch, seconds, warmup, tf32, flops, profile, device)
         orig = ORIGINAL_SEC_PER_KIMG.get(res) if (base, top) == ORIGINAL_CHANNELS.get(res, (32768, 512)) else None
         ref = f'{orig:.1f} | {orig / r.sec_per_kimg:.2f}x' if orig else '- | -'
         busy = f'{r.busy:.0%}' if r.busy is not None else '-'

@@ -52,8 +52,9 @@ def train(res=64, steps=48, graphs=True, aug_p=0, cond_decay=0, deterministic=Tr
     torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32_matmul, tf32_conv
     torch.manual_seed(0)
     # The loss is sync-free whether graphed or not (as train.py's with graphs): the same augmentation draws in both.
-    G, G_ema, loss, phases = bench_train.build(res, 2048, 64, 16, fp32=False, bf16=False, channels_last=True,
-        compile=False, aug_p=aug_p, graphs=usable, device=device, cond_decay=cond_decay, fp16_res=fp16_res)
+    net = bench_train.net_options(res=res, cbase=2048, cmax=64, batch_gpu=16, fp16_res=fp16_res, graphs=usable, aug_p=aug_p,
+        cond_decay=cond_decay)
+    G, G_ema, loss, phases = bench_train.build(net, device)
     if perturb:
         gen = torch.Generator(device=device).manual_seed(1)
         with torch.no_grad():

@@ -25,6 +25,12 @@ def test_flop_count_of_a_convolution_and_its_double_backward():
         grad.square().sum().backward()
     assert counter.total > 3 * forward
 
+def test_net_options_take_only_their_own_keys():
+    net = bench_train.net_options(res=32, graphs=False)
+    assert (net.res, net.graphs, net.cmax) == (32, False, bench_train.NET.cmax)
+    with pytest.raises(TypeError, match='unknown network options: batch'):
+        bench_train.net_options(batch=32)
+
 @pytest.mark.slow
 def test_smoke_run_and_real_data_mode(tmp_path, monkeypatch):
     monkeypatch.setenv('OMP_NUM_THREADS', '1')
