@@ -70,7 +70,7 @@ def train(res=64, steps=48, graphs=True, aug_p=0, cond_decay=0, deterministic=Tr
         collector.update()
         for name in LOSSES:
             history[name].append(collector.mean(name))
-    params = {f'{net}.{name}': p.detach().float().cpu() for net, module in [('G', G), ('D', loss.D)] for name, p in module.named_parameters()}
+    params = {f'{part}.{name}': p.detach().float().cpu() for part, module in [('G', G), ('D', loss.D)] for name, p in module.named_parameters()}
     return {k: np.array(v) for k, v in history.items()}, params, runner
 
 def loss_drift(losses, reference, upto):

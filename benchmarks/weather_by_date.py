@@ -80,8 +80,9 @@ def weather_by_date(opts, latents=8, step=3, hour=12.0, trend=None, probe_res=64
     return rows, monthly
 
 def load(network_pkl, data, device, renderer=False, memorize=False, blur=0.0):
-    """MetricOptions of the network's G_ema on its dataset zip, or of the renderer in its place (memorize: drawing
-    the sequence's own weather; blur: blurred by a Gaussian of that many pixels)."""
+    """MetricOptions of the network's generator (safe_pickle.generator_of: G_ema, or a packed raw G) on its dataset
+    zip, or of the renderer in its place (memorize: drawing the sequence's own weather; blur: blurred by a Gaussian
+    of that many pixels)."""
     G = safe_pickle.generator_of(safe_pickle.load_network_pkl(network_pkl, device=torch.device(device))).eval()
     dataset_kwargs = dnnlib.EasyDict(class_name='training.dataset.ImageFolderDataset', path=data)
     if renderer or memorize:
