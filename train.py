@@ -81,7 +81,7 @@ def dataset_config(opts):
 
 def cond_config(opts, dataset):
     """cond_args (original field names) from the dataset meta and --cond, --days, --noise, --cond_lr, --trend_lr (and
-    the check of --cond-decay)."""
+    the checks of --cond-decay and --time-head)."""
     meta = dataset.meta
     num_days = opts.days if opts.days is not None else meta.get('num_days')
     if opts.cond != 'none' and num_days is None:
@@ -91,6 +91,8 @@ def cond_config(opts, dataset):
     f_manual = timeline.cycle_frequencies(num_days) if opts.cond in ('fourier', 'f_concat') else []
     num_f = {'none': 0, 'concat': 1}.get(opts.cond, len(f_manual) + 1)
     per_slot = opts.cond in ('fourier', 'f_concat')
+    if opts.time_head and not per_slot:
+        raise click.BadParameter(f'reads Fourier time features, which --cond={opts.cond} does not give', param_hint='--time-head')
     if opts.cond_decay and opts.cond != 'fourier':
         raise click.BadParameter(f'decays the time weights of the styles, which only --cond=fourier has (not {opts.cond})', param_hint='--cond-decay')
     cycle_res = opts.cycle_res or 0
@@ -157,12 +159,16 @@ def build_config(opts, num_gpus):
     for opt, key in D_COND.items(): # else the class defaults (8 layers, lr 0.01, the 4x4 width), as the original
         if opts[opt] is not None:
             d_cond_holder(c.D_kwargs, key)[key] = opts[opt]
+    if opts.time_head: # off: D and the loss exactly as the original's
+        c.D_kwargs.time_head = True
     c.G_opt_kwargs = dnnlib.EasyDict(class_name='torch.optim.Adam', lr=opts.glr, betas=[0, 0.99], eps=1e-8)
     c.cond_decay = opts.cond_decay
     c.D_opt_kwargs = dnnlib.EasyDict(class_name='torch.optim.Adam', lr=opts.dlr, betas=[0, 0.99], eps=1e-8)
     c.loss_kwargs = dnnlib.EasyDict(class_name='training.loss.StyleGAN2Loss',
         r1_gamma=(opts.gamma if opts.gamma is not None else (res / 256) ** 2), style_mixing_prob=0.9, pl_weight=2,
         pl_no_weight_grad=True, bf16=opts.bf16, compile=opts.compile)
+    if opts.time_head:
+        c.loss_kwargs.time_weight = opts.time_head
     c.G_reg_interval = 4
     c.D_reg_interval = 16
     c.ema_kimg = c.batch_size * 10 / 32
@@ -205,6 +211,8 @@ def build_config(opts, num_gpus):
         desc += f'-n_{noise_label}'
     if cond_args.cycle_min_res:
         desc += f'-cyc{cond_args.cycle_min_res}'
+    if opts.time_head:
+        desc += f'-th{opts.time_head:g}'
     if opts.desc is not None:
         desc += f'-{opts.desc}'
     if not re.fullmatch(r'[\w.,+=@-]+', desc):
@@ -254,6 +262,10 @@ def apply_resume(c, opts, desc):
         for opt, key in D_COND.items():
             if opts[opt] is None and d_cond_holder(saved_d, key).get(key) is not None:
                 d_cond_holder(c.D_kwargs, key)[key] = d_cond_holder(saved_d, key)[key]
+        saved_weight = saved.get('options', {}).get('loss_kwargs', {}).get('time_weight')
+        if opts.time_head is None and saved_weight: # and D's time head, which its state has
+            c.D_kwargs.time_head = True
+            c.loss_kwargs.time_weight = saved_weight
         return target['run_dir']
     c.resume_pkl = target['path'] # read and checked by pickle_architecture
     c.ada_kimg = opts.ada_kimg or 100 # ADA adapts faster to the new data
@@ -372,6 +384,7 @@ def stop_status(signum):
 @click.option('--d-map-lr',     help='Learning-rate factor of D\'s conditioning mapping  [default: 0.01, or a resumed run\'s]', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True))
 @click.option('--d-cmap',       help='Width of D\'s conditioning projection  [default: the 4x4 block\'s channels, or a resumed run\'s]', metavar='INT', type=click.IntRange(min=1))
 @click.option('--cond-decay',   help='Decoupled weight decay of the time modulation\'s weights (per step: lr*FLOAT)', metavar='FLOAT', type=click.FloatRange(min=0), default=0, show_default=True)
+@click.option('--time-head',    help='Weight of D\'s time head: D learns to read the times of real images, G is penalised by the error of its images\' reading  [default: 0 = off, or a resumed run\'s]', metavar='FLOAT', type=click.FloatRange(min=0))
 @click.option('--trend_lr', '--trend-lr', 'trend_lr', help=f'The trend feature is 0.01*FLOAT*t; 1 = the original\'s  [default: {TREND_LR:g}, or a resumed run\'s]', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True))
 # Training.
 @click.option('--mirror',       help='Enable dataset x-flips', metavar='BOOL', type=bool, default=False, show_default=True)

@@ -32,17 +32,18 @@ def _deterministic_cudnn():
     (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic, torch.backends.cudnn.allow_tf32,
         torch.backends.cuda.matmul.allow_tf32) = saved
 
-def _train(graphs, aug_p, cond_decay=0):
+def _train(graphs, aug_p, **options):
     """(per-step mean of each loss, final G and D parameters, the graphs) of STEPS steps at 64^2 from seed 0."""
-    return same_results.train(64, STEPS, graphs=graphs, aug_p=aug_p, cond_decay=cond_decay)
+    return same_results.train(64, STEPS, graphs=graphs, aug_p=aug_p, **options)
 
-@pytest.mark.parametrize('cond_decay', [0, 0.5])
-def test_graphed_steps_train_the_same_model(cond_decay):
+@pytest.mark.parametrize('options', [{}, dict(cond_decay=0.5), dict(time_weight=1)])
+def test_graphed_steps_train_the_same_model(options):
     """Without augmentation both runs launch the same kernels on the same random numbers: losses agree within 1e-3
     (relative) at every one of the 48 steps, parameters within 1e-3 of their own scale at the end. With --cond-decay
-    the decay is part of the graphs (without it, the time weights would end about 5% apart)."""
-    eager_losses, eager_params, _ = _train(False, aug_p=0, cond_decay=cond_decay)
-    graph_losses, graph_params, runner = _train(True, aug_p=0, cond_decay=cond_decay)
+    the decay is part of the graphs (without it, the time weights would end about 5% apart); with --time-head, D's
+    time head and its losses."""
+    eager_losses, eager_params, _ = _train(False, aug_p=0, **options)
+    graph_losses, graph_params, runner = _train(True, aug_p=0, **options)
     assert sorted(runner.graphs) == ['Dmain', 'Dreg', 'Gmain', 'Greg']
     for name in LOSSES:
         np.testing.assert_allclose(graph_losses[name], eager_losses[name], rtol=1e-3, atol=1e-5, err_msg=name)

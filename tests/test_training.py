@@ -210,6 +210,73 @@ def test_cond_decay_shrinks_only_the_time_weights_of_G(tmp_path, dataset_zip, on
         else:
             assert torch.equal(after, before), name
 
+def test_time_head_learns_from_reals_and_steers_G(one_thread):
+    """D's time head (--time-head): its targets are t for the trend and cos/sin per cycle; in D's phases it learns from
+    the reals only (the fakes' pass leaves it untouched), and in G's main phase its reading adds a gradient to G."""
+    from training.loss import StyleGAN2Loss
+    from training.networks_stylegan2 import Discriminator, Generator
+    cond_args = dict(type='fourier', f_manual=timeline.cycle_frequencies(NUM_DAYS), t_delta=1 / 24)
+    nets = dict(c_dim=1, img_resolution=32, img_channels=3, cond_args=cond_args, channel_base=256, channel_max=32)
+    torch.manual_seed(0)
+    G = Generator(z_dim=32, w_dim=32, mapping_kwargs=dict(num_layers=2), **nets)
+    D = Discriminator(time_head=True, **nets)
+    freqs = G.cond_xform.frequencies # [trend, year, day]
+    t = torch.tensor([[0.0], [0.25], [0.6]])
+    angles = [t[:, 0] * (2 * math.pi * f) for f in freqs[1:]]
+    expected = torch.stack([t[:, 0], angles[0].cos(), angles[0].sin(), angles[1].cos(), angles[1].sin()], -1)
+    assert torch.allclose(D.cond_xform.targets(t), expected, atol=1e-6)
+    img = torch.rand([3, 3, 32, 32]) * 2 - 1
+    logits, times = D(img, t, return_time=True)
+    assert logits.shape == (3, 1) and times.shape == (3, 5) and torch.equal(D(img, t), logits)
+    with pytest.raises(ValueError, match='no time head'):
+        Discriminator(**nets)(img, t, return_time=True)
+    with pytest.raises(ValueError, match='reads Fourier time features'):
+        Discriminator(time_head=True, **dict(nets, cond_args=dict(cond_args, type='concat')))
+
+    real_img, z, c = torch.rand([4, 3, 32, 32]) * 2 - 1, torch.randn([4, 32]), torch.rand([4, 1])
+    head = D.b4.time_out.weight
+    def grads(module, fn):
+        module.requires_grad_(True).zero_grad(set_to_none=True)
+        torch.manual_seed(1)
+        fn()
+        grads = {name: p.grad.clone() for name, p in module.named_parameters() if p.grad is not None}
+        module.requires_grad_(False)
+        return grads
+    loss = StyleGAN2Loss(torch.device('cpu'), G, D, r1_gamma=1, time_weight=2)
+    assert 'b4.time_out.weight' not in grads(D, lambda: loss._D_fake(z, c, gain=1, fast=False))
+    from_reals = grads(D, lambda: loss._D_real('Dmain', real_img, c, 1, torch.zeros([4, 1])))
+    assert from_reals['b4.time_out.weight'].abs().sum() > 0
+    assert 'b4.time_out.weight' not in grads(D, lambda: loss._D_real('Dreg', real_img, c, 1, None)) # R1 only
+    with_head = grads(G, lambda: loss._G_main(z, c, gain=1, fast=False))
+    without = grads(G, lambda: StyleGAN2Loss(torch.device('cpu'), G, D, r1_gamma=1)._G_main(z, c, gain=1, fast=False))
+    assert with_head.keys() == without.keys()
+    assert any(not torch.allclose(with_head[name], without[name]) for name in with_head)
+    assert head.grad is None
+
+def test_time_head_option_trains_and_resumes(tmp_path, dataset_zip):
+    """--time-head=W builds D with its time head, sets the loss weight and names the run dir; a tiny run reports the
+    head's errors on reals and fakes, its snapshot's D reads times, and a run resumed from its run dir keeps the head."""
+    outdir = tmp_path / 'runs'
+    default = dry_run_options(outdir, dataset_zip)
+    assert 'time_head' not in default['D_kwargs'] and 'time_weight' not in default['loss_kwargs']
+    options = dry_run_options(outdir, dataset_zip, ['--time-head=0.5'])
+    assert options['D_kwargs']['time_head'] is True and options['loss_kwargs']['time_weight'] == 0.5
+    assert options['run_dir'].endswith('-th0.5')
+    result = CliRunner().invoke(train.main, ['--outdir', str(outdir), '--data', dataset_zip, '--kimg=0.008', '--time-head=0.5'] + TINY)
+    assert result.exit_code == 0, result.output
+    run_dir = run_dirs(outdir)[-1]
+    stats = read_stats(run_dir)
+    for name in ['Loss/time/real', 'Loss/time/fake']:
+        assert math.isfinite(stats[-1][name]['mean']), name
+    kept = dry_run_options(outdir, dataset_zip, ['--resume', run_dir])
+    assert kept['D_kwargs']['time_head'] is True and kept['loss_kwargs']['time_weight'] == 0.5
+
+    from torch_utils import safe_pickle
+    data = safe_pickle.load_network_pkl(sorted(glob.glob(os.path.join(run_dir, 'network-snapshot-*.pkl')))[-1])
+    c = torch.tensor([[0.1], [0.9]])
+    _, times = data.D(data.G_ema(torch.randn([2, data.G_ema.z_dim]), c), c, return_time=True)
+    assert times.shape == (2, 5)
+
 #----------------------------------------------------------------------------
 # The loop in-process: metric hook (metrics imported lazily), best metrics in the state, abort_fn, progress_fn.
 
@@ -451,6 +518,8 @@ def test_clear_errors(tmp_path, dataset_zip, monkeypatch):
         (['--data', dataset_zip, '--batch=4', '--cycle-res=12'], 'power of two from 4 to the resolution (32), not 12'),
         (['--data', dataset_zip, '--batch=4', '--cycle-res=64'], 'power of two from 4 to the resolution (32), not 64'),
         (['--data', dataset_zip, '--batch=4', '--cond=none', '--cycle-res=8'], 'only --cond=fourier does'),
+        (['--data', dataset_zip, '--batch=4', '--cond=concat', '--time-head=1'], 'reads Fourier time features'),
+        (['--data', dataset_zip, '--batch=4', '--time-head=-1'], "Invalid value for '--time-head'"),
     ]
     for args, message in cases:
         result = CliRunner().invoke(train.main, base + args)

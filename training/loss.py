@@ -1,5 +1,5 @@
 """StyleGAN2 loss for the time-conditioned GAN: non-saturating logistic loss, R1 on reals, path-length regulariser,
-style mixing that never mixes the time features, bf16 autocast and compiled forwards."""
+style mixing that never mixes the time features, D's time head, bf16 autocast and compiled forwards."""
 
 import contextlib
 import dataclasses
@@ -19,6 +19,10 @@ class StyleGAN2Loss:
     G and D are the training modules. `compile=True` runs the first-order passes (Gmain, Dmain) through
     torch.compile'd forwards; the regularisers need double backward, which compiled graphs do not support, so they
     always run eagerly. `bf16=True` runs G and D under bf16 autocast (the penalties are computed in fp32).
+
+    `time_weight > 0` (D built with time_head): D's time head learns to read the times of real images, and G is
+    penalised by the squared error of what it reads from G's images, so that every latent draws the hour, the date
+    and the trend it was asked for. The head never learns from fakes, which G could otherwise teach to agree.
     """
     device: torch.device
     G: torch.nn.Module
@@ -33,6 +37,7 @@ class StyleGAN2Loss:
     bf16: bool = False
     compile: bool = False
     sync_free: bool = False
+    time_weight: float = 0
 
     def __post_init__(self):
         self.pl_mean = torch.zeros([], device=self.device) # running mean of path lengths; part of the training state
@@ -59,12 +64,21 @@ class StyleGAN2Loss:
         img = synthesis(ws, cs, update_emas=update_emas)
         return img, ws
 
-    def run_D(self, img, c, update_emas=False, fast=False):
-        """D logits of images, augmented first (the time label is never augmented)."""
+    def run_D(self, img, c, update_emas=False, fast=False, read_time=False):
+        """(D logits, D's reading of the times or None) of images, augmented first (the time label is never
+        augmented); the reading only with read_time."""
         if self.augment_pipe is not None:
             img = self.augment_pipe(img, fixed_padding=self.sync_free)
         D = self.fast_D if fast else self.D
-        return D(img, c, update_emas=update_emas)
+        if not read_time:
+            return D(img, c, update_emas=update_emas), None
+        return D(img, c, update_emas=update_emas, return_time=True)
+
+    def time_loss(self, times, c, name):
+        """time_weight x the squared error of D's reading of the times c, per image [B,1]; reported as Loss/time/NAME."""
+        error = (times.float() - self.D.cond_xform.targets(c)).square().sum(dim=1, keepdim=True)
+        training_stats.report(f'Loss/time/{name}', error)
+        return error * self.time_weight
 
     def accumulate_gradients(self, phase, real_img, real_c, gen_z, gen_c, gain):
         if phase not in ('Gmain', 'Greg', 'Gboth', 'Dmain', 'Dreg', 'Dboth'):
@@ -91,11 +105,14 @@ class StyleGAN2Loss:
         """Non-saturating generator loss softplus(-D(G(z, c), c))."""
         with torch.autograd.profiler.record_function('Gmain_forward'), self.autocast():
             gen_img, _ = self.run_G(gen_z, gen_c, fast=fast)
-            gen_logits = self.run_D(gen_img, gen_c, fast=fast).float()
+            gen_logits, gen_times = self.run_D(gen_img, gen_c, fast=fast, read_time=self.time_weight > 0)
+        gen_logits = gen_logits.float()
         training_stats.report('Loss/scores/fake', gen_logits)
         training_stats.report('Loss/signs/fake', gen_logits.sign())
         loss = torch.nn.functional.softplus(-gen_logits)
         training_stats.report('Loss/G/loss', loss)
+        if gen_times is not None:
+            loss = loss + self.time_loss(gen_times, gen_c, 'fake')
         with torch.autograd.profiler.record_function('Gmain_backward'):
             loss.mean().mul(gain).backward()
 
@@ -124,7 +141,7 @@ class StyleGAN2Loss:
         with torch.autograd.profiler.record_function('Dgen_forward'), self.autocast():
             with torch.no_grad():
                 gen_img, _ = self.run_G(gen_z, gen_c, update_emas=True, fast=fast)
-            gen_logits = self.run_D(gen_img, gen_c, update_emas=True, fast=fast).float()
+            gen_logits = self.run_D(gen_img, gen_c, update_emas=True, fast=fast)[0].float()
         training_stats.report('Loss/scores/fake', gen_logits)
         training_stats.report('Loss/signs/fake', gen_logits.sign())
         loss = torch.nn.functional.softplus(gen_logits)
@@ -137,8 +154,10 @@ class StyleGAN2Loss:
         name = {'Dmain': 'Dreal', 'Dreg': 'Dr1', 'Dboth': 'Dreal_Dr1'}[phase]
         with torch.autograd.profiler.record_function(name + '_forward'):
             real_img_tmp = real_img.detach().requires_grad_(phase in ('Dreg', 'Dboth'))
+            read_time = self.time_weight > 0 and phase in ('Dmain', 'Dboth')
             with self.autocast():
-                real_logits = self.run_D(real_img_tmp, real_c, fast=(phase == 'Dmain')).float()
+                real_logits, real_times = self.run_D(real_img_tmp, real_c, fast=(phase == 'Dmain'), read_time=read_time)
+            real_logits = real_logits.float()
             training_stats.report('Loss/scores/real', real_logits)
             training_stats.report('Loss/signs/real', real_logits.sign())
 
@@ -147,6 +166,8 @@ class StyleGAN2Loss:
                 loss_real = torch.nn.functional.softplus(-real_logits)
                 training_stats.report('Loss/D/loss', loss_fake + loss_real)
                 loss = loss + loss_real
+                if real_times is not None:
+                    loss = loss + self.time_loss(real_times, real_c, 'real')
             if phase in ('Dreg', 'Dboth'):
                 with torch.autograd.profiler.record_function('r1_grads'), conv2d_gradfix.no_weight_gradients():
                     r1_grads = torch.autograd.grad(outputs=[real_logits.sum()], inputs=[real_img_tmp], create_graph=True, only_inputs=True)[0]

@@ -158,6 +158,21 @@ class ConditioningTransform(torch.nn.Module):
             x = x.unsqueeze(1).repeat(1, self.num_ws, 1)
         return x
 
+    @property
+    def num_targets(self):
+        """Width of targets(): one value for the trend slot, cos and sin for each cycle."""
+        return sum(1 if freq == TREND else 2 for freq in self.frequencies)
+
+    def targets(self, c):
+        """What D's time head reads from an image of times c, without noise: t for the trend slot (not scaled by
+        lin_lr, so that every target spans about [-1, 1]), cos and sin of each cycle's phase. [B, num_targets]."""
+        c = self._check_times(c)
+        feats = []
+        for k, freq in enumerate(self.frequencies):
+            t = self._slot(c, k)
+            feats += [t] if freq == TREND else self._cycle(t, freq)
+        return torch.stack(feats, dim=-1)
+
     def _check_times(self, c):
         if not isinstance(c, torch.Tensor):
             raise TypeError(f'Times c must be a tensor, got {type(c).__name__}')
@@ -189,9 +204,13 @@ class ConditioningTransform(torch.nn.Module):
             if freq == TREND: # Constant "DC" feature plus a slowly learned linear trend.
                 feats += [torch.ones_like(t), t * self.cond_args.lin_lr]
             else:
-                angle = t * (2 * math.pi * freq)
-                feats += [angle.cos(), angle.sin()]
+                feats += self._cycle(t, freq)
         return torch.stack(feats, dim=-1)
+
+    @staticmethod
+    def _cycle(t, freq):
+        angle = t * (2 * math.pi * freq)
+        return [angle.cos(), angle.sin()]
 
 #----------------------------------------------------------------------------
 # Layers with equalised learning rate.
@@ -698,10 +717,11 @@ class MinibatchStdLayer(torch.nn.Module):
 
 @persistence.persistent_class
 class DiscriminatorEpilogue(torch.nn.Module):
-    """4x4 head: minibatch-stddev, conv, fc, out; with cmap, the logit is the projection <out, cmap>/sqrt(cmap_dim)."""
+    """4x4 head: minibatch-stddev, conv, fc, out; with cmap, the logit is the projection <out, cmap>/sqrt(cmap_dim).
+    time_dims > 0 adds the time head: a linear read-out of the fc features, D's estimate of the image's times."""
 
     def __init__(self, in_channels, cmap_dim, resolution, mbstd_group_size=4, mbstd_num_channels=1,
-                 activation='lrelu', conv_clamp=None):
+                 activation='lrelu', conv_clamp=None, time_dims=0):
         super().__init__()
         self.in_channels = in_channels
         self.cmap_dim = cmap_dim
@@ -711,29 +731,34 @@ class DiscriminatorEpilogue(torch.nn.Module):
             conv_clamp=conv_clamp)
         self.fc = FullyConnectedLayer(in_channels * resolution ** 2, in_channels, activation=activation)
         self.out = FullyConnectedLayer(in_channels, 1 if cmap_dim == 0 else cmap_dim)
+        self.time_out = FullyConnectedLayer(in_channels, time_dims) if time_dims else None
 
     def forward(self, x, cmap):
+        """(logits [B,1], time estimate [B,time_dims] or None)."""
         misc.assert_shape(x, [None, self.in_channels, self.resolution, self.resolution])
         x = x.to(dtype=torch.float32, memory_format=torch.contiguous_format)
         if self.mbstd is not None:
             x = self.mbstd(x)
         x = self.conv(x)
         x = self.fc(x.flatten(1))
+        times = self.time_out(x) if self.time_out is not None else None
         x = self.out(x)
         if cmap is not None:
             x = (x * cmap).sum(dim=1, keepdim=True) * (1 / math.sqrt(self.cmap_dim))
-        return x
+        return x, times
 
     def extra_repr(self):
         return f'resolution={self.resolution}, cmap_dim={self.cmap_dim}'
 
 @persistence.persistent_class
 class Discriminator(torch.nn.Module):
-    """D(img, c) -> logits [B,1]. c: times [B,1] or [B,F]; conditioning projects onto a mapping of the features."""
+    """D(img, c) -> logits [B,1]. c: times [B,1] or [B,F]; conditioning projects onto a mapping of the features.
+    time_head=True adds a read-out of the image's times (cond_xform.targets), which D(..., return_time=True) returns
+    too (train.py --time-head; needs Fourier features)."""
 
     def __init__(self, c_dim, img_resolution, img_channels, cond_args, channel_base=32768, channel_max=512,
                  num_fp16_res=4, conv_clamp=256, cmap_dim=None, block_kwargs={}, mapping_kwargs={},
-                 epilogue_kwargs={}, **legacy_kwargs):
+                 epilogue_kwargs={}, time_head=False, **legacy_kwargs):
         super().__init__()
         unknown = _drop_legacy_kwargs('Discriminator', legacy_kwargs, dict(architecture='resnet'))
         if unknown:
@@ -757,12 +782,15 @@ class Discriminator(torch.nn.Module):
         if dims > 0:
             self.mapping = MappingNetwork(z_dim=0, c_dim=dims, w_dim=cmap_dim, num_ws=None, w_avg_beta=None,
                 **mapping_kwargs)
-        self.b4 = DiscriminatorEpilogue(channels[4], cmap_dim=cmap_dim, resolution=4, conv_clamp=conv_clamp,
-            **epilogue_kwargs)
         self.cond_xform = ConditioningTransform(self.cond_args, add_noise=True)
+        if time_head and self.cond_args.type not in ('fourier', 'f_concat'):
+            raise ValueError(f'D\'s time head reads Fourier time features; the conditioning is {self.cond_args.type!r}')
+        self.b4 = DiscriminatorEpilogue(channels[4], cmap_dim=cmap_dim, resolution=4, conv_clamp=conv_clamp,
+            time_dims=self.cond_xform.num_targets if time_head else 0, **epilogue_kwargs)
 
-    def forward(self, img, c, update_emas=False, force_fp32=False):
-        """update_emas is accepted for a uniform call signature; D keeps no running averages."""
+    def forward(self, img, c, update_emas=False, force_fp32=False, return_time=False):
+        """Logits, or (logits, time estimate) with return_time. update_emas is accepted for a uniform call signature;
+        D keeps no running averages."""
         del update_emas
         x = img
         for res in self.block_resolutions:
@@ -770,7 +798,12 @@ class Discriminator(torch.nn.Module):
         cmap = None
         if self.cond_args.dims > 0:
             cmap = self.mapping(None, self.cond_xform(c, broadcast=False))
-        return self.b4(x, cmap)
+        logits, times = self.b4(x, cmap)
+        if return_time:
+            if times is None:
+                raise ValueError('This discriminator has no time head (time_head=False)')
+            return logits, times
+        return logits
 
     def extra_repr(self):
         return f'c_dim={self.c_dim}, img_resolution={self.img_resolution}, img_channels={self.img_channels}'
