@@ -36,7 +36,7 @@ def _train(graphs, aug_p, **options):
     """(per-step mean of each loss, final G and D parameters, the graphs) of STEPS steps at 64^2 from seed 0."""
     return same_results.train(64, STEPS, graphs=graphs, aug_p=aug_p, **options)
 
-@pytest.mark.parametrize('options', [{}, dict(cond_decay=0.5), dict(time_weight=1)])
+@pytest.mark.parametrize('options', [{}, dict(cond_decay=0.5), dict(time_weight=1)], ids=['plain', 'cond_decay', 'time_head'])
 def test_graphed_steps_train_the_same_model(options):
     """Without augmentation both runs launch the same kernels on the same random numbers: losses agree within 1e-3
     (relative) at every one of the 48 steps, parameters within 1e-3 of their own scale at the end. With --cond-decay
