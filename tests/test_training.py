@@ -239,9 +239,9 @@ def test_time_head_learns_from_reals_and_steers_G(one_thread):
         module.requires_grad_(True).zero_grad(set_to_none=True)
         torch.manual_seed(1)
         fn()
-        grads = {name: p.grad.clone() for name, p in module.named_parameters() if p.grad is not None}
+        found = {name: p.grad.clone() for name, p in module.named_parameters() if p.grad is not None}
         module.requires_grad_(False)
-        return grads
+        return found
     loss = StyleGAN2Loss(torch.device('cpu'), G, D, r1_gamma=1, time_weight=2)
     assert 'b4.time_out.weight' not in grads(D, lambda: loss._D_fake(z, c, gain=1, fast=False))
     from_reals = grads(D, lambda: loss._D_real('Dmain', real_img, c, 1, torch.zeros([4, 1])))
@@ -251,7 +251,7 @@ def test_time_head_learns_from_reals_and_steers_G(one_thread):
     without = grads(G, lambda: StyleGAN2Loss(torch.device('cpu'), G, D, r1_gamma=1)._G_main(z, c, gain=1, fast=False))
     assert with_head.keys() == without.keys()
     assert any(not torch.allclose(with_head[name], without[name]) for name in with_head)
-    assert head.grad is None
+    assert head.grad is None # D, frozen in G's phases, learns nothing there
 
 def test_time_head_option_trains_and_resumes(tmp_path, dataset_zip):
     """--time-head=W builds D with its time head, sets the loss weight and names the run dir; a tiny run reports the
