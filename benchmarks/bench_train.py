@@ -55,7 +55,8 @@ NET = dnnlib.EasyDict( # what build() makes: the networks, their precision and t
     res=128, cbase=16384, cmax=256, batch_gpu=32,
     fp32=False, bf16=False, fp16_res=4, channels_last=True, # fp32: no float16 blocks; bf16: autocast instead of them
     compile=False, graphs=True, aug_p=0, cond_decay=0,      # aug_p: ADA at this fixed probability (0 = off)
-    time_weight=0)                                          # > 0: D's time head with this weight (train.py --time-head)
+    time_weight=0,                                          # > 0: D's time head with this weight (train.py --time-head)
+    fuse_small=True)                                        # with graphs, bias_act's kernel at every size (as train.py)
 
 def net_options(**kwargs):
     """NET with the given values replaced (only its own keys)."""
@@ -95,7 +96,7 @@ def build(net, device):
 def run(net, batch, seconds, warmup, tf32, flops, profile, device):
     """EasyDict(sec_per_kimg, peak GiB, busy fraction or None, TFLOP per image or None) of the options `net` at this
     batch; profile=N > 0 also prints where N steps' time goes."""
-    training_step.setup_backends(cudnn_benchmark=True, allow_tf32=tf32)
+    training_step.setup_backends(cudnn_benchmark=True, allow_tf32=tf32, graphs=net.graphs and net.fuse_small)
     flop_per_img = count_flops(net, batch, device) if flops else None
     torch.manual_seed(0)
     G, G_ema, loss, phases = build(net, device)
@@ -255,6 +256,7 @@ def time_train_py(zip_path, cbase, cmax, kimg, graphs, extra):
 @click.option('--compile', help='torch.compile the main-phase forwards (no graphs then)', is_flag=True)
 @click.option('--tf32', help='Allow TF32', is_flag=True)
 @click.option('--graphs/--no-graphs', help='CUDA graphs of the phases (train.py default)', default=True, show_default=True)
+@click.option('--fuse-small/--no-fuse-small', help='With graphs, bias_act\'s fused kernel at every size (train.py\'s); off: from 64 MiB, as in eager steps', default=True, show_default=True)
 @click.option('--aug-p', help='ADA (bgc) at this fixed probability; 0 = off', type=click.FloatRange(min=0, max=1), default=0, show_default=True)
 @click.option('--flops', help='Also count the FLOPs (16 extra eager steps) for TFLOP/s', is_flag=True)
 @click.option('--profile', help='Also profile N steps (to stderr); 16 = one regularisation cycle, fewer leave out Dreg', metavar='N', type=click.IntRange(min=1), is_flag=False, flag_value=16)
@@ -262,7 +264,7 @@ def time_train_py(zip_path, cbase, cmax, kimg, graphs, extra):
 @click.option('--kimg-real', help='kimg that train.py runs with --real-data (ten ticks)', type=click.FloatRange(min=0, min_open=True), default=20, show_default=True)
 @click.argument('train_args', nargs=-1, type=click.UNPROCESSED)
 def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, fp16_res, channels_last, compile, tf32, graphs,
-        aug_p, flops, profile, real_data, kimg_real, train_args):
+        fuse_small, aug_p, flops, profile, real_data, kimg_real, train_args):
     """Print a markdown table of s/kimg, peak memory, busy fraction and TFLOP/s per resolution. TRAIN_ARGS (after
     --) go to train.py with --real-data."""
     device = torch.device('cuda') if torch.cuda.is_available() else torch.device('cpu')
@@ -275,7 +277,7 @@ def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16
         return
     graphs = graphs and step_graphs.usable(device, compile=compile)
     flags = [name for name, on in [('fp32', fp32), ('bf16', bf16), ('channels-last', channels_last), ('compile', compile),
-        ('tf32', tf32), ('CUDA graphs', graphs)] if on]
+        ('tf32', tf32), ('CUDA graphs', graphs), ('bias_act fused at every size', graphs and fuse_small)] if on]
     flags += [f'fp16 in {fp16_res} resolutions'] if fp16_res != 4 and not (fp32 or bf16) else []
     flags += [f'ADA p={aug_p:g}'] if aug_p > 0 else []
     print(f'Device: {torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"}, torch {torch.__version__}, '
@@ -289,7 +291,7 @@ def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16
         if batch % bgpu != 0:
             raise click.BadParameter(f'batch {batch} is not a multiple of batch_gpu {bgpu}', param_hint='--batch-gpu')
         net = net_options(res=res, cbase=base, cmax=top, batch_gpu=bgpu, fp32=fp32, bf16=bf16, fp16_res=fp16_res,
-            channels_last=channels_last, compile=compile, graphs=graphs, aug_p=aug_p)
+            channels_last=channels_last, compile=compile, graphs=graphs, aug_p=aug_p, fuse_small=fuse_small)
         r = run(net, batch, seconds, warmup, tf32, flops, profile, device)
         orig = ORIGINAL_SEC_PER_KIMG.get(res) if (base, top) == ORIGINAL_CHANNELS.get(res, (32768, 512)) else None
         ref = f'{orig:.1f} | {orig / r.sec_per_kimg:.2f}x' if orig else '- | -'

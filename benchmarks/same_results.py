@@ -47,7 +47,7 @@ def train(res=64, steps=48, graphs=True, aug_p=0, cond_decay=0, deterministic=Tr
     1 + perturb * N(0, 1), from a generator of its own."""
     device = device or torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     usable = step_graphs.usable(device)
-    training_step.setup_backends(cudnn_benchmark=not deterministic, deterministic=False)
+    training_step.setup_backends(cudnn_benchmark=not deterministic, deterministic=False, graphs=usable) # eager too: the same kernels
     torch.backends.cudnn.deterministic = deterministic # only cuDNN's choice: grid_sample (ADA) has no deterministic kernel
     torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32_matmul, tf32_conv
     torch.manual_seed(0)

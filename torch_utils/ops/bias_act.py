@@ -66,11 +66,14 @@ def bias_act(x, b=None, dim=1, act='linear', alpha=None, gain=None, clamp=None, 
         ref=lambda: _bias_act_ref(x, b, dim, act, alpha, gain, clamp),
         probe=_probe, probe_key=(x.device, x.dtype, act), min_bytes=FAST_MIN_BYTES)
 
-# Smallest x (in bytes) for which the Triton kernel is used. A Triton launch costs more CPU time than the reference's
-# few PyTorch launches: in one H100 measurement (PyTorch 2.11, Triton 3.6) the kernel lost at 16x512x32x32 (forward)
-# and, forward + backward in fp16, at 16x512x64x64, and won 3-5x at 16x256x128x128 and above. Set to 0 to always use
-# the kernel (e.g. under CUDA graphs, where launch overhead vanishes); benchmarks/bench_ops.py shows both.
-FAST_MIN_BYTES = 64 << 20
+# Smallest x (in bytes) for which the Triton kernel is used in eager steps. A Triton launch costs more CPU time than
+# the reference's few PyTorch launches: in one H100 measurement (PyTorch 2.11, Triton 3.6) the kernel lost at
+# 16x512x32x32 (forward) and, forward + backward in fp16, at 16x512x64x64, and won 3-5x at 16x256x128x128 and above;
+# benchmarks/bench_ops.py shows both. A step replayed as a CUDA graph pays no launch cost, so there the one kernel
+# replaces the reference's three or four at every size: training_step.setup_backends(graphs=True) sets FAST_MIN_BYTES
+# to 0 (docs/PERFORMANCE.md).
+EAGER_MIN_BYTES = 64 << 20
+FAST_MIN_BYTES = EAGER_MIN_BYTES
 
 #----------------------------------------------------------------------------
 
