@@ -104,7 +104,8 @@ def _setup_process(c, env):
         raise ValueError(f'batch_size {c.batch_size} must be a multiple of batch_gpu {c.batch_gpu} x {env.world_size} processes')
     np.random.seed(c.random_seed)
     torch.manual_seed(c.random_seed) # the initial weights (every rank then takes rank 0's)
-    training_step.setup_backends(c.cudnn_benchmark, c.allow_tf32, c.deterministic, graphs=c.cuda_graphs)
+    training_step.setup_backends(c.cudnn_benchmark, c.allow_tf32, c.deterministic,
+        graphs=c.cuda_graphs and step_graphs.usable(env.device, env.world_size))
     training_stats.init_multiprocessing(rank=env.rank, sync_device=env.device if env.world_size > 1 else None)
     if env.device.type == 'cpu' and env.world_size > 1: # several processes share this machine's cores
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get('LOCAL_WORLD_SIZE', env.world_size))))
