@@ -102,7 +102,7 @@ class StyleGAN2Loss:
     # One method per loss term; each reports its statistics and runs its own backward pass.
 
     def _G_main(self, gen_z, gen_c, gain, fast):
-        """Non-saturating generator loss softplus(-D(G(z, c), c))."""
+        """Non-saturating generator loss softplus(-D(G(z, c), c)), plus the time head's error on G's images."""
         with torch.autograd.profiler.record_function('Gmain_forward'), self.autocast():
             gen_img, _ = self.run_G(gen_z, gen_c, fast=fast)
             gen_logits, gen_times = self.run_D(gen_img, gen_c, fast=fast, read_time=self.time_weight > 0)
@@ -150,7 +150,8 @@ class StyleGAN2Loss:
         return loss.detach()
 
     def _D_real(self, phase, real_img, real_c, gain, loss_fake):
-        """softplus(-D(x, c)) on reals (main phases) and R1 = gamma/2 |dD/dx|^2 through the augment pipe (reg phases)."""
+        """softplus(-D(x, c)) on reals and the time head's error (main phases), and R1 = gamma/2 |dD/dx|^2 through the
+        augment pipe (reg phases)."""
         name = {'Dmain': 'Dreal', 'Dreg': 'Dr1', 'Dboth': 'Dreal_Dr1'}[phase]
         with torch.autograd.profiler.record_function(name + '_forward'):
             real_img_tmp = real_img.detach().requires_grad_(phase in ('Dreg', 'Dboth'))
