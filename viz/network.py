@@ -126,14 +126,14 @@ def load_network(path, device, ref=None):
     """Network of a pickle through the safe loader; NetworkError with the reason for anything else."""
     try:
         data = safe_pickle.load_network_pkl(path, device=device)
+        G = safe_pickle.generator_of(data, source=path)
     except (OSError, EOFError) as e:
         raise NetworkError(f'{path}: cannot read the network pickle: {e}') from None
-    except UserError as e: # not a pickle, or a refused one: the message names the file
+    except UserError as e: # not a pickle, a refused one, or none under G_ema or G: the message names the file
         raise NetworkError(str(e)) from None
     except Exception as e: # pylint: disable=broad-except # unpickling raises anything from a wrong or refused file
         raise NetworkError(f'{path}: not a usable network pickle ({type(e).__name__}: {e})') from None
-    G = data.get('G_ema', data.get('G'))
-    if G is None or not hasattr(G, 'synthesis'):
+    if not hasattr(G, 'synthesis'):
         raise NetworkError(f'{path}: the pickle holds no generator (keys: {", ".join(map(str, data.keys()))})')
     G = G.eval().requires_grad_(False)
     data_path = (data.get('training_set_kwargs') or {}).get('path') or ''
