@@ -93,6 +93,8 @@ def cond_config(opts, dataset):
     per_slot = opts.cond in ('fourier', 'f_concat')
     if opts.time_head and not per_slot:
         raise click.BadParameter(f'reads Fourier time features, which --cond={opts.cond} does not give', param_hint='--time-head')
+    if opts.time_twin and not opts.time_head:
+        raise click.BadParameter('is the time head\'s twin; give --time-head=W (> 0) too', param_hint='--time-twin')
     if opts.cond_decay and opts.cond != 'fourier':
         raise click.BadParameter(f'decays the time weights of the styles, which only --cond=fourier has (not {opts.cond})', param_hint='--cond-decay')
     cycle_res = opts.cycle_res or 0
@@ -161,6 +163,8 @@ def build_config(opts, num_gpus):
             d_cond_holder(c.D_kwargs, key)[key] = opts[opt]
     if opts.time_head: # off: D and the loss exactly as the original's
         c.D_kwargs.time_head = True
+        if opts.time_twin:
+            c.D_kwargs.time_twin = True
     c.G_opt_kwargs = dnnlib.EasyDict(class_name='torch.optim.Adam', lr=opts.glr, betas=[0, 0.99], eps=1e-8)
     c.cond_decay = opts.cond_decay
     c.D_opt_kwargs = dnnlib.EasyDict(class_name='torch.optim.Adam', lr=opts.dlr, betas=[0, 0.99], eps=1e-8)
@@ -169,6 +173,8 @@ def build_config(opts, num_gpus):
         pl_no_weight_grad=True, bf16=opts.bf16, compile=opts.compile)
     if opts.time_head:
         c.loss_kwargs.time_weight = opts.time_head
+        if opts.time_twin:
+            c.loss_kwargs.time_twin = True
     c.G_reg_interval = 4
     c.D_reg_interval = 16
     c.ema_kimg = c.batch_size * 10 / 32
@@ -212,7 +218,7 @@ def build_config(opts, num_gpus):
     if cond_args.cycle_min_res:
         desc += f'-cyc{cond_args.cycle_min_res}'
     if opts.time_head:
-        desc += f'-th{opts.time_head:g}'
+        desc += f'-th{opts.time_head:g}' + ('twin' if opts.time_twin else '')
     if opts.desc is not None:
         desc += f'-{opts.desc}'
     if not re.fullmatch(r'[\w.,+=@-]+', desc):
@@ -262,10 +268,12 @@ def apply_resume(c, opts, desc):
         for opt, key in D_COND.items():
             if opts[opt] is None and d_cond_holder(saved_d, key).get(key) is not None:
                 d_cond_holder(c.D_kwargs, key)[key] = d_cond_holder(saved_d, key)[key]
-        saved_weight = saved.get('options', {}).get('loss_kwargs', {}).get('time_weight')
-        if opts.time_head is None and saved_weight: # and D's time head, which its state has
+        saved_loss = saved.get('options', {}).get('loss_kwargs', {})
+        if opts.time_head is None and saved_loss.get('time_weight'): # and D's time head (and twin), which its state has
             c.D_kwargs.time_head = True
-            c.loss_kwargs.time_weight = saved_weight
+            c.loss_kwargs.time_weight = saved_loss['time_weight']
+            if saved_loss.get('time_twin'):
+                c.D_kwargs.time_twin = c.loss_kwargs.time_twin = True
         return target['run_dir']
     c.resume_pkl = target['path'] # read and checked by pickle_architecture
     c.ada_kimg = opts.ada_kimg or 100 # ADA adapts faster to the new data
@@ -385,6 +393,7 @@ def stop_status(signum):
 @click.option('--d-cmap',       help='Width of D\'s conditioning projection  [default: the 4x4 block\'s channels, or a resumed run\'s]', metavar='INT', type=click.IntRange(min=1))
 @click.option('--cond-decay',   help='Decoupled weight decay of the time modulation\'s weights (per step: lr*FLOAT)', metavar='FLOAT', type=click.FloatRange(min=0), default=0, show_default=True)
 @click.option('--time-head',    help='Weight of D\'s time head: D learns to read the times of real images, G is penalised by the error of its images\' reading  [default: 0 = off, or a resumed run\'s]', metavar='FLOAT', type=click.FloatRange(min=0))
+@click.option('--time-twin/--no-time-twin', help='With --time-head: a twin head learns the times of G\'s images, and G\'s penalty is the head\'s error minus the twin\'s, so that readable times are not rewarded over the weather\'s variety  [default: off, or a resumed run\'s]', default=None)
 @click.option('--trend_lr', '--trend-lr', 'trend_lr', help=f'The trend feature is 0.01*FLOAT*t; 1 = the original\'s  [default: {TREND_LR:g}, or a resumed run\'s]', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True))
 # Training.
 @click.option('--mirror',       help='Enable dataset x-flips', metavar='BOOL', type=bool, default=False, show_default=True)

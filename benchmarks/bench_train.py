@@ -55,7 +55,8 @@ NET = dnnlib.EasyDict( # what build() makes: the networks, their precision and t
     res=128, cbase=16384, cmax=256, batch_gpu=32,
     fp32=False, bf16=False, fp16_res=4, channels_last=True, # fp32: no float16 blocks; bf16: autocast instead of them
     compile=False, graphs=True, aug_p=0, cond_decay=0,      # aug_p: ADA at this fixed probability (0 = off)
-    time_weight=0,                                          # > 0: D's time head with this weight (train.py --time-head)
+    time_weight=0, time_twin=False,                         # > 0: D's time head with this weight (train.py --time-head),
+                                                            # and its twin (--time-twin)
     fuse_small=True)                                        # with graphs, bias_act's kernel at every size (as train.py)
 
 def net_options(**kwargs):
@@ -80,7 +81,7 @@ def build(net, device):
         **common).train().requires_grad_(False).to(device)
     D = dnnlib.util.construct_class_by_name(class_name='training.networks_stylegan2.Discriminator',
         block_kwargs=dict(fp16_channels_last=channels_last), epilogue_kwargs=dict(mbstd_group_size=min(net.batch_gpu, 4)),
-        time_head=net.time_weight > 0, **common).train().requires_grad_(False).to(device)
+        time_head=net.time_weight > 0, time_twin=net.time_twin, **common).train().requires_grad_(False).to(device)
     G_ema = copy.deepcopy(G).eval()
     augment_pipe = None
     if net.aug_p > 0:
@@ -88,7 +89,7 @@ def build(net, device):
         augment_pipe.p.fill_(net.aug_p)
     loss = dnnlib.util.construct_class_by_name(class_name='training.loss.StyleGAN2Loss', device=device, G=G, D=D, augment_pipe=augment_pipe,
         r1_gamma=(res / 256) ** 2, style_mixing_prob=0.9, pl_weight=2, pl_no_weight_grad=True, bf16=bf16, compile=net.compile,
-        sync_free=net.graphs, time_weight=net.time_weight)
+        sync_free=net.graphs, time_weight=net.time_weight, time_twin=net.time_twin)
     opt_kwargs = dict(class_name='torch.optim.Adam', lr=0.002, betas=[0, 0.99], eps=1e-8)
     phases = training_step.build_phases(G, D, opt_kwargs, opt_kwargs, 4, 16, device, net.cond_decay)
     return G, G_ema, loss, phases

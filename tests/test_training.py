@@ -253,29 +253,72 @@ def test_time_head_learns_from_reals_and_steers_G(one_thread):
     assert any(not torch.allclose(with_head[name], without[name]) for name in with_head)
     assert head.grad is None # D, frozen in G's phases, learns nothing there
 
+def test_time_twin_learns_from_fakes_and_offsets_G(one_thread):
+    """The time head's twin (--time-twin): D reads 2 x 5 times; the head's rows learn from reals only, the twin's from
+    fakes only; G's penalty loses the twin's error, which stops counting beyond a guess's (1 per target)."""
+    from training.loss import StyleGAN2Loss
+    from training.networks_stylegan2 import Discriminator, Generator
+    cond_args = dict(type='fourier', f_manual=timeline.cycle_frequencies(NUM_DAYS), t_delta=1 / 24)
+    nets = dict(c_dim=1, img_resolution=32, img_channels=3, cond_args=cond_args, channel_base=256, channel_max=32)
+    torch.manual_seed(0)
+    G = Generator(z_dim=32, w_dim=32, mapping_kwargs=dict(num_layers=2), **nets)
+    D = Discriminator(time_head=True, time_twin=True, **nets)
+    with pytest.raises(ValueError, match='needs the time head'):
+        Discriminator(time_twin=True, **nets)
+    real_img, z, c = torch.rand([4, 3, 32, 32]) * 2 - 1, torch.randn([4, 32]), torch.rand([4, 1])
+    assert D(real_img, c, return_time=True)[1].shape == (4, 10)
+
+    def grads(module, fn):
+        module.requires_grad_(True).zero_grad(set_to_none=True)
+        torch.manual_seed(1)
+        fn()
+        found = {name: p.grad.clone() for name, p in module.named_parameters() if p.grad is not None}
+        module.requires_grad_(False)
+        return found
+    twin = StyleGAN2Loss(torch.device('cpu'), G, D, r1_gamma=1, time_weight=2, time_twin=True)
+    plain = StyleGAN2Loss(torch.device('cpu'), G, D, r1_gamma=1, time_weight=2) # the same D: the head's columns only
+    from_fakes = grads(D, lambda: twin._D_fake(z, c, gain=1, fast=False))['b4.time_out.weight']
+    from_reals = grads(D, lambda: twin._D_real('Dmain', real_img, c, 1, torch.zeros([4, 1])))['b4.time_out.weight']
+    assert from_fakes[:5].abs().sum() == 0 and from_fakes[5:].abs().sum() > 0
+    assert from_reals[:5].abs().sum() > 0 and from_reals[5:].abs().sum() == 0
+    assert 'b4.time_out.weight' not in grads(D, lambda: plain._D_fake(z, c, gain=1, fast=False))
+
+    with_twin = grads(G, lambda: twin._G_main(z, c, gain=1, fast=False))
+    without = grads(G, lambda: plain._G_main(z, c, gain=1, fast=False))
+    assert any(not torch.allclose(with_twin[name], without[name]) for name in with_twin)
+    with torch.no_grad():
+        D.b4.time_out.bias[5:] += 100 # a twin that reads nothing: its error is far beyond a guess's
+    beyond = grads(G, lambda: twin._G_main(z, c, gain=1, fast=False))
+    assert all(torch.allclose(beyond[name], without[name], rtol=1e-5, atol=1e-7) for name in beyond)
+
 def test_time_head_option_trains_and_resumes(tmp_path, dataset_zip):
-    """--time-head=W builds D with its time head, sets the loss weight and names the run dir; a tiny run reports the
-    head's errors on reals and fakes, its snapshot's D reads times, and a run resumed from its run dir keeps the head."""
+    """--time-head=W builds D with its time head, sets the loss weight and names the run dir (--time-twin: and the
+    twin); a tiny run with the twin reports the head's errors on reals and fakes and the twin's, its snapshot's D reads
+    both, and a run resumed from its run dir keeps head and twin."""
     outdir = tmp_path / 'runs'
     default = dry_run_options(outdir, dataset_zip)
     assert 'time_head' not in default['D_kwargs'] and 'time_weight' not in default['loss_kwargs']
     options = dry_run_options(outdir, dataset_zip, ['--time-head=0.5'])
     assert options['D_kwargs']['time_head'] is True and options['loss_kwargs']['time_weight'] == 0.5
+    assert 'time_twin' not in options['D_kwargs'] and 'time_twin' not in options['loss_kwargs']
     assert options['run_dir'].endswith('-th0.5')
-    result = CliRunner().invoke(train.main, ['--outdir', str(outdir), '--data', dataset_zip, '--kimg=0.008', '--time-head=0.5'] + TINY)
+    result = CliRunner().invoke(train.main, ['--outdir', str(outdir), '--data', dataset_zip, '--kimg=0.008', '--time-head=0.5',
+        '--time-twin'] + TINY)
     assert result.exit_code == 0, result.output
     run_dir = run_dirs(outdir)[-1]
+    assert run_dir.endswith('-th0.5twin')
     stats = read_stats(run_dir)
-    for name in ['Loss/time/real', 'Loss/time/fake']:
+    for name in ['Loss/time/real', 'Loss/time/fake', 'Loss/time/twin']:
         assert math.isfinite(stats[-1][name]['mean']), name
     kept = dry_run_options(outdir, dataset_zip, ['--resume', run_dir])
     assert kept['D_kwargs']['time_head'] is True and kept['loss_kwargs']['time_weight'] == 0.5
+    assert kept['D_kwargs']['time_twin'] is True and kept['loss_kwargs']['time_twin'] is True
 
     from torch_utils import safe_pickle
     data = safe_pickle.load_network_pkl(sorted(glob.glob(os.path.join(run_dir, 'network-snapshot-*.pkl')))[-1])
     c = torch.tensor([[0.1], [0.9]])
     _, times = data.D(data.G_ema(torch.randn([2, data.G_ema.z_dim]), c), c, return_time=True)
-    assert times.shape == (2, 5)
+    assert times.shape == (2, 10)
 
 #----------------------------------------------------------------------------
 # The loop in-process: metric hook (metrics imported lazily), best metrics in the state, abort_fn, progress_fn.
@@ -520,6 +563,7 @@ def test_clear_errors(tmp_path, dataset_zip, monkeypatch):
         (['--data', dataset_zip, '--batch=4', '--cond=none', '--cycle-res=8'], 'only --cond=fourier does'),
         (['--data', dataset_zip, '--batch=4', '--cond=concat', '--time-head=1'], 'reads Fourier time features'),
         (['--data', dataset_zip, '--batch=4', '--time-head=-1'], "Invalid value for '--time-head'"),
+        (['--data', dataset_zip, '--batch=4', '--time-twin'], 'give --time-head=W'),
     ]
     for args, message in cases:
         result = CliRunner().invoke(train.main, base + args)

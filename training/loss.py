@@ -23,6 +23,12 @@ class StyleGAN2Loss:
     `time_weight > 0` (D built with time_head): D's time head learns to read the times of real images, and G is
     penalised by the squared error of what it reads from G's images, so that every latent draws the hour, the date
     and the trend it was asked for. The head never learns from fakes, which G could otherwise teach to agree.
+    Alone, that penalty also rewards G for images whose times are easy to read: the weather that marks a date in
+    the data (snow in winter) becomes the only weather of that date, and z stops choosing it (an auxiliary
+    classifier's known loss of diversity). `time_twin=True` (D built with time_twin) removes that reward, as the
+    twin classifier of TAC-GAN does: a twin head learns the times of G's images, and G's penalty becomes the first
+    head's error minus the twin's, which is about the divergence of G's time-given-image from the data's rather than
+    how readable G's times are. G gains nothing from a twin error beyond that of a guess (1 per target).
     """
     device: torch.device
     G: torch.nn.Module
@@ -38,6 +44,7 @@ class StyleGAN2Loss:
     compile: bool = False
     sync_free: bool = False
     time_weight: float = 0
+    time_twin: bool = False
 
     def __post_init__(self):
         self.pl_mean = torch.zeros([], device=self.device) # running mean of path lengths; part of the training state
@@ -74,10 +81,14 @@ class StyleGAN2Loss:
             return D(img, c, update_emas=update_emas), None
         return D(img, c, update_emas=update_emas, return_time=True)
 
-    def time_loss(self, times, c, name):
-        """time_weight x the squared error of D's reading of the times c, per image [B,1]; reported as Loss/time/NAME."""
-        error = (times.float() - self.D.cond_xform.targets(c)).square().sum(dim=1, keepdim=True)
-        training_stats.report(f'Loss/time/{name}', error)
+    def time_loss(self, times, c, name, twin=False):
+        """time_weight x the squared error of the head's (or the twin's) reading of the times c, per image [B,1];
+        reported as Loss/time/NAME unless NAME is None."""
+        targets = self.D.cond_xform.targets(c)
+        times = times.float()[:, targets.shape[1]:] if twin else times.float()[:, :targets.shape[1]]
+        error = (times - targets).square().sum(dim=1, keepdim=True)
+        if name is not None:
+            training_stats.report(f'Loss/time/{name}', error)
         return error * self.time_weight
 
     def accumulate_gradients(self, phase, real_img, real_c, gen_z, gen_c, gain):
@@ -113,6 +124,9 @@ class StyleGAN2Loss:
         training_stats.report('Loss/G/loss', loss)
         if gen_times is not None:
             loss = loss + self.time_loss(gen_times, gen_c, 'fake')
+            if self.time_twin: # the twin's error is reported by D's phase, which trains it
+                guess = self.D.cond_xform.num_targets * self.time_weight
+                loss = loss - self.time_loss(gen_times, gen_c, None, twin=True).clamp(max=guess)
         with torch.autograd.profiler.record_function('Gmain_backward'):
             loss.mean().mul(gain).backward()
 
@@ -137,16 +151,19 @@ class StyleGAN2Loss:
             loss.mean().mul(gain).backward()
 
     def _D_fake(self, gen_z, gen_c, gain, fast):
-        """softplus(D(G(z, c), c)); this pass also advances G's w_avg tracker (update_emas)."""
+        """softplus(D(G(z, c), c)), and the twin's error on G's images (time_twin); this pass also advances G's
+        w_avg tracker (update_emas)."""
         with torch.autograd.profiler.record_function('Dgen_forward'), self.autocast():
             with torch.no_grad():
                 gen_img, _ = self.run_G(gen_z, gen_c, update_emas=True, fast=fast)
-            gen_logits = self.run_D(gen_img, gen_c, update_emas=True, fast=fast)[0].float()
+            gen_logits, gen_times = self.run_D(gen_img, gen_c, update_emas=True, fast=fast, read_time=self.time_twin)
+        gen_logits = gen_logits.float()
         training_stats.report('Loss/scores/fake', gen_logits)
         training_stats.report('Loss/signs/fake', gen_logits.sign())
         loss = torch.nn.functional.softplus(gen_logits)
+        loss_D = loss if gen_times is None else loss + self.time_loss(gen_times, gen_c, 'twin', twin=True)
         with torch.autograd.profiler.record_function('Dgen_backward'):
-            loss.mean().mul(gain).backward()
+            loss_D.mean().mul(gain).backward()
         return loss.detach()
 
     def _D_real(self, phase, real_img, real_c, gain, loss_fake):

@@ -754,11 +754,13 @@ class DiscriminatorEpilogue(torch.nn.Module):
 class Discriminator(torch.nn.Module):
     """D(img, c) -> logits [B,1]. c: times [B,1] or [B,F]; conditioning projects onto a mapping of the features.
     time_head=True adds a read-out of the image's times (cond_xform.targets), which D(..., return_time=True) returns
-    too (train.py --time-head; needs Fourier features)."""
+    too (train.py --time-head; needs Fourier features). time_twin=True adds a second read-out of the same width, the
+    twin that learns the times of G's images (train.py --time-twin); its reading follows the first in the returned
+    times [B, 2 * num_targets]."""
 
     def __init__(self, c_dim, img_resolution, img_channels, cond_args, channel_base=32768, channel_max=512,
                  num_fp16_res=4, conv_clamp=256, cmap_dim=None, block_kwargs={}, mapping_kwargs={},
-                 epilogue_kwargs={}, time_head=False, **legacy_kwargs):
+                 epilogue_kwargs={}, time_head=False, time_twin=False, **legacy_kwargs):
         super().__init__()
         unknown = _drop_legacy_kwargs('Discriminator', legacy_kwargs, dict(architecture='resnet'))
         if unknown:
@@ -785,8 +787,10 @@ class Discriminator(torch.nn.Module):
         self.cond_xform = ConditioningTransform(self.cond_args, add_noise=True)
         if time_head and self.cond_args.type not in ('fourier', 'f_concat'):
             raise ValueError(f'D\'s time head reads Fourier time features; the conditioning is {self.cond_args.type!r}')
+        if time_twin and not time_head:
+            raise ValueError('The time head\'s twin needs the time head (time_head=True)')
         self.b4 = DiscriminatorEpilogue(channels[4], cmap_dim=cmap_dim, resolution=4, conv_clamp=conv_clamp,
-            time_dims=self.cond_xform.num_targets if time_head else 0, **epilogue_kwargs)
+            time_dims=self.cond_xform.num_targets * (2 if time_twin else 1) if time_head else 0, **epilogue_kwargs)
 
     def forward(self, img, c, update_emas=False, force_fp32=False, return_time=False):
         """Logits, or (logits, time estimate) with return_time. update_emas is accepted for a uniform call signature;
