@@ -210,16 +210,31 @@ def test_cond_decay_shrinks_only_the_time_weights_of_G(tmp_path, dataset_zip, on
         else:
             assert torch.equal(after, before), name
 
+TIME_COND = dict(type='fourier', f_manual=timeline.cycle_frequencies(NUM_DAYS), t_delta=1 / 24)
+TIME_NETS = dict(c_dim=1, img_resolution=32, img_channels=3, cond_args=TIME_COND, channel_base=256, channel_max=32)
+
+def time_head_nets(**D_kwargs):
+    """A tiny G and a D with the time head (and D_kwargs) for the time head's tests, from seed 0."""
+    from training.networks_stylegan2 import Discriminator, Generator
+    torch.manual_seed(0)
+    G = Generator(z_dim=32, w_dim=32, mapping_kwargs=dict(num_layers=2), **TIME_NETS)
+    return G, Discriminator(time_head=True, **D_kwargs, **TIME_NETS)
+
+def grads_of(module, fn):
+    """{name: gradient} of module's parameters after fn() (seeded), with module trainable only meanwhile."""
+    module.requires_grad_(True).zero_grad(set_to_none=True)
+    torch.manual_seed(1)
+    fn()
+    found = {name: p.grad.clone() for name, p in module.named_parameters() if p.grad is not None}
+    module.requires_grad_(False)
+    return found
+
 def test_time_head_learns_from_reals_and_steers_G(one_thread):
     """D's time head (--time-head): its targets are t for the trend and cos/sin per cycle; in D's phases it learns from
     the reals only (the fakes' pass leaves it untouched), and in G's main phase its reading adds a gradient to G."""
     from training.loss import StyleGAN2Loss
-    from training.networks_stylegan2 import Discriminator, Generator
-    cond_args = dict(type='fourier', f_manual=timeline.cycle_frequencies(NUM_DAYS), t_delta=1 / 24)
-    nets = dict(c_dim=1, img_resolution=32, img_channels=3, cond_args=cond_args, channel_base=256, channel_max=32)
-    torch.manual_seed(0)
-    G = Generator(z_dim=32, w_dim=32, mapping_kwargs=dict(num_layers=2), **nets)
-    D = Discriminator(time_head=True, **nets)
+    from training.networks_stylegan2 import Discriminator
+    G, D = time_head_nets()
     freqs = G.cond_xform.frequencies # [trend, year, day]
     t = torch.tensor([[0.0], [0.25], [0.6]])
     angles = [t[:, 0] * (2 * math.pi * f) for f in freqs[1:]]
@@ -229,26 +244,19 @@ def test_time_head_learns_from_reals_and_steers_G(one_thread):
     logits, times = D(img, t, return_time=True)
     assert logits.shape == (3, 1) and times.shape == (3, 5) and torch.equal(D(img, t), logits)
     with pytest.raises(ValueError, match='no time head'):
-        Discriminator(**nets)(img, t, return_time=True)
+        Discriminator(**TIME_NETS)(img, t, return_time=True)
     with pytest.raises(ValueError, match='reads Fourier time features'):
-        Discriminator(time_head=True, **dict(nets, cond_args=dict(cond_args, type='concat')))
+        Discriminator(time_head=True, **dict(TIME_NETS, cond_args=dict(TIME_COND, type='concat')))
 
     real_img, z, c = torch.rand([4, 3, 32, 32]) * 2 - 1, torch.randn([4, 32]), torch.rand([4, 1])
     head = D.b4.time_out.weight
-    def grads(module, fn):
-        module.requires_grad_(True).zero_grad(set_to_none=True)
-        torch.manual_seed(1)
-        fn()
-        found = {name: p.grad.clone() for name, p in module.named_parameters() if p.grad is not None}
-        module.requires_grad_(False)
-        return found
     loss = StyleGAN2Loss(torch.device('cpu'), G, D, r1_gamma=1, time_weight=2)
-    assert 'b4.time_out.weight' not in grads(D, lambda: loss._D_fake(z, c, gain=1, fast=False))
-    from_reals = grads(D, lambda: loss._D_real('Dmain', real_img, c, 1, torch.zeros([4, 1])))
+    assert 'b4.time_out.weight' not in grads_of(D, lambda: loss._D_fake(z, c, gain=1, fast=False))
+    from_reals = grads_of(D, lambda: loss._D_real('Dmain', real_img, c, 1, torch.zeros([4, 1])))
     assert from_reals['b4.time_out.weight'].abs().sum() > 0
-    assert 'b4.time_out.weight' not in grads(D, lambda: loss._D_real('Dreg', real_img, c, 1, None)) # R1 only
-    with_head = grads(G, lambda: loss._G_main(z, c, gain=1, fast=False))
-    without = grads(G, lambda: StyleGAN2Loss(torch.device('cpu'), G, D, r1_gamma=1)._G_main(z, c, gain=1, fast=False))
+    assert 'b4.time_out.weight' not in grads_of(D, lambda: loss._D_real('Dreg', real_img, c, 1, None)) # R1 only
+    with_head = grads_of(G, lambda: loss._G_main(z, c, gain=1, fast=False))
+    without = grads_of(G, lambda: StyleGAN2Loss(torch.device('cpu'), G, D, r1_gamma=1)._G_main(z, c, gain=1, fast=False))
     assert with_head.keys() == without.keys()
     assert any(not torch.allclose(with_head[name], without[name]) for name in with_head)
     assert head.grad is None # D, frozen in G's phases, learns nothing there
@@ -257,38 +265,27 @@ def test_time_twin_learns_from_fakes_and_offsets_G(one_thread):
     """The time head's twin (--time-twin): D reads 2 x 5 times; the head's rows learn from reals only, the twin's from
     fakes only; G's penalty loses the twin's error, which stops counting beyond a guess's (1 per target)."""
     from training.loss import StyleGAN2Loss
-    from training.networks_stylegan2 import Discriminator, Generator
-    cond_args = dict(type='fourier', f_manual=timeline.cycle_frequencies(NUM_DAYS), t_delta=1 / 24)
-    nets = dict(c_dim=1, img_resolution=32, img_channels=3, cond_args=cond_args, channel_base=256, channel_max=32)
-    torch.manual_seed(0)
-    G = Generator(z_dim=32, w_dim=32, mapping_kwargs=dict(num_layers=2), **nets)
-    D = Discriminator(time_head=True, time_twin=True, **nets)
+    from training.networks_stylegan2 import Discriminator
+    G, D = time_head_nets(time_twin=True)
     with pytest.raises(ValueError, match='needs the time head'):
-        Discriminator(time_twin=True, **nets)
+        Discriminator(time_twin=True, **TIME_NETS)
     real_img, z, c = torch.rand([4, 3, 32, 32]) * 2 - 1, torch.randn([4, 32]), torch.rand([4, 1])
     assert D(real_img, c, return_time=True)[1].shape == (4, 10)
 
-    def grads(module, fn):
-        module.requires_grad_(True).zero_grad(set_to_none=True)
-        torch.manual_seed(1)
-        fn()
-        found = {name: p.grad.clone() for name, p in module.named_parameters() if p.grad is not None}
-        module.requires_grad_(False)
-        return found
     twin = StyleGAN2Loss(torch.device('cpu'), G, D, r1_gamma=1, time_weight=2, time_twin=True)
     plain = StyleGAN2Loss(torch.device('cpu'), G, D, r1_gamma=1, time_weight=2) # the same D: the head's columns only
-    from_fakes = grads(D, lambda: twin._D_fake(z, c, gain=1, fast=False))['b4.time_out.weight']
-    from_reals = grads(D, lambda: twin._D_real('Dmain', real_img, c, 1, torch.zeros([4, 1])))['b4.time_out.weight']
+    from_fakes = grads_of(D, lambda: twin._D_fake(z, c, gain=1, fast=False))['b4.time_out.weight']
+    from_reals = grads_of(D, lambda: twin._D_real('Dmain', real_img, c, 1, torch.zeros([4, 1])))['b4.time_out.weight']
     assert from_fakes[:5].abs().sum() == 0 and from_fakes[5:].abs().sum() > 0
     assert from_reals[:5].abs().sum() > 0 and from_reals[5:].abs().sum() == 0
-    assert 'b4.time_out.weight' not in grads(D, lambda: plain._D_fake(z, c, gain=1, fast=False))
+    assert 'b4.time_out.weight' not in grads_of(D, lambda: plain._D_fake(z, c, gain=1, fast=False))
 
-    with_twin = grads(G, lambda: twin._G_main(z, c, gain=1, fast=False))
-    without = grads(G, lambda: plain._G_main(z, c, gain=1, fast=False))
+    with_twin = grads_of(G, lambda: twin._G_main(z, c, gain=1, fast=False))
+    without = grads_of(G, lambda: plain._G_main(z, c, gain=1, fast=False))
     assert any(not torch.allclose(with_twin[name], without[name]) for name in with_twin)
     with torch.no_grad():
         D.b4.time_out.bias[5:] += 100 # a twin that reads nothing: its error is far beyond a guess's
-    beyond = grads(G, lambda: twin._G_main(z, c, gain=1, fast=False))
+    beyond = grads_of(G, lambda: twin._G_main(z, c, gain=1, fast=False))
     assert all(torch.allclose(beyond[name], without[name], rtol=1e-5, atol=1e-7) for name in beyond)
 
 def test_time_head_option_trains_and_resumes(tmp_path, dataset_zip):
