@@ -3,7 +3,8 @@
 # under 10 minutes that share a work folder on the machine (the device tool keeps a machine between close calls).
 #   bash benchmarks/gpu_disent_checks.sh OUTDIR STEP...
 # Steps, run in the order given:
-#   setup          the demo sequence and its 128^2 dataset zip (once per machine)
+#   setup          the demo sequence's 128^2 dataset zip (once per machine): the carried demo/data's if there is one
+#                  (as made by the README's demo set-up; no rendering then), else rendered and exported here
 #   inception P    append the carried piece P of the Inception file (split to fit the tool's upload limit)
 #   train S        train the runs for at most S seconds, or until S seconds after the start for @S
 #                  (benchmarks/disent_runs.py; resumable)
@@ -57,9 +58,13 @@ while [ $# -gt 0 ]; do
         nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$out/env.txt"
         python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' >> "$out/env.txt"
         nproc >> "$out/env.txt"
-        [ -f "$work/sequence/factors.json" ] || python3 preproc/synth_sequence.py --outdir="$work/sequence" --preset=demo --workers="$(nproc)" > "$out/synth.txt" 2>&1
-        [ -f "$work/data/demo_128x128_730hz.zip" ] || python3 preproc/process_sequence.py "$work/sequence/frames" --export="$work/data" \
-            --resolution=128 --name=demo --workers="$(nproc)" > "$out/dataset.txt" 2>&1
+        zip=$work/data/demo_128x128_730hz.zip
+        [ -f "$zip" ] || [ ! -f demo/data/demo_128x128_730hz.zip ] || { mkdir -p "$work/data" && cp demo/data/demo_128x128_730hz.zip "$zip"; }
+        if [ ! -f "$zip" ]; then
+            [ -f "$work/sequence/factors.json" ] || python3 preproc/synth_sequence.py --outdir="$work/sequence" --preset=demo --workers="$(nproc)" > "$out/synth.txt" 2>&1
+            python3 preproc/process_sequence.py "$work/sequence/frames" --export="$work/data" --resolution=128 --name=demo \
+                --workers="$(nproc)" > "$out/dataset.txt" 2>&1
+        fi
         ls -la "$work/data" >> "$out/env.txt";;
     inception)
         cat "$1" >> "$work/inception.pt"; shift
