@@ -161,20 +161,17 @@ def build_config(opts, num_gpus):
     for opt, key in D_COND.items(): # else the class defaults (8 layers, lr 0.01, the 4x4 width), as the original
         if opts[opt] is not None:
             d_cond_holder(c.D_kwargs, key)[key] = opts[opt]
-    if opts.time_head: # off: D and the loss exactly as the original's
-        c.D_kwargs.time_head = True
-        if opts.time_twin:
-            c.D_kwargs.time_twin = True
     c.G_opt_kwargs = dnnlib.EasyDict(class_name='torch.optim.Adam', lr=opts.glr, betas=[0, 0.99], eps=1e-8)
     c.cond_decay = opts.cond_decay
     c.D_opt_kwargs = dnnlib.EasyDict(class_name='torch.optim.Adam', lr=opts.dlr, betas=[0, 0.99], eps=1e-8)
     c.loss_kwargs = dnnlib.EasyDict(class_name='training.loss.StyleGAN2Loss',
         r1_gamma=(opts.gamma if opts.gamma is not None else (res / 256) ** 2), style_mixing_prob=0.9, pl_weight=2,
         pl_no_weight_grad=True, bf16=opts.bf16, compile=opts.compile)
-    if opts.time_head:
+    if opts.time_head: # off: D and the loss exactly as the original's
+        c.D_kwargs.time_head = True
         c.loss_kwargs.time_weight = opts.time_head
         if opts.time_twin:
-            c.loss_kwargs.time_twin = True
+            c.D_kwargs.time_twin = c.loss_kwargs.time_twin = True
     c.G_reg_interval = 4
     c.D_reg_interval = 16
     c.ema_kimg = c.batch_size * 10 / 32
