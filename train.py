@@ -81,7 +81,7 @@ def dataset_config(opts):
 
 def cond_config(opts, dataset):
     """cond_args (original field names) from the dataset meta and --cond, --days, --noise, --cond_lr, --trend_lr (and
-    the checks of --cond-decay and --time-head)."""
+    the checks of --cond-decay, --time-head and --time-smooth)."""
     meta = dataset.meta
     num_days = opts.days if opts.days is not None else meta.get('num_days')
     if opts.cond != 'none' and num_days is None:
@@ -95,6 +95,8 @@ def cond_config(opts, dataset):
         raise click.BadParameter(f'reads Fourier time features, which --cond={opts.cond} does not give', param_hint='--time-head')
     if opts.time_twin and not opts.time_head:
         raise click.BadParameter('is the time head\'s twin; give --time-head=W (> 0) too', param_hint='--time-twin')
+    if opts.time_smooth and opts.cond == 'none':
+        raise click.BadParameter('moves the times of G\'s images, which --cond=none has not', param_hint='--time-smooth')
     if opts.cond_decay and opts.cond != 'fourier':
         raise click.BadParameter(f'decays the time weights of the styles, which only --cond=fourier has (not {opts.cond})', param_hint='--cond-decay')
     cycle_res = opts.cycle_res or 0
@@ -172,6 +174,8 @@ def build_config(opts, num_gpus):
         c.loss_kwargs.time_weight = opts.time_head
         if opts.time_twin:
             c.D_kwargs.time_twin = c.loss_kwargs.time_twin = True
+    if opts.time_smooth: # off: the original's regularisation phase
+        c.loss_kwargs.time_smooth = opts.time_smooth
     c.G_reg_interval = 4
     c.D_reg_interval = 16
     c.ema_kimg = c.batch_size * 10 / 32
@@ -216,6 +220,8 @@ def build_config(opts, num_gpus):
         desc += f'-cyc{cond_args.cycle_min_res}'
     if opts.time_head:
         desc += f'-th{opts.time_head:g}' + ('twin' if opts.time_twin else '')
+    if opts.time_smooth:
+        desc += f'-ts{opts.time_smooth:g}'
     if opts.desc is not None:
         desc += f'-{opts.desc}'
     if not re.fullmatch(r'[\w.,+=@-]+', desc):
@@ -271,6 +277,8 @@ def apply_resume(c, opts, desc):
             c.loss_kwargs.time_weight = saved_loss['time_weight']
             if saved_loss.get('time_twin'):
                 c.D_kwargs.time_twin = c.loss_kwargs.time_twin = True
+        if opts.time_smooth is None and saved_loss.get('time_smooth'): # and its time-smoothness penalty
+            c.loss_kwargs.time_smooth = saved_loss['time_smooth']
         return target['run_dir']
     c.resume_pkl = target['path'] # read and checked by pickle_architecture
     c.ada_kimg = opts.ada_kimg or 100 # ADA adapts faster to the new data
@@ -391,6 +399,7 @@ def stop_status(signum):
 @click.option('--cond-decay',   help='Decoupled weight decay of the time modulation\'s weights (per step: lr*FLOAT)', metavar='FLOAT', type=click.FloatRange(min=0), default=0, show_default=True)
 @click.option('--time-head',    help='Weight of D\'s time head: D learns to read the times of real images, G is penalised by the error of its images\' reading  [default: 0 = off, or a resumed run\'s]', metavar='FLOAT', type=click.FloatRange(min=0))
 @click.option('--time-twin/--no-time-twin', help='With --time-head: a twin head learns the times of G\'s images, and G\'s penalty is the head\'s error minus the twin\'s, so that readable times are not rewarded over the weather\'s variety  [default: off, or a resumed run\'s]', default=None)
+@click.option('--time-smooth',  help='Weight of the time-smoothness penalty: G pays for what a small move of each slot\'s time (an hour, half a month, 1/24 of the trend) changes in its image at a fixed latent  [default: 0 = off, or a resumed run\'s]', metavar='FLOAT', type=click.FloatRange(min=0))
 @click.option('--trend_lr', '--trend-lr', 'trend_lr', help=f'The trend feature is 0.01*FLOAT*t; 1 = the original\'s  [default: {TREND_LR:g}, or a resumed run\'s]', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True))
 # Training.
 @click.option('--mirror',       help='Enable dataset x-flips', metavar='BOOL', type=bool, default=False, show_default=True)

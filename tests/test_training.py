@@ -288,28 +288,68 @@ def test_time_twin_learns_from_fakes_and_offsets_G(one_thread):
     beyond = grads_of(G, lambda: twin._G_main(z, c, gain=1, fast=False))
     assert all(torch.allclose(beyond[name], without[name], rtol=1e-5, atol=1e-7) for name in beyond)
 
+def test_time_smooth_penalises_only_what_the_times_change(one_thread):
+    """--time-smooth: G's regularisation phase runs for it alone (no path length), and the penalty is the change of
+    G's pooled image when the times move a little at a fixed latent and noise: exactly 0 for a G whose styles ignore
+    the times, and a few steps on it alone shrink what the times change while the latent still changes the image."""
+    from torch_utils import training_stats
+    from training.loss import StyleGAN2Loss
+    G, D = time_head_nets()
+    time_weights = [m.c_to_scales.weight for m in G.modules() if hasattr(m, 'c_to_scales')]
+    with torch.no_grad(): # the styles' time columns (not the constant's) start near 0: give G times to draw
+        for weight in time_weights:
+            weight[:, 1:] = torch.randn_like(weight[:, 1:]) * 0.3
+    z, c = torch.randn([8, 32]), torch.rand([8, 1])
+    off = StyleGAN2Loss(torch.device('cpu'), G, D, r1_gamma=1)
+    assert grads_of(G, lambda: off.accumulate_gradients('Greg', None, None, z, c, gain=4)) == {}
+    smooth = StyleGAN2Loss(torch.device('cpu'), G, D, r1_gamma=1, time_smooth=10)
+    assert torch.allclose(smooth.smooth_steps, torch.tensor(G.cond_xform.periods) / 24)
+    stats = training_stats.Collector(regex='Loss/time_smooth')
+
+    def change(): # (the penalty's mean, G's gradients), from the same draws every time
+        grads = grads_of(G, lambda: smooth.accumulate_gradients('Greg', None, None, z, c, gain=4))
+        stats.update()
+        return stats.mean('Loss/time_smooth'), grads
+
+    before, grads = change()
+    assert before > 0 and any(g.abs().sum() > 0 for g in grads.values())
+    opt = torch.optim.Adam(G.parameters(), lr=0.01, betas=(0.0, 0.99))
+    for _ in range(20):
+        change()
+        opt.step()
+    assert change()[0] < 0.5 * before
+    img = G(torch.randn([2, 32]), torch.full([2, 1], 0.5), noise_mode='const')
+    assert (img[0] - img[1]).abs().mean() > 0.01 # the latent still draws
+
+    with torch.no_grad(): # G that ignores the times
+        for weight in time_weights:
+            weight[:, 1:] = 0
+    assert change()[0] == pytest.approx(1e-4) # the square root's epsilon
+
 def test_time_head_option_trains_and_resumes(tmp_path, dataset_zip):
     """--time-head=W builds D with its time head, sets the loss weight and names the run dir (--time-twin: and the
-    twin); a tiny run with the twin reports the head's errors on reals and fakes and the twin's, its snapshot's D reads
-    both, and a run resumed from its run dir keeps head and twin."""
+    twin; --time-smooth: its weight); a tiny run with the twin and the smoothness penalty reports the head's errors on
+    reals and fakes, the twin's and the penalty, its snapshot's D reads both, and a run resumed from its run dir keeps
+    head, twin and penalty."""
     outdir = tmp_path / 'runs'
     default = dry_run_options(outdir, dataset_zip)
     assert 'time_head' not in default['D_kwargs'] and 'time_weight' not in default['loss_kwargs']
     options = dry_run_options(outdir, dataset_zip, ['--time-head=0.5'])
     assert options['D_kwargs']['time_head'] is True and options['loss_kwargs']['time_weight'] == 0.5
     assert 'time_twin' not in options['D_kwargs'] and 'time_twin' not in options['loss_kwargs']
-    assert options['run_dir'].endswith('-th0.5')
+    assert options['run_dir'].endswith('-th0.5') and 'time_smooth' not in options['loss_kwargs']
     result = CliRunner().invoke(train.main, ['--outdir', str(outdir), '--data', dataset_zip, '--kimg=0.008', '--time-head=0.5',
-        '--time-twin'] + TINY)
+        '--time-twin', '--time-smooth=2'] + TINY)
     assert result.exit_code == 0, result.output
     run_dir = run_dirs(outdir)[-1]
-    assert run_dir.endswith('-th0.5twin')
+    assert run_dir.endswith('-th0.5twin-ts2')
     stats = read_stats(run_dir)
-    for name in ['Loss/time/real', 'Loss/time/fake', 'Loss/time/twin']:
+    for name in ['Loss/time/real', 'Loss/time/fake', 'Loss/time/twin', 'Loss/time_smooth']:
         assert math.isfinite(stats[-1][name]['mean']), name
     kept = dry_run_options(outdir, dataset_zip, ['--resume', run_dir])
     assert kept['D_kwargs']['time_head'] is True and kept['loss_kwargs']['time_weight'] == 0.5
     assert kept['D_kwargs']['time_twin'] is True and kept['loss_kwargs']['time_twin'] is True
+    assert kept['loss_kwargs']['time_smooth'] == 2
 
     from torch_utils import safe_pickle
     data = safe_pickle.load_network_pkl(sorted(glob.glob(os.path.join(run_dir, 'network-snapshot-*.pkl')))[-1])
@@ -561,6 +601,8 @@ def test_clear_errors(tmp_path, dataset_zip, monkeypatch):
         (['--data', dataset_zip, '--batch=4', '--cond=concat', '--time-head=1'], 'reads Fourier time features'),
         (['--data', dataset_zip, '--batch=4', '--time-head=-1'], "Invalid value for '--time-head'"),
         (['--data', dataset_zip, '--batch=4', '--time-twin'], 'give --time-head=W'),
+        (['--data', dataset_zip, '--batch=4', '--cond=none', '--time-smooth=1'], 'which --cond=none has not'),
+        (['--data', dataset_zip, '--batch=4', '--time-smooth=-1'], "Invalid value for '--time-smooth'"),
     ]
     for args, message in cases:
         result = CliRunner().invoke(train.main, base + args)

@@ -1,5 +1,6 @@
 """StyleGAN2 loss for the time-conditioned GAN: non-saturating logistic loss, R1 on reals, path-length regulariser,
-style mixing that never mixes the time features, D's time head, bf16 autocast and compiled forwards."""
+style mixing that never mixes the time features, D's time head, the time-smoothness penalty, bf16 autocast and
+compiled forwards."""
 
 import contextlib
 import dataclasses
@@ -29,6 +30,12 @@ class StyleGAN2Loss:
     twin classifier of TAC-GAN does: a twin head learns the times of G's images, and G's penalty becomes the first
     head's error minus the twin's, which is about the divergence of G's time-given-image from the data's rather than
     how readable G's times are. G gains nothing from a twin error beyond that of a guess (1 per target).
+
+    `time_smooth > 0`: in G's regularisation phase, G pays time_smooth x the RMS change of its image (pooled to 16x16)
+    when every slot's time moves by N(0, SMOOTH_STEP x the slot's period) at a fixed latent and noise:
+    about an hour of the day, half a month of the year, 1/24 of the trend. The discriminator demands the changes
+    that the data make over such a step; what else the times move (the weather, a building that fades out of
+    season) costs and nothing pays for it, so it goes.
     """
     device: torch.device
     G: torch.nn.Module
@@ -45,11 +52,17 @@ class StyleGAN2Loss:
     sync_free: bool = False
     time_weight: float = 0
     time_twin: bool = False
+    time_smooth: float = 0
+
+    SMOOTH_STEP = 1 / 24 # of each slot's period
+    SMOOTH_RES = 16      # the resolution at which the change is measured: the weather's and the light's scale
 
     def __post_init__(self):
         self.pl_mean = torch.zeros([], device=self.device) # running mean of path lengths; part of the training state
         self.fast_synthesis = torch.compile(self.G.synthesis) if self.compile else self.G.synthesis
         self.fast_D = torch.compile(self.D) if self.compile else self.D
+        if self.time_smooth > 0: # made here, not inside a captured CUDA graph
+            self.smooth_steps = torch.tensor(self.G.cond_xform.periods, device=self.device) * self.SMOOTH_STEP
 
     def autocast(self):
         if not self.bf16:
@@ -94,15 +107,17 @@ class StyleGAN2Loss:
     def accumulate_gradients(self, phase, real_img, real_c, gen_z, gen_c, gain):
         if phase not in ('Gmain', 'Greg', 'Gboth', 'Dmain', 'Dreg', 'Dboth'):
             raise ValueError(f'Unknown training phase {phase!r}')
-        if self.pl_weight == 0:
+        if self.pl_weight == 0 and self.time_smooth == 0:
             phase = {'Greg': 'none', 'Gboth': 'Gmain'}.get(phase, phase)
         if self.r1_gamma == 0:
             phase = {'Dreg': 'none', 'Dboth': 'Dmain'}.get(phase, phase)
 
         if phase in ('Gmain', 'Gboth'):
             self._G_main(gen_z, gen_c, gain, fast=(phase == 'Gmain'))
-        if phase in ('Greg', 'Gboth'):
+        if phase in ('Greg', 'Gboth') and self.pl_weight > 0:
             self._G_pl(gen_z, gen_c, gain)
+        if phase in ('Greg', 'Gboth') and self.time_smooth > 0:
+            self._G_smooth(gen_z, gen_c, gain)
         loss_fake = None
         if phase in ('Dmain', 'Dboth'):
             loss_fake = self._D_fake(gen_z, gen_c, gain, fast=(phase == 'Dmain'))
@@ -148,6 +163,25 @@ class StyleGAN2Loss:
             loss = pl_penalty * self.pl_weight
             training_stats.report('Loss/G/reg', loss)
         with torch.autograd.profiler.record_function('Gpl_backward'):
+            loss.mean().mul(gain).backward()
+
+    def _G_smooth(self, gen_z, gen_c, gain):
+        """The time-smoothness penalty on a shrunk batch: each latent drawn at its times and at times moved a little,
+        with the same noise, in one pass; no style mixing."""
+        batch = max(gen_z.shape[0] // self.pl_batch_shrink, 1)
+        with torch.autograd.profiler.record_function('Gsmooth_forward'):
+            c = gen_c[:batch].expand(-1, self.smooth_steps.shape[0]) # one t per slot, then each moved on its own
+            c = torch.cat([c, c + torch.randn_like(c) * self.smooth_steps])
+            with self.autocast():
+                cs = self.G.cond_xform(c)
+                ws = self.G.mapping(gen_z[:batch].repeat(2, 1), cs[:, 0])
+                img = self.G.synthesis(ws, cs, noise_mode='const')
+            img = torch.nn.functional.adaptive_avg_pool2d(img.float(), self.SMOOTH_RES)
+            change = (img[:batch] - img[batch:]).square().mean(dim=[1, 2, 3]).add(1e-8).sqrt() # RMS: not squared, so
+            # that small drifts cost as much per unit as the large changes of dusk and dawn, and vanish
+            training_stats.report('Loss/time_smooth', change)
+            loss = change * self.time_smooth
+        with torch.autograd.profiler.record_function('Gsmooth_backward'):
             loss.mean().mul(gain).backward()
 
     def _D_fake(self, gen_z, gen_c, gain, fast):

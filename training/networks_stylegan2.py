@@ -163,6 +163,11 @@ class ConditioningTransform(torch.nn.Module):
         """Width of targets(): one value for the trend slot, cos and sin for each cycle."""
         return sum(1 if freq == TREND else 2 for freq in self.frequencies)
 
+    @property
+    def periods(self):
+        """Each slot's period in units of t: the cycle's, or the whole sequence (t from 0 to 1) for the trend."""
+        return [1.0 if freq == TREND else 1.0 / freq for freq in self.frequencies]
+
     def targets(self, c):
         """What D's time head reads from an image of times c, without noise: t for the trend slot (not scaled by
         lin_lr, so that every target spans about [-1, 1]), cos and sin of each cycle's phase. [B, num_targets]."""
