@@ -90,8 +90,7 @@ def build(net, device):
         augment_pipe.p.fill_(net.aug_p)
     loss = dnnlib.util.construct_class_by_name(class_name='training.loss.StyleGAN2Loss', device=device, G=G, D=D, augment_pipe=augment_pipe,
         r1_gamma=(res / 256) ** 2, style_mixing_prob=0.9, pl_weight=2, pl_no_weight_grad=True, bf16=bf16, compile=net.compile,
-        sync_free=net.graphs, time_weight=net.time_weight, time_twin=net.time_twin,
-        time_smooth=net.time_smooth)
+        sync_free=net.graphs, time_weight=net.time_weight, time_twin=net.time_twin, time_smooth=net.time_smooth)
     opt_kwargs = dict(class_name='torch.optim.Adam', lr=0.002, betas=[0, 0.99], eps=1e-8)
     phases = training_step.build_phases(G, D, opt_kwargs, opt_kwargs, 4, 16, device, net.cond_decay)
     return G, G_ema, loss, phases

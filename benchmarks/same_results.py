@@ -41,8 +41,7 @@ GPU_ONLY = {'graphs', 'deterministic', 'tf32_matmul', 'tf32_conv', 'fp16_res'} #
 #----------------------------------------------------------------------------
 
 def train(res=64, steps=48, graphs=True, aug_p=0, cond_decay=0, deterministic=True, tf32_matmul=False, tf32_conv=False,
-        fp16_res=4, perturb=0, time_weight=0, time_twin=False, time_smooth=0,
-        device=None):
+        fp16_res=4, perturb=0, time_weight=0, time_twin=False, time_smooth=0, device=None):
     """({loss: per-step mean}, {'G.name' or 'D.name': final parameter}, the PhaseGraphs or None) of `steps` steps at
     res^2 (cbase 2048, cmax 64, batch 32, micro-batch 16) from seed 0. perturb > 0 first scales every parameter by
     1 + perturb * N(0, 1), from a generator of its own."""

@@ -177,8 +177,8 @@ class StyleGAN2Loss:
                 ws = self.G.mapping(gen_z[:batch].repeat(2, 1), cs[:, 0])
                 img = self.G.synthesis(ws, cs, noise_mode='const')
             img = torch.nn.functional.adaptive_avg_pool2d(img.float(), self.SMOOTH_RES)
-            change = (img[:batch] - img[batch:]).square().mean(dim=[1, 2, 3]).add(1e-8).sqrt() # RMS: not squared, so
-            # that small drifts cost as much per unit as the large changes of dusk and dawn, and vanish
+            # The RMS, not its square: a small drift costs as much per unit as dusk's and dawn's large changes.
+            change = (img[:batch] - img[batch:]).square().mean(dim=[1, 2, 3]).add(1e-8).sqrt()
             training_stats.report('Loss/time_smooth', change)
             loss = change * self.time_smooth
         with torch.autograd.profiler.record_function('Gsmooth_backward'):
