@@ -142,14 +142,17 @@ def test_resume_pkl_takes_the_architecture_of_the_pickle(tmp_path, dataset_zip):
 #----------------------------------------------------------------------------
 # The loss, phase by phase.
 
+# Tiny networks with the 730-day time slots (trend, year, day).
+TIME_COND = dict(type='fourier', f_manual=timeline.cycle_frequencies(NUM_DAYS), t_delta=1 / 24)
+TIME_NETS = dict(c_dim=1, img_resolution=32, img_channels=3, cond_args=TIME_COND, channel_base=256, channel_max=32)
+
 def test_loss_phases_and_style_mixing(one_thread):
     import torch
     from training.augment import AugmentPipe
     from training.loss import StyleGAN2Loss
     from training.networks_stylegan2 import Discriminator, Generator
     torch.manual_seed(0)
-    cond_args = dict(type='fourier', f_manual=timeline.cycle_frequencies(NUM_DAYS), noise_f=[4.8, 0.1, 0], t_delta=1 / 24)
-    nets = dict(c_dim=1, img_resolution=32, img_channels=3, cond_args=cond_args, channel_base=256, channel_max=32)
+    nets = dict(TIME_NETS, cond_args=dict(TIME_COND, noise_f=[4.8, 0.1, 0]))
     G = Generator(z_dim=32, w_dim=32, mapping_kwargs=dict(num_layers=2), **nets).requires_grad_(False)
     D = Discriminator(**nets).requires_grad_(False)
     pipe = AugmentPipe(xflip=1, rotate=1, scale=1, brightness=1)
@@ -184,15 +187,13 @@ def test_cond_decay_shrinks_only_the_time_weights_of_G(tmp_path, dataset_zip, on
     from training.networks_stylegan2 import Discriminator, Generator
     options = dry_run_options(tmp_path, dataset_zip, ['--cond-decay=0.5', '--glr=0.01'])
     assert options['cond_decay'] == 0.5
-    cond_args = dict(type='fourier', f_manual=timeline.cycle_frequencies(NUM_DAYS), t_delta=1 / 24)
-    nets = dict(c_dim=1, img_resolution=32, img_channels=3, cond_args=cond_args, channel_base=256, channel_max=32)
     opt = dict(class_name='torch.optim.Adam', lr=0.01, betas=[0, 0.99], eps=1e-8)
     real_img, z, c = torch.rand([4, 3, 32, 32]) * 2 - 1, torch.randn([4, 32]), torch.rand([4, 1])
     params = []
     for decay in [0, 0.5]:
         torch.manual_seed(0)
-        G = Generator(z_dim=32, w_dim=32, mapping_kwargs=dict(num_layers=2), **nets).requires_grad_(False)
-        D = Discriminator(**nets).requires_grad_(False)
+        G = Generator(z_dim=32, w_dim=32, mapping_kwargs=dict(num_layers=2), **TIME_NETS).requires_grad_(False)
+        D = Discriminator(**TIME_NETS).requires_grad_(False)
         loss = StyleGAN2Loss(torch.device('cpu'), G, D, r1_gamma=1, pl_weight=2)
         phases = training_step.build_phases(G, D, opt, opt, 4, 16, torch.device('cpu'), cond_decay=decay)
         assert [p.after_step is not None for p in phases] == [decay > 0] * 2 + [False] * 2
@@ -209,9 +210,6 @@ def test_cond_decay_shrinks_only_the_time_weights_of_G(tmp_path, dataset_zip, on
             assert torch.allclose(after[:, 1:], before[:, 1:] * keep, rtol=1e-6, atol=0), name
         else:
             assert torch.equal(after, before), name
-
-TIME_COND = dict(type='fourier', f_manual=timeline.cycle_frequencies(NUM_DAYS), t_delta=1 / 24)
-TIME_NETS = dict(c_dim=1, img_resolution=32, img_channels=3, cond_args=TIME_COND, channel_base=256, channel_max=32)
 
 def time_head_nets(**D_kwargs):
     """A tiny G and a D with the time head (and D_kwargs) for the time head's tests, from seed 0."""
