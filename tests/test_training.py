@@ -289,7 +289,8 @@ def test_time_twin_learns_from_fakes_and_offsets_G(one_thread):
 def test_time_smooth_penalises_only_what_the_times_change(one_thread):
     """--time-smooth: G's regularisation phase runs for it alone (no path length), and the penalty is the change of
     G's pooled image when the times move a little at a fixed latent and noise: nothing (the RMS's epsilon) for a G
-    whose styles ignore the times, and a few steps on it alone shrink what the times change while the latent still changes the image."""
+    whose styles ignore the times, and a few steps on it alone shrink what the times change while the latent still
+    changes the image."""
     from torch_utils import training_stats
     from training.loss import StyleGAN2Loss
     G, D = time_head_nets()
