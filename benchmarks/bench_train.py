@@ -43,11 +43,12 @@ from training import step_graphs # pylint: disable=wrong-import-position
 from training import timeline # pylint: disable=wrong-import-position
 from training import training_step # pylint: disable=wrong-import-position
 
-ORIGINAL_SEC_PER_KIMG = {128: 6.5, 256: 13.1, 1024: 73.4} # original code, one H100, batch 32, --aug=noaug,
+ORIGINAL_SEC_PER_KIMG = {128: 6.5, 256: 13.1, 1024: 73.4} # original code, one H100, --aug=noaug,
+ORIGINAL_BATCH = 32                                        # batch 32,
 ORIGINAL_BATCH_GPU = {128: 32, 256: 32, 1024: 8}           # at these micro-batches (ours by default; its fastest)
 ORIGINAL_CHANNELS = {128: (16384, 256)}                    # cbase, cmax of the 128^2 measurement (others 32768, 512)
 ORIGINAL_GPU = 'H100'                                      # the ratio is printed only like for like: same GPU kind,
-                                                           # channels and micro-batch as the original's measurement
+                                                           # batch, channels and micro-batch as the original's
 NUM_DAYS = 2225                                            # a six-year sequence: trend, year and day slots
 NUM_FRAMES = 1000                                          # frames of that sequence ('auto' time noise is in frames)
 
@@ -298,7 +299,8 @@ def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16
         net = net_options(res=res, cbase=base, cmax=top, batch_gpu=bgpu, fp32=fp32, bf16=bf16, fp16_res=fp16_res,
             channels_last=channels_last, compile=compile, graphs=graphs, aug_p=aug_p, fuse_small=fuse_small)
         r = run(net, batch, seconds, warmup, tf32, flops, profile, device)
-        same = (base, top) == ORIGINAL_CHANNELS.get(res, (32768, 512)) and bgpu == ORIGINAL_BATCH_GPU.get(res)
+        same = ((base, top) == ORIGINAL_CHANNELS.get(res, (32768, 512))
+            and (batch, bgpu) == (ORIGINAL_BATCH, ORIGINAL_BATCH_GPU.get(res)))
         orig = ORIGINAL_SEC_PER_KIMG.get(res) if same and ORIGINAL_GPU in gpu_name else None
         ref = f'{orig:.1f} | {orig / r.sec_per_kimg:.2f}x' if orig else '- | -'
         busy = f'{r.busy:.0%}' if r.busy is not None else '-'
