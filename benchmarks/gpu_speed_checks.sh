@@ -13,7 +13,8 @@
 #   microbatch RES N,N..  bench_train at RES with graphs at each micro-batch N (does a larger one pay where memory allows?)
 #   profile RES    profiles of $PROFILE_STEPS steps (default 16, one regularisation cycle) with graphs (kernels) and
 #                  without (kernels and the operators, with shapes); the tables cost time in proportion to the steps'
-#                  events (minutes at 1024 for 16 steps), so use 4 there
+#                  events (minutes at 1024 for 16 steps), so use 4 there; $PROFILE_OPTS (one word, commas for spaces)
+#                  adds bench_train options to both, e.g. --tf32,--fp16-res=5
 #   data RES       a dataset zip at RES: up to 256 the demo sequence's (as gpu_disent_checks.sh setup), above it a
 #                  60-day sequence rendered at RES (for timing only)
 #   real RES ARGS  bench_train --real-data on that zip (or $DATA_ZIP) with train.py options ARGS (one word, commas for
@@ -50,7 +51,9 @@ while [ $# -gt 0 ]; do
         for n in ${sizes//,/ }; do "${bench[@]}" --res="$res" --batch-gpu="$n"; done >> "$out/bench_$res.txt" 2>&1;;
     profile)
         res=$1; shift
-        { "${bench[@]}" --res="$res" --seconds=5 --profile="${PROFILE_STEPS:-16}"; "${bench[@]}" --res="$res" --seconds=5 --profile="${PROFILE_STEPS:-16}" --no-graphs; } > "$out/profile_$res.txt" 2>&1;;
+        prof=("${bench[@]}" --res="$res" --seconds=5 --profile="${PROFILE_STEPS:-16}")
+        opts=${PROFILE_OPTS:-}
+        { "${prof[@]}" ${opts//,/ }; "${prof[@]}" ${opts//,/ } --no-graphs; } > "$out/profile_$res.txt" 2>&1;;
     data)
         res=$1; shift
         seq=$work/sequence opts=()
