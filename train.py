@@ -97,6 +97,8 @@ def cond_config(opts, dataset):
         raise click.BadParameter('is the time head\'s twin; give --time-head=W (> 0) too', param_hint='--time-twin')
     if opts.time_smooth and opts.cond == 'none':
         raise click.BadParameter('moves the times of G\'s images, which --cond=none has not', param_hint='--time-smooth')
+    if opts.time_smooth_centred and not opts.time_smooth:
+        raise click.BadParameter('centres the time-smoothness penalty; give --time-smooth=W (> 0) too', param_hint='--time-smooth-centred')
     if opts.cond_decay and opts.cond != 'fourier':
         raise click.BadParameter(f'decays the time weights of the styles, which only --cond=fourier has (not {opts.cond})', param_hint='--cond-decay')
     cycle_res = opts.cycle_res or 0
@@ -176,6 +178,10 @@ def build_config(opts, num_gpus):
             c.D_kwargs.time_twin = c.loss_kwargs.time_twin = True
     if opts.time_smooth: # off: the original's regularisation phase
         c.loss_kwargs.time_smooth = opts.time_smooth
+        if opts.time_smooth_centred:
+            if c.batch_gpu < 4: # the penalty's half of the micro-batch needs two latents to centre
+                raise click.BadParameter(f'needs a micro-batch of 4 or more, not {c.batch_gpu}', param_hint='--time-smooth-centred')
+            c.loss_kwargs.time_smooth_centred = True
     c.G_reg_interval = 4
     c.D_reg_interval = 16
     c.ema_kimg = c.batch_size * 10 / 32
@@ -221,7 +227,7 @@ def build_config(opts, num_gpus):
     if opts.time_head:
         desc += f'-th{opts.time_head:g}' + ('twin' if opts.time_twin else '')
     if opts.time_smooth:
-        desc += f'-ts{opts.time_smooth:g}'
+        desc += f'-ts{opts.time_smooth:g}' + ('c' if opts.time_smooth_centred else '')
     if opts.desc is not None:
         desc += f'-{opts.desc}'
     if not re.fullmatch(r'[\w.,+=@-]+', desc):
@@ -279,6 +285,8 @@ def apply_resume(c, opts, desc):
                 c.D_kwargs.time_twin = c.loss_kwargs.time_twin = True
         if opts.time_smooth is None and saved_loss.get('time_smooth'): # and its time-smoothness penalty
             c.loss_kwargs.time_smooth = saved_loss['time_smooth']
+            if saved_loss.get('time_smooth_centred') and opts.time_smooth_centred is None:
+                c.loss_kwargs.time_smooth_centred = True
         return target['run_dir']
     c.resume_pkl = target['path'] # read and checked by pickle_architecture
     c.ada_kimg = opts.ada_kimg or 100 # ADA adapts faster to the new data
@@ -400,6 +408,7 @@ def stop_status(signum):
 @click.option('--time-head',    help='Weight of D\'s time head: D learns to read the times of real images, G is penalised by the error of its images\' reading  [default: 0 = off, or a resumed run\'s]', metavar='FLOAT', type=click.FloatRange(min=0))
 @click.option('--time-twin/--no-time-twin', help='With --time-head: a twin head learns the times of G\'s images, and G\'s penalty is the head\'s error minus the twin\'s, so that readable times are not rewarded over the weather\'s variety  [default: off, or a resumed run\'s]', default=None)
 @click.option('--time-smooth',  help='Weight of the time-smoothness penalty: G pays for what a small move of each slot\'s time (an hour, half a month, 1/24 of the trend) changes in its image at a fixed latent  [default: 0 = off, or a resumed run\'s]', metavar='FLOAT', type=click.FloatRange(min=0))
+@click.option('--time-smooth-centred/--no-time-smooth-centred', help='With --time-smooth: charge only each latent\'s own change, its change minus the mean of 4 latents moved alike, and leave what all latents change alike (the sun, the snow of a season) to D  [default: off, or a resumed run\'s]', default=None)
 @click.option('--trend_lr', '--trend-lr', 'trend_lr', help=f'The trend feature is 0.01*FLOAT*t; 1 = the original\'s  [default: {TREND_LR:g}, or a resumed run\'s]', metavar='FLOAT', type=click.FloatRange(min=0, min_open=True))
 # Training.
 @click.option('--mirror',       help='Enable dataset x-flips', metavar='BOOL', type=bool, default=False, show_default=True)

@@ -60,7 +60,8 @@ NET = dnnlib.EasyDict( # what build() makes: the networks, their precision and t
     compile=False, graphs=True, aug_p=0, cond_decay=0,      # aug_p: ADA at this fixed probability (0 = off)
     time_weight=0, time_twin=False,                         # > 0: D's time head with this weight (train.py --time-head),
                                                             # and its twin (--time-twin)
-    time_smooth=0,                                          # > 0: the time-smoothness penalty (train.py --time-smooth)
+    time_smooth=0, time_smooth_centred=False,               # > 0: the time-smoothness penalty (train.py --time-smooth),
+                                                            # centred (--time-smooth-centred)
     fuse_small=True)                                        # with graphs, bias_act's kernel at every size (as train.py)
 
 def net_options(**kwargs):
@@ -93,7 +94,8 @@ def build(net, device):
         augment_pipe.p.fill_(net.aug_p)
     loss = dnnlib.util.construct_class_by_name(class_name='training.loss.StyleGAN2Loss', device=device, G=G, D=D, augment_pipe=augment_pipe,
         r1_gamma=(res / 256) ** 2, style_mixing_prob=0.9, pl_weight=2, pl_no_weight_grad=True, bf16=bf16, compile=net.compile,
-        sync_free=net.graphs, time_weight=net.time_weight, time_twin=net.time_twin, time_smooth=net.time_smooth)
+        sync_free=net.graphs, time_weight=net.time_weight, time_twin=net.time_twin, time_smooth=net.time_smooth,
+        time_smooth_centred=net.time_smooth_centred)
     opt_kwargs = dict(class_name='torch.optim.Adam', lr=0.002, betas=[0, 0.99], eps=1e-8)
     phases = training_step.build_phases(G, D, opt_kwargs, opt_kwargs, 4, 16, device, net.cond_decay)
     return G, G_ema, loss, phases

@@ -41,7 +41,7 @@ GPU_ONLY = {'graphs', 'deterministic', 'tf32_matmul', 'tf32_conv', 'fp16_res'} #
 #----------------------------------------------------------------------------
 
 def train(res=64, steps=48, graphs=True, aug_p=0, cond_decay=0, deterministic=True, tf32_matmul=False, tf32_conv=False,
-        fp16_res=4, perturb=0, time_weight=0, time_twin=False, time_smooth=0, device=None):
+        fp16_res=4, perturb=0, time_weight=0, time_twin=False, time_smooth=0, time_smooth_centred=False, device=None):
     """({loss: per-step mean}, {'G.name' or 'D.name': final parameter}, the PhaseGraphs or None) of `steps` steps at
     res^2 (cbase 2048, cmax 64, batch 32, micro-batch 16) from seed 0. perturb > 0 first scales every parameter by
     1 + perturb * N(0, 1), from a generator of its own."""
@@ -53,7 +53,8 @@ def train(res=64, steps=48, graphs=True, aug_p=0, cond_decay=0, deterministic=Tr
     torch.manual_seed(0)
     # The loss is sync-free whether graphed or not (as train.py's with graphs): the same augmentation draws in both.
     net = bench_train.net_options(res=res, cbase=2048, cmax=64, batch_gpu=16, fp16_res=fp16_res, graphs=usable, aug_p=aug_p,
-        cond_decay=cond_decay, time_weight=time_weight, time_twin=time_twin, time_smooth=time_smooth)
+        cond_decay=cond_decay, time_weight=time_weight, time_twin=time_twin, time_smooth=time_smooth,
+        time_smooth_centred=time_smooth_centred)
     G, G_ema, loss, phases = bench_train.build(net, device)
     if perturb:
         gen = torch.Generator(device=device).manual_seed(1)

@@ -37,13 +37,14 @@ def _train(graphs, aug_p, **options):
     return same_results.train(64, STEPS, graphs=graphs, aug_p=aug_p, **options)
 
 @pytest.mark.parametrize('options', [{}, dict(cond_decay=0.5), dict(time_weight=1), dict(time_weight=1, time_twin=True),
-    dict(time_smooth=5)], ids=['plain', 'cond_decay', 'time_head', 'time_twin', 'time_smooth'])
+    dict(time_smooth=5), dict(time_smooth=5, time_smooth_centred=True)],
+    ids=['plain', 'cond_decay', 'time_head', 'time_twin', 'time_smooth', 'time_smooth_centred'])
 def test_graphed_steps_train_the_same_model(options):
     """Without augmentation both runs launch the same kernels on the same random numbers: losses agree within 1e-3
     (relative) at every one of the 48 steps, parameters within 1e-3 of their own scale at the end. With --cond-decay
     the decay is part of the graphs (without it, the time weights would end about 5% apart); with --time-head, D's
     time head and its losses (with --time-twin, the twin's too); with --time-smooth, its pass in G's regularisation
-    phase."""
+    phase (centred too)."""
     eager_losses, eager_params, _ = _train(False, aug_p=0, **options)
     graph_losses, graph_params, runner = _train(True, aug_p=0, **options)
     assert sorted(runner.graphs) == ['Dmain', 'Dreg', 'Gmain', 'Greg']

@@ -325,6 +325,45 @@ def test_time_smooth_penalises_only_what_the_times_change(one_thread):
             weight[:, 1:] = 0
     assert change()[0] == pytest.approx(1e-4) # the square root's epsilon
 
+class SplitG(torch.nn.Module):
+    """A G for the centred penalty: its 16x16 image is a part from its latent plus (or times, with multiply) a part
+    from its times, so that the times change every latent's image alike (or each latent's its own way)."""
+    def __init__(self, G, multiply):
+        super().__init__()
+        self.cond_xform, self.num_ws, self.multiply = G.cond_xform, G.num_ws, multiply
+        self.z_part = torch.nn.Linear(32, 3 * 16 * 16)
+        self.c_part = torch.nn.Linear(G.cond_xform(torch.zeros([1, 3])).shape[-1], 3 * 16 * 16)
+
+    def mapping(self, z, c):
+        return z[:, None].expand(-1, self.num_ws, -1)
+
+    def synthesis(self, ws, cs, noise_mode):
+        z_part, c_part = self.z_part(ws[:, 0]), self.c_part(cs[:, 0].float())
+        return (z_part * c_part if self.multiply else z_part + c_part).unflatten(1, [3, 16, 16])
+
+def test_time_smooth_centred_charges_only_each_latents_own_change(one_thread):
+    """--time-smooth-centred: the latents of a group of 4 share their times and their step, and the penalty is each
+    one's change minus its group's mean: nothing for times that change every latent alike (with two groups moved
+    differently), something when the change depends on the latent (which the plain penalty charges in both cases);
+    a half micro-batch of one latent cannot be centred."""
+    from torch_utils import training_stats
+    from training.loss import StyleGAN2Loss
+    G, D = time_head_nets()
+    z, c = torch.randn([16, 32]), torch.rand([16, 1]) # half the batch: two groups of 4
+    stats = training_stats.Collector(regex='Loss/time_smooth')
+    def penalty(multiply, centred, z=z, c=c):
+        torch.manual_seed(2)
+        loss = StyleGAN2Loss(torch.device('cpu'), SplitG(G, multiply), D, time_smooth=1, time_smooth_centred=centred)
+        loss.accumulate_gradients('Greg', None, None, z, c, gain=1)
+        stats.update()
+        return stats.mean('Loss/time_smooth')
+    assert penalty(multiply=False, centred=True) == pytest.approx(1e-4, rel=1e-3) # the square root's epsilon
+    assert penalty(multiply=False, centred=False) > 0.01
+    assert penalty(multiply=True, centred=True) > 0.01
+    assert penalty(multiply=False, centred=True, z=z[:12], c=c[:12]) == pytest.approx(1e-4, rel=1e-3) # one group of 6
+    with pytest.raises(ValueError, match='two latents or more'):
+        penalty(multiply=False, centred=True, z=z[:2], c=c[:2])
+
 def test_time_head_option_trains_and_resumes(tmp_path, dataset_zip):
     """--time-head=W builds D with its time head, sets the loss weight and names the run dir (--time-twin: and the
     twin; --time-smooth: its weight); a tiny run with the twin and the smoothness penalty reports the head's errors on
@@ -338,17 +377,17 @@ def test_time_head_option_trains_and_resumes(tmp_path, dataset_zip):
     assert 'time_twin' not in options['D_kwargs'] and 'time_twin' not in options['loss_kwargs']
     assert options['run_dir'].endswith('-th0.5') and 'time_smooth' not in options['loss_kwargs']
     result = CliRunner().invoke(train.main, ['--outdir', str(outdir), '--data', dataset_zip, '--kimg=0.008', '--time-head=0.5',
-        '--time-twin', '--time-smooth=2'] + TINY)
+        '--time-twin', '--time-smooth=2', '--time-smooth-centred'] + TINY)
     assert result.exit_code == 0, result.output
     run_dir = run_dirs(outdir)[-1]
-    assert run_dir.endswith('-th0.5twin-ts2')
+    assert run_dir.endswith('-th0.5twin-ts2c')
     stats = read_stats(run_dir)
     for name in ['Loss/time/real', 'Loss/time/fake', 'Loss/time/twin', 'Loss/time_smooth']:
         assert math.isfinite(stats[-1][name]['mean']), name
     kept = dry_run_options(outdir, dataset_zip, ['--resume', run_dir])
     assert kept['D_kwargs']['time_head'] is True and kept['loss_kwargs']['time_weight'] == 0.5
     assert kept['D_kwargs']['time_twin'] is True and kept['loss_kwargs']['time_twin'] is True
-    assert kept['loss_kwargs']['time_smooth'] == 2
+    assert kept['loss_kwargs']['time_smooth'] == 2 and kept['loss_kwargs']['time_smooth_centred'] is True
 
     from torch_utils import safe_pickle
     data = safe_pickle.load_network_pkl(sorted(glob.glob(os.path.join(run_dir, 'network-snapshot-*.pkl')))[-1])
@@ -602,6 +641,8 @@ def test_clear_errors(tmp_path, dataset_zip, monkeypatch):
         (['--data', dataset_zip, '--batch=4', '--time-twin'], 'give --time-head=W'),
         (['--data', dataset_zip, '--batch=4', '--cond=none', '--time-smooth=1'], 'which --cond=none has not'),
         (['--data', dataset_zip, '--batch=4', '--time-smooth=-1'], "Invalid value for '--time-smooth'"),
+        (['--data', dataset_zip, '--batch=4', '--time-smooth-centred'], 'give --time-smooth=W'),
+        (['--data', dataset_zip, '--batch=4', '--batch-gpu=2', '--time-smooth=1', '--time-smooth-centred'], 'micro-batch of 4 or more, not 2'),
     ]
     for args, message in cases:
         result = CliRunner().invoke(train.main, base + args)

@@ -35,7 +35,11 @@ class StyleGAN2Loss:
     when every slot's time moves by N(0, SMOOTH_STEP x the slot's period) at a fixed latent and noise:
     about an hour of the day, half a month of the year, 1/24 of the trend. The discriminator demands the changes
     that the data make over such a step; what else the times move (the weather, a building that fades out of
-    season) costs and nothing pays for it, so it goes.
+    season) costs and nothing pays for it, so it goes. `time_smooth_centred=True` charges only what is each latent's
+    own: groups of SMOOTH_GROUP latents share their times and their step, and G pays for each latent's change minus
+    its group's mean change. A change that every latent makes alike (the sun's move, the snow of a season) changes
+    the images' distribution over the times, which the discriminator judges; one that differs between latents (one
+    latent's fog coming with the date, another's going) can keep that distribution, and only the penalty sees it.
     """
     device: torch.device
     G: torch.nn.Module
@@ -53,9 +57,11 @@ class StyleGAN2Loss:
     time_weight: float = 0
     time_twin: bool = False
     time_smooth: float = 0
+    time_smooth_centred: bool = False
 
     SMOOTH_STEP = 1 / 24 # of each slot's period
     SMOOTH_RES = 16      # the resolution at which the change is measured: the weather's and the light's scale
+    SMOOTH_GROUP = 4     # latents that share their times and step when centred
 
     def __post_init__(self):
         self.pl_mean = torch.zeros([], device=self.device) # running mean of path lengths; part of the training state
@@ -169,20 +175,37 @@ class StyleGAN2Loss:
         """The time-smoothness penalty on a shrunk batch: each latent drawn at its times and at times moved a little,
         with the same noise, in one pass; no style mixing."""
         batch = max(gen_z.shape[0] // self.pl_batch_shrink, 1)
+        group = self.smooth_group(batch)
         with torch.autograd.profiler.record_function('Gsmooth_forward'):
             c = gen_c[:batch].expand(-1, self.smooth_steps.shape[0]) # one t per slot, then each moved on its own
-            c = torch.cat([c, c + torch.randn_like(c) * self.smooth_steps])
+            step = torch.randn_like(c) * self.smooth_steps
+            if group > 1: # the group's first latent's times and step for all of it
+                c, step = c[::group].repeat_interleave(group, dim=0), step[::group].repeat_interleave(group, dim=0)
+            c = torch.cat([c, c + step])
             with self.autocast():
                 cs = self.G.cond_xform(c)
                 ws = self.G.mapping(gen_z[:batch].repeat(2, 1), cs[:, 0])
                 img = self.G.synthesis(ws, cs, noise_mode='const')
             img = torch.nn.functional.adaptive_avg_pool2d(img.float(), self.SMOOTH_RES)
+            diff = img[:batch] - img[batch:]
+            if group > 1:
+                diff = diff.unflatten(0, [-1, group])
+                diff = (diff - diff.mean(dim=1, keepdim=True)).flatten(0, 1)
             # The RMS, not its square: a small drift costs as much per unit as dusk's and dawn's large changes.
-            change = (img[:batch] - img[batch:]).square().mean(dim=[1, 2, 3]).add(1e-8).sqrt()
+            change = diff.square().mean(dim=[1, 2, 3]).add(1e-8).sqrt()
             training_stats.report('Loss/time_smooth', change)
             loss = change * self.time_smooth
         with torch.autograd.profiler.record_function('Gsmooth_backward'):
             loss.mean().mul(gain).backward()
+
+    def smooth_group(self, batch):
+        """Latents per group of the centred penalty (1: not centred): SMOOTH_GROUP, or the whole batch if that does not
+        divide it."""
+        if not self.time_smooth_centred:
+            return 1
+        if batch < 2:
+            raise ValueError('The centred time-smoothness penalty needs two latents or more per micro-batch half')
+        return self.SMOOTH_GROUP if batch % self.SMOOTH_GROUP == 0 else batch
 
     def _D_fake(self, gen_z, gen_c, gain, fast):
         """softplus(D(G(z, c), c)), and the twin's error on G's images (time_twin); this pass also advances G's
