@@ -366,9 +366,9 @@ def test_time_smooth_centred_charges_only_each_latents_own_change(one_thread):
 
 def test_time_head_option_trains_and_resumes(tmp_path, dataset_zip):
     """--time-head=W builds D with its time head, sets the loss weight and names the run dir (--time-twin: and the
-    twin; --time-smooth: its weight); a tiny run with the twin and the smoothness penalty reports the head's errors on
-    reals and fakes, the twin's and the penalty, its snapshot's D reads both, and a run resumed from its run dir keeps
-    head, twin and penalty."""
+    twin; --time-smooth: its weight, with a c when centred); a tiny run with the twin and the centred smoothness
+    penalty reports the head's errors on reals and fakes, the twin's and the penalty, its snapshot's D reads both, and
+    a run resumed from its run dir keeps head, twin and penalty."""
     outdir = tmp_path / 'runs'
     default = dry_run_options(outdir, dataset_zip)
     assert 'time_head' not in default['D_kwargs'] and 'time_weight' not in default['loss_kwargs']
