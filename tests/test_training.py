@@ -332,7 +332,7 @@ class SplitG(torch.nn.Module):
         super().__init__()
         self.cond_xform, self.num_ws, self.multiply = G.cond_xform, G.num_ws, multiply
         self.z_part = torch.nn.Linear(32, 3 * 16 * 16)
-        self.c_part = torch.nn.Linear(G.cond_xform(torch.zeros([1, 3])).shape[-1], 3 * 16 * 16)
+        self.c_part = torch.nn.Linear(G.cond_xform(torch.zeros([1, len(G.cond_xform.periods)])).shape[-1], 3 * 16 * 16)
 
     def mapping(self, z, c):
         return z[:, None].expand(-1, self.num_ws, -1)
