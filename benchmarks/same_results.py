@@ -35,13 +35,14 @@ CONFIGS = { # name: train() arguments; those with GPU_ONLY arguments are skipped
     'TF32 in convolutions only': dict(tf32_conv=True),
     'TF32 in both (--tf32)': dict(tf32_matmul=True, tf32_conv=True),
     'float16 in one more resolution (--fp16-res=5)': dict(fp16_res=5),
+    "scale_bias_act's reference ops instead of its kernel": dict(scale_kernel=False),
 }
-GPU_ONLY = {'graphs', 'deterministic', 'tf32_matmul', 'tf32_conv', 'fp16_res'} # arguments that change nothing on the CPU
+GPU_ONLY = {'graphs', 'deterministic', 'tf32_matmul', 'tf32_conv', 'fp16_res', 'scale_kernel'} # arguments that change nothing on the CPU
 
 #----------------------------------------------------------------------------
 
 def train(res=64, steps=48, graphs=True, aug_p=0, cond_decay=0, deterministic=True, tf32_matmul=False, tf32_conv=False,
-        fp16_res=4, perturb=0, time_weight=0, time_twin=False, time_smooth=0, time_smooth_centred=False, device=None):
+        fp16_res=4, scale_kernel=True, perturb=0, time_weight=0, time_twin=False, time_smooth=0, time_smooth_centred=False, device=None):
     """({loss: per-step mean}, {'G.name' or 'D.name': final parameter}, the PhaseGraphs or None) of `steps` steps at
     res^2 (cbase 2048, cmax 64, batch 32, micro-batch 16) from seed 0. perturb > 0 first scales every parameter by
     1 + perturb * N(0, 1), from a generator of its own."""
@@ -54,7 +55,7 @@ def train(res=64, steps=48, graphs=True, aug_p=0, cond_decay=0, deterministic=Tr
     # The loss is sync-free whether graphed or not (as train.py's with graphs): the same augmentation draws in both.
     net = bench_train.net_options(res=res, cbase=2048, cmax=64, batch_gpu=16, fp16_res=fp16_res, graphs=usable, aug_p=aug_p,
         cond_decay=cond_decay, time_weight=time_weight, time_twin=time_twin, time_smooth=time_smooth,
-        time_smooth_centred=time_smooth_centred)
+        time_smooth_centred=time_smooth_centred, scale_kernel=scale_kernel)
     G, G_ema, loss, phases = bench_train.build(net, device)
     if perturb:
         gen = torch.Generator(device=device).manual_seed(1)

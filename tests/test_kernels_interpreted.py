@@ -1,4 +1,4 @@
-"""The Triton kernels of bias_act and upfirdn2d, run by Triton's interpreter on the CPU (TRITON_INTERPRET=1) against
+"""The Triton kernels of bias_act, scale_bias_act and upfirdn2d, run by Triton's interpreter on the CPU (TRITON_INTERPRET=1) against
 the pure-PyTorch references: their indexing, masking and layouts are checked on machines without a GPU. The GPU runs
 (tests/test_ops_gpu.py) check the compiled kernels and the precisions. Skipped where Triton is not installed."""
 
@@ -16,7 +16,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHECK = r'''
 import itertools, sys
 import torch
-from torch_utils.ops import _bias_act_triton, _upfirdn2d_triton, bias_act, upfirdn2d
+from torch_utils.ops import _bias_act_triton, _upfirdn2d_triton, bias_act, scale_bias_act, upfirdn2d
 torch.manual_seed(0)
 worst = 0.0
 
@@ -59,6 +59,35 @@ for (shape, dim, layout), act in itertools.product(
     compare(_bias_act_triton.launch(1, x, b, g, None, dim, act, alpha, 1.4, 0.9), ref_dx, ('bias_act grad', shape, act))
     # Mode 2 is the x-term of the double backward: g * h * act''(z) * gain, h the gradient w.r.t. the first grad.
     compare(_bias_act_triton.launch(2, x, b, h, g, dim, act, alpha, 1.4, 0.9), ref_ddx, ('bias_act grad2', shape, act))
+
+# scale_bias_act's autograd Function (its kernels) against its reference: both layouts (70 channels = two channel
+# tiles), per-sample, shared and no noise, with and without bias and clamp; 64x80 pixels span several programs.
+for (C, H, W, layout), noise, (act, clamp, bias) in itertools.product(
+        [(16, 9, 7, torch.contiguous_format), (70, 9, 7, torch.channels_last), (8, 64, 80, torch.contiguous_format)],
+        ['sample', 'shared', None], [('lrelu', 0.9, True), ('linear', None, False)]):
+    x0 = (torch.randn(3, C, H, W) * 2).contiguous(memory_format=layout)
+    n0 = dict(sample=torch.randn(3, 1, H, W), shared=torch.randn(H, W), none=None)[noise or 'none']
+    s0, b0, dy = torch.randn(3, C), torch.randn(C) if bias else None, torch.randn(3, C, H, W)
+    cfg = scale_bias_act._config(b0, act, None, 1.4, clamp, 'ref')
+    results = []
+    for fn, dtype in ((scale_bias_act._ScaleBiasAct.apply, torch.float32), (scale_bias_act._reference, torch.float64)):
+        inputs = [t.to(dtype).requires_grad_() if t is not None else None for t in (x0, s0, n0, b0)]
+        y = fn(*inputs, cfg)
+        results.append([y, *torch.autograd.grad(y, [t for t in inputs if t is not None], dy.to(dtype))])
+    assert results[0][0].stride() == x0.stride()
+    for fast, ref in zip(*results): # relative: ds sums up to 5120 fp32 products
+        scale = ref.abs().max().item() + 1
+        compare(fast / scale, ref / scale, ('scale_bias_act', C, layout, noise, act))
+
+# A backward that is itself differentiated (path-length regularisation) goes through the reference's ops.
+results, inputs = [], (torch.randn(2, 4, 5, 5), torch.randn(2, 4), torch.randn(4))
+for fn in (scale_bias_act._ScaleBiasAct.apply, scale_bias_act._reference):
+    x, s, b = (t.double().requires_grad_() for t in inputs)
+    cfg = scale_bias_act._config(b, 'lrelu', None, 1.4, None, 'ref')
+    grads = torch.autograd.grad(fn(x, s, None, b, cfg).square().sum(), [x, s, b], create_graph=True)
+    results.append(torch.autograd.grad(sum(g.square().sum() for g in grads), [x, s, b]))
+for fast, ref in zip(*results):
+    compare(fast / (ref.abs().max().item() + 1), ref / (ref.abs().max().item() + 1), 'scale_bias_act double backward')
 print('worst error', worst)
 '''
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.autograd import gradcheck, gradgradcheck
 
-from torch_utils.ops import _dispatch, bias_act, conv2d_gradfix, conv2d_resample, fma, grid_sample_gradfix, upfirdn2d
+from torch_utils.ops import _dispatch, bias_act, conv2d_gradfix, conv2d_resample, fma, grid_sample_gradfix, scale_bias_act, upfirdn2d
 
 #----------------------------------------------------------------------------
 
@@ -307,6 +307,39 @@ def test_grid_sample_r1_style_double_backward():
     torch.testing.assert_close(gtheta, 2 * F.grid_sample(gx.detach(), grid, align_corners=False))
 
 #----------------------------------------------------------------------------
+# scale_bias_act
+
+def test_scale_bias_act_reference_is_the_layers_former_ops():
+    """The reference runs exactly the ops the synthesis layers ran before the op existed (the CPU results and every
+    trained model's numbers stay as they were): the modulation x * s, the epilogue fma then bias_act."""
+    x, s, noise, b = _randn(2, 3, 5, 4), _randn(2, 3, seed=1), _randn(2, 1, 5, 4, seed=2), _randn(3, seed=3)
+    assert torch.equal(scale_bias_act.scale_bias_act(x, s), x * s.reshape(2, 3, 1, 1))
+    y = scale_bias_act.scale_bias_act(x, s, noise, b, act='lrelu', gain=1.4, clamp=2)
+    assert torch.equal(y, bias_act.bias_act(fma.fma(x, s.reshape(2, 3, 1, 1), noise), b, act='lrelu', gain=1.4, clamp=2))
+    assert torch.equal(scale_bias_act.scale_bias_act(x, s, b=b, act='lrelu'),
+                       bias_act.bias_act(x * s.reshape(2, 3, 1, 1), b, act='lrelu'))
+
+def test_scale_bias_act_fast_path_only_where_its_kernel_applies(fresh_dispatch, monkeypatch):
+    """Noise that varies per channel, and activations with a second derivative, take the reference."""
+    calls = []
+    monkeypatch.setattr(scale_bias_act._ScaleBiasAct, 'apply', lambda x, s, noise, b, cfg: calls.append(noise))
+    monkeypatch.setattr(scale_bias_act, 'FAST_MIN_BYTES', 0)
+    monkeypatch.setattr(scale_bias_act, '_probe', lambda key: None)
+    x, s = _randn(2, 3, 5, 4), _randn(2, 3, seed=1)
+    scale_bias_act.scale_bias_act(x, s, _randn(2, 3, 5, 4, seed=2))
+    scale_bias_act.scale_bias_act(x, s, act='tanh')
+    assert not calls
+    for noise in [None, _randn(5, 4, seed=2), _randn(2, 1, 5, 4, seed=2)]:
+        scale_bias_act.scale_bias_act(x, s, noise, act='lrelu')
+    assert len(calls) == 3 and not _dispatch._disabled
+
+def test_scale_bias_act_bad_input():
+    with pytest.raises(ValueError, match=r'x must be \[B,C,H,W\] and s \[B,C\]'):
+        scale_bias_act.scale_bias_act(torch.randn(2, 3, 4, 4), torch.randn(3, 2))
+    with pytest.raises(ValueError, match='x must be'):
+        scale_bias_act.scale_bias_act(torch.randn(2, 3), torch.randn(2, 3))
+
+#----------------------------------------------------------------------------
 # Fast-path dispatch and fallback
 
 def test_fallback_when_triton_missing(fresh_dispatch, monkeypatch):
@@ -351,7 +384,8 @@ def test_probe_runs_under_no_grad(fresh_dispatch, monkeypatch, mode):
 
 def test_import_is_cheap():
     code = ('import sys, torch_utils.ops.bias_act, torch_utils.ops.upfirdn2d, torch_utils.ops.conv2d_resample, '
-            'torch_utils.ops.conv2d_gradfix, torch_utils.ops.fma, torch_utils.ops.grid_sample_gradfix; '
+            'torch_utils.ops.conv2d_gradfix, torch_utils.ops.fma, torch_utils.ops.grid_sample_gradfix, '
+            'torch_utils.ops.scale_bias_act; '
             'assert "triton" not in sys.modules, "triton imported"')
     subprocess.run([sys.executable, '-c', code], check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from torch_utils.ops import _dispatch, bias_act, conv2d_gradfix, conv2d_resample, fma, grid_sample_gradfix, upfirdn2d
+from torch_utils.ops import _dispatch, bias_act, conv2d_gradfix, conv2d_resample, fma, grid_sample_gradfix, scale_bias_act, upfirdn2d
 
 pytestmark = pytest.mark.gpu
 
@@ -44,6 +44,7 @@ def _check(fast_fn, ref_fn, inputs, dtype, ref_device='cuda', memory_format=torc
 def _no_fallback(monkeypatch):
     """Use the kernels at any size; a test fails if any fast path fell back to the reference during it."""
     monkeypatch.setattr(bias_act, 'FAST_MIN_BYTES', 0)
+    monkeypatch.setattr(scale_bias_act, 'FAST_MIN_BYTES', 0)
     yield
     assert not _dispatch._disabled, f'fast path disabled: {_dispatch._disabled}'
 
@@ -56,6 +57,18 @@ def test_bias_act(act, dtype):
     for kwargs, fmt in [(dict(), torch.contiguous_format), (dict(clamp=1.3, gain=0.7), torch.channels_last)]:
         _check(lambda x, b: bias_act.bias_act(x, b, act=act, **kwargs),
                lambda x, b: bias_act.bias_act(x, b, act=act, impl='ref', **kwargs), [x, b], dtype, memory_format=fmt)
+
+@pytest.mark.parametrize('dtype', DTYPES, ids=DTYPE_IDS)
+def test_scale_bias_act(dtype):
+    """The modulation (scale only) and the epilogue (with per-sample or shared noise, bias, lrelu and clamp), in both
+    layouts; 70 channels make two channel tiles, 40x48 pixels several programs per sample in the backward."""
+    x, s, b = _randn(3, 70, 40, 48) * 2, _randn(3, 70, seed=1), _randn(70, seed=2)
+    for noise, fmt in [(_randn(3, 1, 40, 48, seed=3), torch.contiguous_format), (_randn(40, 48, seed=3), torch.channels_last)]:
+        _check(lambda x, s, n, b: scale_bias_act.scale_bias_act(x, s, n, b, act='lrelu', gain=1.4, clamp=2.5),
+               lambda x, s, n, b: scale_bias_act.scale_bias_act(x, s, n, b, act='lrelu', gain=1.4, clamp=2.5, impl='ref'),
+               [x, s, noise, b], dtype, memory_format=fmt)
+        _check(lambda x, s: scale_bias_act.scale_bias_act(x, s), lambda x, s: scale_bias_act.scale_bias_act(x, s, impl='ref'),
+               [x, s], dtype, memory_format=fmt)
 
 @pytest.mark.parametrize('dtype', DTYPES, ids=DTYPE_IDS)
 def test_bias_act_layouts(dtype):

@@ -21,7 +21,7 @@ from torch_utils import persistence
 from torch_utils import safe_pickle
 from torch_utils.ops import bias_act
 from torch_utils.ops import conv2d_resample
-from torch_utils.ops import fma
+from torch_utils.ops import scale_bias_act
 from torch_utils.ops import upfirdn2d
 
 #----------------------------------------------------------------------------
@@ -342,12 +342,14 @@ class MappingNetwork(torch.nn.Module):
 # Synthesis network.
 
 def modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, resample_filter=None, demodulate=True,
-                     flip_weight=True, fused_modconv=False):
+                     flip_weight=True, fused_modconv=False, bias_act_args=None):
     """Convolve each sample of x [B,I,H,W] with weight [O,I,kh,kw] scaled per input channel by styles [B,I];
-    demodulate normalises each output channel to unit expected magnitude; noise is added after demodulation.
+    demodulate normalises each output channel to unit expected magnitude; noise is added after demodulation, then
+    bias_act(**bias_act_args) if given.
 
-    fused_modconv=False scales the activations before and after one shared convolution; True builds per-sample
-    weights and runs one grouped convolution. Both compute the same function.
+    fused_modconv=False scales the activations before and after one shared convolution (each scaling, with the noise
+    and bias_act after the convolution, one pass of scale_bias_act); True builds per-sample weights and runs one
+    grouped convolution. Both compute the same function.
     """
     batch_size = x.shape[0]
     out_channels, in_channels, kh, kw = weight.shape
@@ -372,16 +374,18 @@ def modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, res
         x = conv2d_resample.conv2d_resample(x=x, w=w.to(x.dtype), f=resample_filter, up=up, down=down,
             padding=padding, groups=batch_size, flip_weight=flip_weight)
         x = x.reshape(batch_size, -1, *x.shape[2:])
-        return x + noise.to(x.dtype) if noise is not None else x
+        return _add_noise_bias_act(x, noise, bias_act_args)
 
-    x = x * styles.to(x.dtype).reshape(batch_size, -1, 1, 1)
+    x = scale_bias_act.scale_bias_act(x, styles)
     x = conv2d_resample.conv2d_resample(x=x, w=weight.to(x.dtype), f=resample_filter, up=up, down=down,
         padding=padding, flip_weight=flip_weight)
-    if demodulate and noise is not None:
-        return fma.fma(x, dcoefs.to(x.dtype).reshape(batch_size, -1, 1, 1), noise.to(x.dtype))
     if demodulate:
-        return x * dcoefs.to(x.dtype).reshape(batch_size, -1, 1, 1)
-    return x + noise.to(x.dtype) if noise is not None else x
+        return scale_bias_act.scale_bias_act(x, dcoefs, noise, **(bias_act_args or {}))
+    return _add_noise_bias_act(x, noise, bias_act_args)
+
+def _add_noise_bias_act(x, noise, bias_act_args):
+    x = x + noise.to(x.dtype) if noise is not None else x
+    return bias_act.bias_act(x, **bias_act_args) if bias_act_args is not None else x
 
 @persistence.persistent_class
 class CondStyle(torch.nn.Module):
@@ -452,9 +456,9 @@ class SynthesisLayer(torch.nn.Module):
         if self.use_noise and noise_mode == 'const':
             noise = self.noise_const * self.noise_strength
 
-        x = modulated_conv2d(x=x, weight=self.weight, styles=styles, noise=noise, up=self.up, padding=1,
-            resample_filter=self.resample_filter, flip_weight=(self.up == 1), fused_modconv=fused_modconv)
-        return bias_act.bias_act(x, self.bias, act=self.activation, gain=self.act_gain, clamp=self.conv_clamp)
+        return modulated_conv2d(x=x, weight=self.weight, styles=styles, noise=noise, up=self.up, padding=1,
+            resample_filter=self.resample_filter, flip_weight=(self.up == 1), fused_modconv=fused_modconv,
+            bias_act_args=dict(b=self.bias, act=self.activation, gain=self.act_gain, clamp=self.conv_clamp))
 
     def extra_repr(self):
         return (f'in_channels={self.in_channels}, out_channels={self.out_channels}, resolution={self.resolution}, '

@@ -19,6 +19,7 @@ from torch_utils import training_stats
 from torch_utils.ops import bias_act
 from torch_utils.ops import conv2d_gradfix
 from torch_utils.ops import grid_sample_gradfix
+from torch_utils.ops import scale_bias_act
 
 #----------------------------------------------------------------------------
 # Set-up.
@@ -26,7 +27,8 @@ from torch_utils.ops import grid_sample_gradfix
 def setup_backends(cudnn_benchmark=True, allow_tf32=False, deterministic=False, graphs=False):
     """deterministic: only kernels that give the same result every time (cuBLAS needs its workspace setting before
     its first use); PyTorch warns once about each op that has none (grid_sample's backward, under ADA). graphs: the
-    step will be replayed as CUDA graphs, where bias_act's fused kernel pays at every size (bias_act.EAGER_MIN_BYTES)."""
+    step will be replayed as CUDA graphs, where the fused kernels of bias_act and scale_bias_act pay at every size
+    (bias_act.EAGER_MIN_BYTES)."""
     if deterministic:
         os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
         torch.utils.deterministic.fill_uninitialized_memory = False # a debugging aid that costs a fill per allocation
@@ -38,6 +40,7 @@ def setup_backends(cudnn_benchmark=True, allow_tf32=False, deterministic=False, 
     conv2d_gradfix.enabled = True     # lets the path-length regulariser skip conv weight gradients
     grid_sample_gradfix.enabled = True  # double backward of the augment pipe's grid_sample (R1 through ADA)
     bias_act.FAST_MIN_BYTES = 0 if graphs else bias_act.EAGER_MIN_BYTES
+    scale_bias_act.FAST_MIN_BYTES = bias_act.FAST_MIN_BYTES
 
 def build_phases(G, D, G_opt_kwargs, D_opt_kwargs, G_reg_interval, D_reg_interval, device, cond_decay=0):
     """Phases [EasyDict(name, module, opt, interval, after_step)]: per network 'main' every step and 'reg' every
