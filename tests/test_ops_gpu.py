@@ -17,24 +17,26 @@ def _randn(*shape, seed=0, device='cuda'):
     """The same numbers on every device (drawn on the CPU), so that a CUDA result can be checked against a CPU one."""
     return torch.randn(shape, generator=torch.Generator().manual_seed(seed)).to(device)
 
-def _value_and_grads(fn, inputs, memory_format=torch.contiguous_format):
-    """fn's output, its first-order gradients and the gradients of a function of those, as float64 CPU tensors.
-    Fixed random weights turn outputs and gradients into scalar losses."""
+def _value_and_grads(fn, inputs, memory_format=torch.contiguous_format, order=2):
+    """fn's output, its first-order gradients and (order 2) the gradients of a function of those, as float64 CPU
+    tensors. Fixed random weights turn outputs and gradients into scalar losses."""
     leaves = [t.detach().clone().requires_grad_() for t in inputs]
     if leaves[0].ndim == 4:
         leaves[0] = leaves[0].detach().to(memory_format=memory_format).requires_grad_()
     y = fn(*leaves)
-    g = torch.autograd.grad((y * _randn(*y.shape, seed=11, device=y.device)).sum(), leaves, create_graph=True)
+    g = torch.autograd.grad((y * _randn(*y.shape, seed=11, device=y.device)).sum(), leaves, create_graph=order > 1)
+    if order == 1:
+        return [t.detach().double().cpu() for t in [y, *g]]
     loss2 = sum((gi.float() * _randn(*gi.shape, seed=12 + i, device=gi.device)).sum() for i, gi in enumerate(g))
     gg = torch.autograd.grad(loss2, leaves, materialize_grads=True) if loss2.requires_grad else \
         [torch.zeros_like(t) for t in leaves]
     return [t.detach().double().cpu() for t in [y, *g, *gg]]
 
-def _check(fast_fn, ref_fn, inputs, dtype, ref_device='cuda', memory_format=torch.contiguous_format):
+def _check(fast_fn, ref_fn, inputs, dtype, ref_device='cuda', memory_format=torch.contiguous_format, order=2):
     """Compare the fast path in `dtype` with the reference in float64 on the same (rounded) inputs."""
     inputs = [t.to(dtype) for t in inputs]
-    fast = _value_and_grads(fast_fn, inputs, memory_format)
-    ref = _value_and_grads(ref_fn, [t.to(ref_device, torch.float64) for t in inputs])
+    fast = _value_and_grads(fast_fn, inputs, memory_format, order)
+    ref = _value_and_grads(ref_fn, [t.to(ref_device, torch.float64) for t in inputs], order=order)
     for i, (a, e) in enumerate(zip(fast, ref)):
         scale = e.abs().max().item() + 1e-3
         err = (a - e).abs().max().item()
@@ -61,14 +63,18 @@ def test_bias_act(act, dtype):
 @pytest.mark.parametrize('dtype', DTYPES, ids=DTYPE_IDS)
 def test_scale_bias_act(dtype):
     """The modulation (scale only) and the epilogue (with per-sample or shared noise, bias, lrelu and clamp), in both
-    layouts; 70 channels make two channel tiles, 40x48 pixels several programs per sample in the backward."""
+    layouts; 70 channels make two channel tiles, 40x48 pixels several programs per sample in the backward. The first
+    order runs the kernels, with a clamp inside the data; the double backward runs the reference's ops in `dtype`,
+    whose rounding of intermediates would decide which side of such a clamp a value falls, so it is checked with the
+    clamp beyond the data."""
     x, s, b = _randn(3, 70, 40, 48) * 2, _randn(3, 70, seed=1), _randn(70, seed=2)
     for noise, fmt in [(_randn(3, 1, 40, 48, seed=3), torch.contiguous_format), (_randn(40, 48, seed=3), torch.channels_last)]:
-        _check(lambda x, s, n, b: scale_bias_act.scale_bias_act(x, s, n, b, act='lrelu', gain=1.4, clamp=2.5),
-               lambda x, s, n, b: scale_bias_act.scale_bias_act(x, s, n, b, act='lrelu', gain=1.4, clamp=2.5, impl='ref'),
-               [x, s, noise, b], dtype, memory_format=fmt)
+        for clamp, order in [(2.5, 1), (100, 2)]:
+            fn = lambda impl: lambda x, s, n, b: scale_bias_act.scale_bias_act(x, s, n, b, act='lrelu', gain=1.4,
+                clamp=clamp, impl=impl)
+            _check(fn('cuda'), fn('ref'), [x, s, noise, b], dtype, memory_format=fmt, order=order)
         _check(lambda x, s: scale_bias_act.scale_bias_act(x, s), lambda x, s: scale_bias_act.scale_bias_act(x, s, impl='ref'),
-               [x, s], dtype, memory_format=fmt)
+               [x, s], dtype, memory_format=fmt, order=1)
 
 @pytest.mark.parametrize('dtype', DTYPES, ids=DTYPE_IDS)
 def test_bias_act_layouts(dtype):

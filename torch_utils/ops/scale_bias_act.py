@@ -91,18 +91,19 @@ def _probe(key):
     shared noise, and compare with the reference in fp32 on the same inputs (as bias_act's probe)."""
     device, dtype = key
     gen = torch.Generator(device=device).manual_seed(0)
-    rand = lambda *shape: torch.randn(shape, device=device, generator=gen)
-    x0, s0, b0, w = rand(2, 3, 5, 7), rand(2, 3), rand(3), rand(2, 3, 5, 7)
+    rand = lambda *shape: torch.randn(shape, device=device, generator=gen).to(dtype) # inputs exact in both precisions
+    x0, s0, b0, w = rand(2, 3, 5, 7), rand(2, 3), rand(3), rand(2, 3, 5, 7).float()
     for noise0, layout, clamp in ((rand(2, 1, 5, 7), torch.contiguous_format, 100.0), (rand(5, 7), torch.channels_last, None)):
         results = []
         cfg = _config(b0, 'lrelu', None, 1.5, clamp, 'cuda')
         for fn, cast in ((_ScaleBiasAct.apply, dtype), (_reference, torch.float32)):
-            x = x0.to(cast).contiguous(memory_format=layout).requires_grad_()
-            s, noise, b = (t.to(cast).requires_grad_() for t in (s0, noise0, b0))
-            y = fn(x, s, noise, b, cfg)
-            grads = torch.autograd.grad((y * w).sum(), [x, s, noise, b], create_graph=True)
-            loss = sum((g.float() * g.float()).sum() for g in grads)
-            grads2 = torch.autograd.grad(loss, [x, s, noise, b], materialize_grads=True)
+            inputs = [t.to(cast).requires_grad_() for t in (x0.contiguous(memory_format=layout), s0, noise0, b0)]
+            y = fn(*inputs, cfg)
+            grads = torch.autograd.grad((y * w).sum(), inputs) # the kernels' backward
+            y = fn(*inputs, cfg)
+            grads1 = torch.autograd.grad((y * w).sum(), inputs, create_graph=True) # the differentiable backward
+            loss = sum((g * torch.ones_like(g).cumsum(-1)).sum() for g in grads1)
+            grads2 = torch.autograd.grad(loss, inputs, materialize_grads=True)
             results.append([t.float() for t in (y, *grads, *grads2)])
         for fast, ref in zip(*results):
             if not (fast - ref).abs().max() <= 0.02 * ref.abs().max() + 1e-3:
