@@ -64,13 +64,14 @@ def test_bias_act(act, dtype):
 def test_scale_bias_act(dtype):
     """The modulation (scale only) and the epilogue (with per-sample or shared noise, bias, lrelu and clamp), in both
     layouts; 70 channels make two channel tiles, 40x48 pixels several programs per sample in the backward. The first
-    order runs the kernels, with a clamp inside the data; the double backward runs the reference's ops in `dtype`,
-    whose rounding of intermediates would decide which side of such a clamp a value falls, so it is checked with the
-    clamp beyond the data."""
+    order runs the kernels (fp32 registers), checked with lrelu and a clamp inside the data. A backward that is itself
+    differentiated runs the reference's ops in `dtype`, whose rounding of x * s before the noise and bias are added
+    flips the sign of values near lrelu's kink (and the side of a clamp) against float64: that order is checked with a
+    linear activation and the clamp beyond the data."""
     x, s, b = _randn(3, 70, 40, 48) * 2, _randn(3, 70, seed=1), _randn(70, seed=2)
     for noise, fmt in [(_randn(3, 1, 40, 48, seed=3), torch.contiguous_format), (_randn(40, 48, seed=3), torch.channels_last)]:
-        for clamp, order in [(2.5, 1), (100, 2)]:
-            fn = lambda impl: lambda x, s, n, b: scale_bias_act.scale_bias_act(x, s, n, b, act='lrelu', gain=1.4,
+        for act, clamp, order in [('lrelu', 2.5, 1), ('linear', 100, 2)]:
+            fn = lambda impl: lambda x, s, n, b: scale_bias_act.scale_bias_act(x, s, n, b, act=act, gain=1.4,
                 clamp=clamp, impl=impl)
             _check(fn('cuda'), fn('ref'), [x, s, noise, b], dtype, memory_format=fmt, order=order)
         _check(lambda x, s: scale_bias_act.scale_bias_act(x, s), lambda x, s: scale_bias_act.scale_bias_act(x, s, impl='ref'),

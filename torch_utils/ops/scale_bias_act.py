@@ -88,20 +88,20 @@ class _ScaleBiasAct(torch.autograd.Function):
 
 def _probe(key):
     """Run the fast path once, forward and both backward orders, on tiny tensors in both layouts, with per-sample and
-    shared noise, and compare with the reference in fp32 on the same inputs (as bias_act's probe)."""
+    shared noise, and compare with the reference in fp32 on the same inputs (as bias_act's probe). The differentiable
+    backward (the reference's ops in `dtype`, whose rounding can flip values across lrelu's kink) is run linear."""
     device, dtype = key
     gen = torch.Generator(device=device).manual_seed(0)
     rand = lambda *shape: torch.randn(shape, device=device, generator=gen).to(dtype) # inputs exact in both precisions
     x0, s0, b0, w = rand(2, 3, 5, 7), rand(2, 3), rand(3), rand(2, 3, 5, 7).float()
     for noise0, layout, clamp in ((rand(2, 1, 5, 7), torch.contiguous_format, 100.0), (rand(5, 7), torch.channels_last, None)):
         results = []
-        cfg = _config(b0, 'lrelu', None, 1.5, clamp, 'cuda')
+        cfg, linear = _config(b0, 'lrelu', None, 1.5, clamp, 'cuda'), _config(b0, 'linear', None, 1.5, clamp, 'cuda')
         for fn, cast in ((_ScaleBiasAct.apply, dtype), (_reference, torch.float32)):
             inputs = [t.to(cast).requires_grad_() for t in (x0.contiguous(memory_format=layout), s0, noise0, b0)]
             y = fn(*inputs, cfg)
             grads = torch.autograd.grad((y * w).sum(), inputs) # the kernels' backward
-            y = fn(*inputs, cfg)
-            grads1 = torch.autograd.grad((y * w).sum(), inputs, create_graph=True) # the differentiable backward
+            grads1 = torch.autograd.grad((fn(*inputs, linear) * w).sum(), inputs, create_graph=True) # the differentiable one
             loss = sum((g * torch.ones_like(g).cumsum(-1)).sum() for g in grads1)
             grads2 = torch.autograd.grad(loss, inputs, materialize_grads=True)
             results.append([t.float() for t in (y, *grads, *grads2)])
