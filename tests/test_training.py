@@ -713,13 +713,13 @@ def test_deterministic_option(tmp_path, dataset_zip, monkeypatch):
         training_step.setup_backends()
     assert not torch.are_deterministic_algorithms_enabled() and not torch.backends.cudnn.deterministic
 
-def test_graphed_steps_use_the_fused_bias_act_at_every_size():
-    """A step replayed as CUDA graphs pays no launch cost, so bias_act takes its kernel at every size there; eager
-    steps keep the size threshold (below it the kernel's launch costs more than the reference's launches)."""
-    from torch_utils.ops import bias_act
+def test_graphed_steps_use_the_fused_kernels_at_every_size():
+    """A step replayed as CUDA graphs pays no launch cost, so bias_act and scale_bias_act take their kernels at every
+    size there; eager steps keep the size threshold (below it a kernel's launch costs more than the reference's)."""
+    from torch_utils.ops import bias_act, scale_bias_act
     try:
         training_step.setup_backends(graphs=True)
-        assert bias_act.FAST_MIN_BYTES == 0
+        assert bias_act.FAST_MIN_BYTES == scale_bias_act.FAST_MIN_BYTES == 0
     finally:
         training_step.setup_backends()
-    assert bias_act.FAST_MIN_BYTES == bias_act.EAGER_MIN_BYTES > 0
+    assert bias_act.FAST_MIN_BYTES == scale_bias_act.FAST_MIN_BYTES == bias_act.EAGER_MIN_BYTES > 0
