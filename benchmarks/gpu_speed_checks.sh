@@ -15,6 +15,7 @@
 #                  without (kernels and the operators, with shapes); the tables cost time in proportion to the steps'
 #                  events (minutes at 1024 for 16 steps), so use 4 there; $PROFILE_OPTS (one word, commas for spaces)
 #                  adds bench_train options to both, e.g. --tf32,--fp16-res=5
+#   ops TEXT       benchmarks/bench_ops.py for the ops whose label contains TEXT (e.g. NHWC): kernel against reference
 #   data RES       a dataset zip at RES: up to 256 the demo sequence's (as gpu_disent_checks.sh setup), above it a
 #                  60-day sequence rendered at RES (for timing only)
 #   real RES ARGS  bench_train --real-data on that zip (or $DATA_ZIP) with train.py options ARGS (one word, commas for
@@ -54,6 +55,8 @@ while [ $# -gt 0 ]; do
         prof=("${bench[@]}" --res="$res" --seconds=5 --profile="${PROFILE_STEPS:-16}")
         opts=${PROFILE_OPTS:-}
         { "${prof[@]}" ${opts//,/ }; "${prof[@]}" ${opts//,/ } --no-graphs; } > "$out/profile_$res.txt" 2>&1;;
+    ops)
+        python3 benchmarks/bench_ops.py --out="$out/ops_$1.md" --overwrite --reps=20 --only="$1" > /dev/null 2>&1; shift;;
     data)
         res=$1; shift
         seq=$work/sequence opts=()
