@@ -338,6 +338,8 @@ def test_scale_bias_act_bad_input():
         scale_bias_act.scale_bias_act(torch.randn(2, 3, 4, 4), torch.randn(3, 2))
     with pytest.raises(ValueError, match='x must be'):
         scale_bias_act.scale_bias_act(torch.randn(2, 3), torch.randn(2, 3))
+    with pytest.raises(ValueError, match=r'b must be \[C\] = \[3\], got \(4,\)'):
+        scale_bias_act.scale_bias_act(torch.randn(2, 3, 4, 4), torch.randn(2, 3), b=torch.randn(4))
 
 #----------------------------------------------------------------------------
 # Fast-path dispatch and fallback

@@ -19,6 +19,8 @@ def scale_bias_act(x, s, noise=None, b=None, act='linear', alpha=None, gain=None
     if any of those is given (as there, gain None is the activation's default). The result has x's dtype and layout."""
     if x.ndim != 4 or s.shape != x.shape[:2]:
         raise ValueError(f'scale_bias_act: x must be [B,C,H,W] and s [B,C], got {tuple(x.shape)} and {tuple(s.shape)}')
+    if b is not None and b.shape != x.shape[1:2]:
+        raise ValueError(f'scale_bias_act: b must be [C] = [{x.shape[1]}], got {tuple(b.shape)}')
     cfg = _config(b, act, alpha, gain, clamp, impl)
     fast_ok = not bias_act.activation_funcs[act].has_2nd_grad and (noise is None or
         _broadcasts_to(noise.shape, (x.shape[0], 1, *x.shape[2:])))
