@@ -1,6 +1,7 @@
-"""The Triton kernels of bias_act, scale_bias_act and upfirdn2d, run by Triton's interpreter on the CPU (TRITON_INTERPRET=1) against
-the pure-PyTorch references: their indexing, masking and layouts are checked on machines without a GPU. The GPU runs
-(tests/test_ops_gpu.py) check the compiled kernels and the precisions. Skipped where Triton is not installed."""
+"""The Triton kernels of bias_act, scale_bias_act and upfirdn2d, run by Triton's interpreter on the CPU
+(TRITON_INTERPRET=1) against the pure-PyTorch references: their indexing, masking and layouts are checked on machines
+without a GPU. The GPU runs (tests/test_ops_gpu.py) check the compiled kernels and the precisions. Skipped where Triton
+is not installed."""
 
 import os
 import subprocess

@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch.autograd import gradcheck, gradgradcheck
 
-from torch_utils.ops import _dispatch, bias_act, conv2d_gradfix, conv2d_resample, fma, grid_sample_gradfix, scale_bias_act, upfirdn2d
+from torch_utils.ops import (_dispatch, bias_act, conv2d_gradfix, conv2d_resample, fma, grid_sample_gradfix,
+    scale_bias_act, upfirdn2d)
 
 #----------------------------------------------------------------------------
 

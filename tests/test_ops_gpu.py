@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from torch_utils.ops import _dispatch, bias_act, conv2d_gradfix, conv2d_resample, fma, grid_sample_gradfix, scale_bias_act, upfirdn2d
+from torch_utils.ops import (_dispatch, bias_act, conv2d_gradfix, conv2d_resample, fma, grid_sample_gradfix,
+    scale_bias_act, upfirdn2d)
 
 pytestmark = pytest.mark.gpu
 
