@@ -13,6 +13,7 @@ import torch
 import triton
 import triton.language as tl
 
+from .. import misc
 from . import _dispatch
 
 #----------------------------------------------------------------------------
@@ -106,7 +107,7 @@ def forward(x, s, noise, b, alpha, gain, clamp):
 def backward(dy, x, s, noise, b, alpha, gain, clamp, need_dx, need_dn):
     """(dx or None, ds [B,C] fp32, db [C] fp32, dn [B,1,H,W] fp32 or None)."""
     x = _pixel_strided(x)
-    dy = dy if dy.stride() == x.stride() else torch.empty_like(x, dtype=dy.dtype).copy_(dy)
+    dy = misc.in_layout_of(dy, x)
     args, sizes, flags = _common(x, s, noise, b, alpha, gain, clamp)
     B, C, H, W = x.shape
     bp, bc = _blocks(C)
