@@ -94,15 +94,18 @@ def _measure(op_label, op, leaves, shape, dtype, reps):
 @click.option('--reps', type=click.IntRange(min=3), default=50, show_default=True, help='Timed calls per entry')
 @click.option('--overwrite', is_flag=True, help='Replace an existing --out file')
 @click.option('--only', help='Only ops whose label contains this text')
-def main(out, reps, overwrite, only):
+@click.option('--rows-kernel/--no-rows-kernel', help='upfirdn2d\'s rows kernel for channels-last tensors without vertical upsampling; off: its pixel kernel', default=True, show_default=True)
+def main(out, reps, overwrite, only, rows_kernel):
     """Benchmark the ops' fast paths (impl='cuda') against the references (impl='ref') on a CUDA device."""
     if not torch.cuda.is_available():
         raise click.UsageError('bench_ops.py needs a CUDA device')
+    upfirdn2d.ROWS_KERNEL = rows_kernel
     if os.path.exists(out) and not overwrite:
         raise click.UsageError(f'{out} exists; pass --overwrite to replace it')
     lines = [f'Device: {torch.cuda.get_device_name()}, PyTorch {torch.__version__}; median of {reps} calls, ms. '
              f'kernel = fast path forced at every size; default = impl="cuda" as shipped (bias_act and scale_bias_act '
-             f'use their kernels from {bias_act.FAST_MIN_BYTES >> 20} MiB); speedup = ref / default.', '',
+             f'use their kernels from {bias_act.FAST_MIN_BYTES >> 20} MiB); speedup = ref / default.'
+             f'{"" if rows_kernel else " upfirdn2d without its rows kernel."}', '',
              '| op | shape | dtype | fwd ref | fwd kernel | fwd default | speedup | fwd+bwd ref | fwd+bwd kernel '
              '| fwd+bwd default | speedup |',
              '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|']

@@ -28,16 +28,18 @@ def compare(fast, ref, what):
     worst = max(worst, err)
     assert err < 1e-4, (what, err)
 
-# Both kernels (plane: channel-first; pixel: channels-last, 70 channels = two channel tiles), each resampling case.
-for (taps, up, down, pad, flip), (channels, layout) in itertools.product(
+# The three kernels (plane: channel-first; rows and pixel: channels-last, 70 channels = two channel tiles), each
+# resampling case; 9 input rows leave the rows kernel's last group of 4 output rows partly outside the image.
+for (taps, up, down, pad, flip), (channels, layout, rows) in itertools.product(
         [([1, 3, 3, 1], 1, 1, [2, 1, 2, 1], False), ([1, 3, 3, 1], 2, 1, [2, 1, 2, 1], True),
-         ([1, 3, 3, 1], 1, 2, [1, 1, 1, 1], False), ([1, 3, 3, 1], [2, 1], [1, 2], [0, 1, 2, -1], True)],
-        [(3, torch.contiguous_format), (70, torch.channels_last)]):
+         ([1, 3, 3, 1], 1, 2, [1, 1, 1, 1], False), ([1, 3, 3, 1], [2, 1], [1, 2], [0, 1, 2, -1], True),
+         ([[1, 2, 3], [4, 5, 6]], 1, [1, 2], [1, 2, -1, 3], False)],
+        [(3, torch.contiguous_format, True), (70, torch.channels_last, True), (70, torch.channels_last, False)]):
     f = upfirdn2d.setup_filter(taps)
     (upx, upy), (downx, downy) = upfirdn2d._parse_scaling(up), upfirdn2d._parse_scaling(down)
     ax, ay = (upx, downx, pad[0], pad[1]), (upy, downy, pad[2], pad[3])
     x = torch.randn(2, channels, 9, 7).contiguous(memory_format=layout)
-    y = _upfirdn2d_triton.launch(x, f, ax, ay, flip, 1.5)
+    y = _upfirdn2d_triton.launch(x, f, ax, ay, flip, 1.5, rows)
     assert y.is_contiguous(memory_format=layout) or channels == 1
     compare(y, upfirdn2d._upfirdn2d_ref(x.double(), f.double(), ax, ay, flip, 1.5), ('upfirdn2d', taps, up, down, layout))
 
@@ -60,6 +62,23 @@ for (shape, dim, layout), act in itertools.product(
     compare(_bias_act_triton.launch(1, x, b, g, None, dim, act, alpha, 1.4, 0.9), ref_dx, ('bias_act grad', shape, act))
     # Mode 2 is the x-term of the double backward: g * h * act''(z) * gain, h the gradient w.r.t. the first grad.
     compare(_bias_act_triton.launch(2, x, b, h, g, dim, act, alpha, 1.4, 0.9), ref_ddx, ('bias_act grad2', shape, act))
+
+# bias_act's backward of a 4-D tensor with a piecewise-linear activation: dx and db from one kernel (scale_bias_act's,
+# without scales), in both layouts, with and without bias; 64x80 pixels span several programs.
+for (C, H, W, layout), act, bias in itertools.product(
+        [(70, 9, 7, torch.channels_last), (8, 64, 80, torch.contiguous_format)], ['lrelu', 'relu', 'linear'], [True, False]):
+    x0, b0 = (torch.randn(3, C, H, W) * 2).contiguous(memory_format=layout), torch.randn(C) if bias else None
+    dy = torch.randn(3, C, H, W)
+    cfg = dict(dim=1, act=act, alpha=0.2, gain=1.4, clamp=0.9)
+    results = []
+    for fn, dtype in ((bias_act._bias_act_fast, torch.float32), (bias_act._bias_act_ref, torch.float64)):
+        inputs = [t.to(dtype).requires_grad_() if t is not None else None for t in (x0, b0)]
+        y = fn(inputs[0], inputs[1], **cfg)
+        results.append([y, *torch.autograd.grad(y, [t for t in inputs if t is not None], dy.to(dtype))])
+    assert results[0][1].stride() == x0.stride()
+    for fast, ref in zip(*results):
+        scale = ref.abs().max().item() + 1
+        compare(fast / scale, ref / scale, ('bias_act fused backward', C, layout, act, bias))
 
 # scale_bias_act's autograd Function (its kernels) against its reference: both layouts (70 channels = two channel
 # tiles), per-sample, shared and no noise, with and without bias and clamp; 64x80 pixels span several programs.

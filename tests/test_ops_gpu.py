@@ -96,11 +96,13 @@ _UPFIRDN_CASES = [
 
 @pytest.mark.parametrize('dtype', DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize('taps, up, down, padding', _UPFIRDN_CASES)
-def test_upfirdn2d(taps, up, down, padding, dtype):
+def test_upfirdn2d(monkeypatch, taps, up, down, padding, dtype):
     f = upfirdn2d.setup_filter(taps, device='cuda')
     fn = lambda impl: lambda x: upfirdn2d.upfirdn2d(x, f, up=up, down=down, padding=padding, gain=1.5, impl=impl)
     _check(fn('cuda'), fn('ref'), [_randn(2, 5, 12, 10)], dtype)
-    _check(fn('cuda'), fn('ref'), [_randn(2, 70, 12, 10)], dtype, memory_format=torch.channels_last) # > 64 channels
+    for rows in (True, False): # channels-last: the rows kernel where it applies, and the pixel kernel
+        monkeypatch.setattr(upfirdn2d, 'ROWS_KERNEL', rows)
+        _check(fn('cuda'), fn('ref'), [_randn(2, 70, 13, 10)], dtype, memory_format=torch.channels_last) # > 64 channels
 
 @pytest.mark.parametrize('dtype', DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize('k, up, down', [(3, 1, 1), (3, 2, 1), (3, 1, 2), (1, 1, 2), (1, 2, 1)])

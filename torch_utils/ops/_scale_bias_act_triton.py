@@ -1,6 +1,7 @@
 """Triton kernels behind scale_bias_act's fast path; imported lazily, so that importing the ops never needs Triton.
 
-For x [B,C,H,W], per-sample channel scales s [B,C], noise n broadcast as [B,1,H,W] and bias b [C]:
+For x [B,C,H,W], per-sample channel scales s [B,C] (or none: bias_act's backward), noise n broadcast as [B,1,H,W]
+and bias b [C]:
   forward:  z = x * s + n + b,  y = clamp(act(z) * gain, -clamp, clamp),  act(z) = z if z > 0 else alpha * z
   backward: dz = dy * act'(z) * gain * [|act(z) * gain| <= clamp]; dx = dz * s and, summed in fp32 per program and
             then over programs, ds = sum_hw(dz * x), db = sum_{b,hw}(dz), dn = sum_c(dz)
@@ -20,14 +21,18 @@ from . import _dispatch
 
 @triton.jit
 def _tile(x_ptr, s_ptr, n_ptr, b_ptr, bi, p, c, C, HW, sxb, sxc, sxp, snb, snp, alpha, gain,
-          HAS_NOISE: tl.constexpr, HAS_BIAS: tl.constexpr):
-    """Offsets, mask, x, s and the pre-activation z of one tile, and act(z) * gain."""
+          HAS_SCALE: tl.constexpr, HAS_NOISE: tl.constexpr, HAS_BIAS: tl.constexpr):
+    """Offsets, mask, x, s (1 without scales) and the pre-activation z of one tile, and act(z) * gain."""
     pm, cm = p < HW, c < C
     mask = pm[:, None] & cm[None, :]
     offs = bi.to(tl.int64) * sxb + p[:, None].to(tl.int64) * sxp + c[None, :].to(tl.int64) * sxc
     x = tl.load(x_ptr + offs, mask=mask, other=0).to(tl.float32)
-    s = tl.load(s_ptr + bi * C + c, mask=cm, other=0).to(tl.float32)
-    z = x * s[None, :]
+    if HAS_SCALE:
+        s = tl.load(s_ptr + bi * C + c, mask=cm, other=0).to(tl.float32)
+        z = x * s[None, :]
+    else:
+        s = tl.zeros_like(c).to(tl.float32) + 1.0
+        z = x
     if HAS_NOISE:
         z += tl.load(n_ptr + bi.to(tl.int64) * snb + p.to(tl.int64) * snp, mask=pm, other=0).to(tl.float32)[:, None]
     if HAS_BIAS:
@@ -37,12 +42,12 @@ def _tile(x_ptr, s_ptr, n_ptr, b_ptr, bi, p, c, C, HW, sxb, sxc, sxp, snb, snp, 
 
 @triton.jit
 def _forward_kernel(x_ptr, s_ptr, n_ptr, b_ptr, y_ptr, C, HW, sxb, sxc, sxp, snb, snp, alpha, gain, clamp,
-                    HAS_NOISE: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_CLAMP: tl.constexpr,
+                    HAS_SCALE: tl.constexpr, HAS_NOISE: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_CLAMP: tl.constexpr,
                     BP: tl.constexpr, BC: tl.constexpr):
     p = tl.program_id(0) * BP + tl.arange(0, BP)
     c = tl.program_id(2) * BC + tl.arange(0, BC)
     offs, mask, _, _, _, v = _tile(x_ptr, s_ptr, n_ptr, b_ptr, tl.program_id(1), p, c, C, HW, sxb, sxc, sxp, snb,
-        snp, alpha, gain, HAS_NOISE, HAS_BIAS)
+        snp, alpha, gain, HAS_SCALE, HAS_NOISE, HAS_BIAS)
     if HAS_CLAMP:
         v = tl.minimum(tl.maximum(v, -clamp), clamp)
     tl.store(y_ptr + offs, v.to(y_ptr.dtype.element_ty), mask=mask)
@@ -50,7 +55,7 @@ def _forward_kernel(x_ptr, s_ptr, n_ptr, b_ptr, y_ptr, C, HW, sxb, sxc, sxp, snb
 @triton.jit
 def _backward_kernel(x_ptr, s_ptr, n_ptr, b_ptr, dy_ptr, dx_ptr, ds_ptr, db_ptr, dn_ptr, B, C, HW, span,
                      sxb, sxc, sxp, snb, snp, alpha, gain, clamp,
-                     HAS_NOISE: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_CLAMP: tl.constexpr,
+                     HAS_SCALE: tl.constexpr, HAS_NOISE: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_CLAMP: tl.constexpr,
                      NEED_DX: tl.constexpr, NEED_DN: tl.constexpr, BP: tl.constexpr, BC: tl.constexpr):
     """Program (k, b, j) covers pixels [k * span, (k + 1) * span) of sample b in channel tile j; its sums over pixels
     go to ds_ptr/db_ptr [K,B,C] at k, its sums over channels to dn_ptr [J,B,HW] at j."""
@@ -61,18 +66,20 @@ def _backward_kernel(x_ptr, s_ptr, n_ptr, b_ptr, dy_ptr, dx_ptr, ds_ptr, db_ptr,
     for start in range(split * span, split * span + span, BP):
         p = start + tl.arange(0, BP)
         offs, mask, x, s, z, v = _tile(x_ptr, s_ptr, n_ptr, b_ptr, bi, p, c, C, HW, sxb, sxc, sxp, snb, snp, alpha,
-            gain, HAS_NOISE, HAS_BIAS)
+            gain, HAS_SCALE, HAS_NOISE, HAS_BIAS)
         dz = tl.load(dy_ptr + offs, mask=mask, other=0).to(tl.float32) * tl.where(z > 0, 1.0, alpha) * gain
         if HAS_CLAMP:
             dz = tl.where(tl.abs(v) <= clamp, dz, 0.0)
         if NEED_DX:
             tl.store(dx_ptr + offs, (dz * s[None, :]).to(dx_ptr.dtype.element_ty), mask=mask)
-        acc_s += tl.sum(dz * x, axis=0)
+        if HAS_SCALE:
+            acc_s += tl.sum(dz * x, axis=0)
         acc_b += tl.sum(dz, axis=0)
         if NEED_DN:
             tl.store(dn_ptr + (ctile * B + bi).to(tl.int64) * HW + p, tl.sum(dz, axis=1), mask=p < HW)
     part = (split * B + bi) * C + c
-    tl.store(ds_ptr + part, acc_s, mask=c < C)
+    if HAS_SCALE:
+        tl.store(ds_ptr + part, acc_s, mask=c < C)
     tl.store(db_ptr + part, acc_b, mask=c < C)
 
 #----------------------------------------------------------------------------
@@ -89,9 +96,9 @@ def _common(x, s, noise, b, alpha, gain, clamp):
     """Kernel arguments shared by both directions: tensors, sizes, strides, scalars and flags."""
     B, C, H, W = x.shape
     n = x if noise is None else _pixel_strided(noise.reshape([1] * (4 - noise.ndim) + list(noise.shape)).expand(B, 1, H, W))
-    args = [x, s.contiguous(), n, x if b is None else b.contiguous()]
+    args = [x, x if s is None else s.contiguous(), n, x if b is None else b.contiguous()]
     sizes = [C, H * W, x.stride(0), x.stride(1), x.stride(3), n.stride(0), n.stride(3), alpha, gain, clamp]
-    flags = dict(HAS_NOISE=noise is not None, HAS_BIAS=b is not None, HAS_CLAMP=clamp >= 0)
+    flags = dict(HAS_SCALE=s is not None, HAS_NOISE=noise is not None, HAS_BIAS=b is not None, HAS_CLAMP=clamp >= 0)
     return args, sizes, flags
 
 def forward(x, s, noise, b, alpha, gain, clamp):
@@ -105,7 +112,7 @@ def forward(x, s, noise, b, alpha, gain, clamp):
     return y
 
 def backward(dy, x, s, noise, b, alpha, gain, clamp, need_dx, need_dn):
-    """(dx or None, ds [B,C] fp32, db [C] fp32, dn [B,1,H,W] fp32 or None)."""
+    """(dx or None, ds [B,C] fp32 or None (no s), db [C] fp32, dn [B,1,H,W] fp32 or None)."""
     x = _pixel_strided(x)
     dy = misc.in_layout_of(dy, x)
     args, sizes, flags = _common(x, s, noise, b, alpha, gain, clamp)
@@ -124,7 +131,7 @@ def backward(dy, x, s, noise, b, alpha, gain, clamp, need_dx, need_dn):
     with _dispatch.kernel_device(x):
         _backward_kernel[(splits, B, ctiles)](*args, dy, dx, ds, db, dn, B, C, H * W, span, *sizes[2:], **flags,
             NEED_DX=need_dx, NEED_DN=need_dn, BP=bp, BC=bc, num_warps=4)
-    return (dx if need_dx else None, ds.sum(0), db.sum([0, 1]),
+    return (dx if need_dx else None, ds.sum(0) if s is not None else None, db.sum([0, 1]),
             dn.sum(0).reshape(B, 1, H, W) if need_dn else None)
 
 #----------------------------------------------------------------------------

@@ -5,7 +5,10 @@ tap sees, with zero-inserted positions and padding masked rather than materialis
 factors and the filter size are compile-time constants, so the tap loops unroll. Channel-first tensors go to the
 plane kernel (a BH x BW tile of one output plane per program, loads contiguous along x); channels-last tensors go to
 the pixel kernel (BP output pixels x BC channels per program, loads contiguous along the channels, and the index
-arithmetic of each tap shared by all BC channels).
+arithmetic of each tap shared by all BC channels), or, without vertical upsampling, to the rows kernel: 4 output rows
+of BW pixels x BC channels per program, which loads each input row a tap needs once and adds it to every output row it
+feeds, so that a 4x4 filter loads 7 rows per 4 output rows where the pixel kernel loads 16 (the tap loads, not the
+memory, bounded the pixel kernel: filter2d ran at about half the memory's bandwidth on an H100).
 """
 
 import torch
@@ -83,10 +86,61 @@ def _upfirdn2d_pixel_kernel(x_ptr, f_ptr, y_ptr, num_channels, in_h, in_w, out_h
     y_off = n * syn + (oy * syh + ox * syw)[:, None] + (c * syc)[None, :]
     tl.store(y_ptr + y_off, (acc * gain).to(y_ptr.dtype.element_ty), mask=ok_p[:, None] & ok_c)
 
+@triton.jit
+def _add_tap(acc, v, f_ptr, KY: tl.constexpr, kx, FH: tl.constexpr, FW: tl.constexpr, FLIP: tl.constexpr):
+    """acc + v * f[KY, kx] if the input row of v is one that tap row KY of this output row reads (decided at compile
+    time), else acc."""
+    if KY >= 0:
+        if KY < FH:
+            acc += v * _tap(f_ptr, KY, kx, FH, FW, FLIP)
+    return acc
+
+@triton.jit
+def _upfirdn2d_rows_kernel(x_ptr, f_ptr, y_ptr, num_channels, in_h, in_w, out_h, out_w,
+                           sxn, sxc, sxh, sxw, syn, syc, syh, syw, padx0, pady0, gain, tiles_x,
+                           UPX: tl.constexpr, DOWNX: tl.constexpr, DOWNY: tl.constexpr,
+                           FH: tl.constexpr, FW: tl.constexpr, FLIP: tl.constexpr, BW: tl.constexpr, BC: tl.constexpr):
+    """Output rows oy0 + j (j < 4) read input rows oy0 * DOWNY - pady0 + t with tap row t - j * DOWNY: input row t is
+    loaded once per tap column and added to the accumulator of every output row it feeds (UPY = 1 only)."""
+    oy0 = (tl.program_id(0) // tiles_x) * 4
+    ox = (tl.program_id(0) % tiles_x) * BW + tl.arange(0, BW)
+    n = tl.program_id(1).to(tl.int64)
+    c = tl.program_id(2) * BC + tl.arange(0, BC)
+    ok_c = (c < num_channels)[None, :]
+    x_base = x_ptr + n * sxn + (c * sxc)[None, :]
+    acc0 = tl.zeros([BW, BC], dtype=tl.float32)
+    acc1 = tl.zeros([BW, BC], dtype=tl.float32)
+    acc2 = tl.zeros([BW, BC], dtype=tl.float32)
+    acc3 = tl.zeros([BW, BC], dtype=tl.float32)
+    for t in tl.static_range(3 * DOWNY + FH):
+        iy = oy0 * DOWNY - pady0 + t
+        iy_v = iy + tl.zeros_like(ox) # iy as a vector: Triton's interpreter mishandles scalar masks
+        ok_y = (iy_v >= 0) & (iy_v < in_h)
+        for kx in tl.static_range(FW):
+            ix, ok_x = _source(ox, kx, padx0, in_w, UPX, DOWNX)
+            ok = ok_x & ok_y
+            v = tl.load(x_base + (iy.to(tl.int64) * sxh + ix * sxw)[:, None], mask=ok[:, None] & ok_c,
+                        other=0.0).to(tl.float32)
+            acc0 = _add_tap(acc0, v, f_ptr, t, kx, FH, FW, FLIP)
+            acc1 = _add_tap(acc1, v, f_ptr, t - DOWNY, kx, FH, FW, FLIP)
+            acc2 = _add_tap(acc2, v, f_ptr, t - 2 * DOWNY, kx, FH, FW, FLIP)
+            acc3 = _add_tap(acc3, v, f_ptr, t - 3 * DOWNY, kx, FH, FW, FLIP)
+    y_row = y_ptr + n * syn + (ox * syw)[:, None] + (c * syc)[None, :]
+    _store_row(y_row, oy0, acc0 * gain, ox, out_w, out_h, syh, ok_c)
+    _store_row(y_row, oy0 + 1, acc1 * gain, ox, out_w, out_h, syh, ok_c)
+    _store_row(y_row, oy0 + 2, acc2 * gain, ox, out_w, out_h, syh, ok_c)
+    _store_row(y_row, oy0 + 3, acc3 * gain, ox, out_w, out_h, syh, ok_c)
+
+@triton.jit
+def _store_row(y_row, oy, value, ox, out_w, out_h, syh, ok_c):
+    ok = (ox < out_w) & (oy + tl.zeros_like(ox) < out_h) # the row as a vector: the interpreter mishandles scalar masks
+    tl.store(y_row + oy.to(tl.int64) * syh, value.to(y_row.dtype.element_ty), mask=ok[:, None] & ok_c)
+
 #----------------------------------------------------------------------------
 
-def launch(x, f, ax, ay, flip_filter, gain):
-    """One upfirdn2d pass with a 2-D float32 filter f [FH, FW] (a 1-D filter as [1, FW] or [FH, 1] views)."""
+def launch(x, f, ax, ay, flip_filter, gain, rows=True):
+    """One upfirdn2d pass with a 2-D float32 filter f [FH, FW] (a 1-D filter as [1, FW] or [FH, 1] views); rows=False
+    sends every channels-last tensor to the pixel kernel."""
     (upx, downx, padx0, padx1), (upy, downy, pady0, pady1) = ax, ay
     N, C, H, W = x.shape
     fh, fw = f.shape
@@ -98,7 +152,14 @@ def launch(x, f, ax, ay, flip_filter, gain):
     args = (x, f.contiguous(), y, C, H, W, out_h, out_w, *x.stride(), *y.stride(), padx0, pady0, float(gain))
     consts = dict(UPX=upx, UPY=upy, DOWNX=downx, DOWNY=downy, FH=fh, FW=fw, FLIP=bool(flip_filter), num_warps=4)
     with _dispatch.kernel_device(x):
-        if channels_last:
+        if channels_last and upy == 1 and rows:
+            bc = min(64, triton.next_power_of_2(C))
+            bw = max(1024 // bc, 16)
+            tiles_x = triton.cdiv(out_w, bw)
+            grid = (tiles_x * triton.cdiv(out_h, 4), N, triton.cdiv(C, bc))
+            _upfirdn2d_rows_kernel[grid](*args, tiles_x, UPX=upx, DOWNX=downx, DOWNY=downy, FH=fh, FW=fw,
+                FLIP=bool(flip_filter), BW=bw, BC=bc, num_warps=4)
+        elif channels_last:
             bc = min(64, triton.next_power_of_2(C))
             bp = max(2048 // bc, 32)
             grid = (triton.cdiv(out_h * out_w, bp), N, triton.cdiv(C, bc))

@@ -109,6 +109,24 @@ def _bias_grad(dx, b, dim):
         return None
     return dx.sum([i for i in range(dx.ndim) if i != dim]).to(b.dtype)
 
+def negative_slope(act, alpha):
+    """The slope below zero of a piecewise-linear activation, as the scale_bias_act kernels take it."""
+    return {'linear': 1.0, 'relu': 0.0, 'lrelu': alpha}[act]
+
+_scale_kernels = None  # scale_bias_act's Triton module, imported on first use
+
+def _bias_act_backward_fused(dy, x, b, cfg):
+    """dx and db of a 4-D x (channels at dim 1, piecewise-linear activation) in one pass: scale_bias_act's backward
+    kernel without scales, whose fp32 sums over pixels give db, where dx's kernel and a separate reduction would read
+    the activations twice."""
+    global _scale_kernels # pylint: disable=global-statement
+    if _scale_kernels is None:
+        from . import _scale_bias_act_triton as _scale_kernels # pylint: disable=import-outside-toplevel,redefined-outer-name
+    slope = negative_slope(cfg['act'], cfg['alpha'])
+    dx, _, db, _ = _scale_kernels.backward(dy, x, None, None, b, slope, cfg['gain'], cfg['clamp'], need_dx=True,
+        need_dn=False)
+    return dx, None if b is None else db.to(b.dtype)
+
 class _BiasAct(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, b, cfg): # pylint: disable=arguments-differ
@@ -119,8 +137,13 @@ class _BiasAct(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dy): # pylint: disable=arguments-differ
         x, b = ctx.saved_tensors
-        dx = _BiasActGrad.apply(dy, x, b, ctx.cfg)
-        return dx, _bias_grad(dx, b, ctx.cfg['dim']), None
+        cfg = ctx.cfg
+        fused = x.ndim == 4 and cfg['dim'] == 1 and not activation_funcs[cfg['act']].has_2nd_grad
+        if fused and not torch.is_grad_enabled(): # a backward not differentiated again (all but R1's): one pass
+            dx, db = _bias_act_backward_fused(dy, x, b, cfg)
+            return dx, db, None
+        dx = _BiasActGrad.apply(dy, x, b, cfg)
+        return dx, _bias_grad(dx, b, cfg['dim']), None
 
 class _BiasActGrad(torch.autograd.Function):
     @staticmethod
@@ -158,10 +181,11 @@ def _probe(key):
             x = x0.to(cast).contiguous(memory_format=layout).requires_grad_()
             b = b0.to(cast).requires_grad_()
             y = fn(x, b, 1, act, 0.2, 1.5, clamp)
+            grads1 = torch.autograd.grad((y * w).sum(), [x, b], retain_graph=True) # fused where it applies
             dx, db = torch.autograd.grad((y * w).sum(), [x, b], create_graph=True)
             loss = (dx * w).sum() + db.sum()
             grads2 = torch.autograd.grad(loss, [x, b], materialize_grads=True) if loss.requires_grad else (x * 0, b * 0)
-            results.append([t.float() for t in (y, dx, db, *grads2)])
+            results.append([t.float() for t in (y, *grads1, dx, db, *grads2)])
         for fast, ref in zip(*results):
             if not (fast - ref).abs().max() <= 0.02 * ref.abs().max() + 1e-3:
                 raise RuntimeError(f'self-check failed for act={act!r}, dtype={dtype}: fast path and reference differ')

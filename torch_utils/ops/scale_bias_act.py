@@ -60,15 +60,13 @@ def _triton():
         from . import _scale_bias_act_triton as _kernels # pylint: disable=import-outside-toplevel,redefined-outer-name
     return _kernels
 
-def _alpha(cfg):
-    return 1.0 if cfg['act'] == 'linear' else cfg['alpha'] if cfg['act'] == 'lrelu' else 0.0
-
 class _ScaleBiasAct(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, s, noise, b, cfg): # pylint: disable=arguments-differ
         ctx.save_for_backward(x, s, noise, b)
         ctx.cfg = cfg
-        return _triton().forward(x, s, noise, b, _alpha(cfg), cfg['gain'], cfg['clamp'])
+        slope = bias_act.negative_slope(cfg['act'], cfg['alpha'])
+        return _triton().forward(x, s, noise, b, slope, cfg['gain'], cfg['clamp'])
 
     @staticmethod
     def backward(ctx, dy): # pylint: disable=arguments-differ
@@ -80,7 +78,8 @@ class _ScaleBiasAct(torch.autograd.Function):
             inputs = [t for t, n in zip((x, s, noise, b), need) if n]
             grads = iter(torch.autograd.grad(_reference(x, s, noise, b, cfg), inputs, dy, create_graph=True))
             return (*[next(grads) if n else None for n in need], None)
-        dx, ds, db, dn = _triton().backward(dy, x, s, noise, b, _alpha(cfg), cfg['gain'], cfg['clamp'],
+        slope = bias_act.negative_slope(cfg['act'], cfg['alpha'])
+        dx, ds, db, dn = _triton().backward(dy, x, s, noise, b, slope, cfg['gain'], cfg['clamp'],
             need_dx=need[0], need_dn=need[2])
         return (dx, ds.to(s.dtype) if need[1] else None,
             fma._unbroadcast(dn, noise.shape).to(noise.dtype) if need[2] else None,

@@ -134,14 +134,18 @@ def _transpose_params(in_shape, out_shape, f, ax, ay, flip_filter):
 
 _kernels = None  # the Triton module, imported on first use
 
+# Channels-last tensors without vertical upsampling go to the rows kernel; False sends them to the pixel kernel, as
+# before it (benchmarks: --no-rows-kernel).
+ROWS_KERNEL = True
+
 def _upfirdn2d_fast(x, f, ax, ay, flip_filter, gain):
     global _kernels # pylint: disable=global-statement
     if _kernels is None:
         from . import _upfirdn2d_triton as _kernels # pylint: disable=import-outside-toplevel,redefined-outer-name
     if f.ndim == 1:  # separable: a horizontal then a vertical pass, gain**(1/2) each
-        x = _kernels.launch(x, f[None, :], ax, (1, 1, 0, 0), flip_filter, gain ** 0.5)
-        return _kernels.launch(x, f[:, None], (1, 1, 0, 0), ay, flip_filter, gain ** 0.5)
-    return _kernels.launch(x, f, ax, ay, flip_filter, gain)
+        x = _kernels.launch(x, f[None, :], ax, (1, 1, 0, 0), flip_filter, gain ** 0.5, ROWS_KERNEL)
+        return _kernels.launch(x, f[:, None], (1, 1, 0, 0), ay, flip_filter, gain ** 0.5, ROWS_KERNEL)
+    return _kernels.launch(x, f, ax, ay, flip_filter, gain, ROWS_KERNEL)
 
 class _Upfirdn2d(torch.autograd.Function):
     @staticmethod
