@@ -1,0 +1,92 @@
+"""Time the ADA pipeline (training/augment.py, 'bgc') alone, in the three ways a training step runs it.
+
+Usage: python benchmarks/bench_augment.py --res=256 --batch=32 [--p=0.4] [--reps=20]
+  forward          D's real and fake passes (no gradient through the images)
+  fwd+bwd          G's pass: the gradient w.r.t. the images flows back through the pipeline
+  double bwd       R1's: the gradient w.r.t. the images, differentiated again (through grid_sample's backward)
+each for the whole pipeline and for its geometric and colour parts, with fixed padding (as with CUDA graphs: the
+most that can be needed) and without (the padding this batch needs, read back from the GPU). Prints a markdown table
+(median ms, peak memory of the slowest mode); runs on the CPU too, for a smoke test at small sizes.
+"""
+
+import os
+import statistics
+import sys
+import time
+
+import click
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from training import augment # pylint: disable=wrong-import-position
+
+#----------------------------------------------------------------------------
+
+def _time_ms(fn, reps, device):
+    """Median wall time of fn() in ms, the device synchronised around each call, after two warm-up calls."""
+    sync = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
+    times = []
+    for i in range(reps + 2):
+        sync()
+        start = time.perf_counter()
+        fn()
+        sync()
+        if i >= 2:
+            times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+def _modes(op, x, w):
+    """The three ways a step runs the op on images x, as functions; w weights the output (a stand-in for D)."""
+    def forward():
+        with torch.no_grad():
+            op(x)
+    def backward():
+        xg = x.detach().requires_grad_()
+        torch.autograd.grad((op(xg) * w).sum(), [xg])
+    def double(): # a part linear in the images (colour) has a gradient that does not depend on them
+        xg = x.detach().requires_grad_()
+        g, = torch.autograd.grad((op(xg) * w).sum(), [xg], create_graph=True)
+        if g.requires_grad:
+            torch.autograd.grad(g.square().sum(), [xg])
+    return dict(forward=forward, backward=backward, double=double)
+
+#----------------------------------------------------------------------------
+
+@click.command()
+@click.option('--res', type=click.IntRange(min=16), default=256, show_default=True, help='Image resolution')
+@click.option('--batch', type=click.IntRange(min=1), default=32, show_default=True, help='Images per call (micro-batch)')
+@click.option('--p', 'p', type=click.FloatRange(min=0, max=1), default=0.4, show_default=True, help='Augmentation probability')
+@click.option('--reps', type=click.IntRange(min=1), default=20, show_default=True, help='Timed calls per entry')
+def main(res, batch, p, reps):
+    """Time the bgc augmentation pipeline's parts and modes at one resolution and micro-batch."""
+    device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    torch.manual_seed(0)
+    pipe = augment.AugmentPipe(**augment.BGC).to(device)
+    pipe.p.fill_(p)
+    x = torch.randn([batch, 3, res, res], device=device)
+    w = torch.randn_like(x)
+    parts = dict(whole=lambda fixed: lambda t: pipe(t, fixed_padding=fixed),
+        geometric=lambda fixed: lambda t: pipe._geometric(t, fixed), # pylint: disable=protected-access
+        colour=lambda fixed: lambda t: pipe._colour(t)) # pylint: disable=protected-access,unnecessary-lambda
+    name = torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'
+    print(f'Device: {name}, PyTorch {torch.__version__}; bgc at p={p:g}, {batch}x3x{res}x{res} float32, median of '
+          f'{reps} calls, ms\n')
+    print('| part | padding | forward | fwd+bwd | double bwd | peak GiB (double bwd) |')
+    print('|---|---|---:|---:|---:|---:|')
+    for part, make in parts.items():
+        for fixed in ([True, False] if part != 'colour' else [True]):
+            modes = _modes(make(fixed), x, w)
+            row = []
+            for mode in ('forward', 'backward', 'double'):
+                if device.type == 'cuda':
+                    torch.cuda.reset_peak_memory_stats(device)
+                row.append(_time_ms(modes[mode], reps, device))
+            peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == 'cuda' else float('nan')
+            padding = 'fixed' if fixed else 'as needed'
+            print(f'| {part} | {padding if part != "colour" else "-"} | {row[0]:.2f} | {row[1]:.2f} | {row[2]:.2f} | '
+                  f'{peak:.2f} |', flush=True)
+
+#----------------------------------------------------------------------------
+
+if __name__ == '__main__':
+    main() # pylint: disable=no-value-for-parameter

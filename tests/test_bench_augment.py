@@ -1,0 +1,20 @@
+"""benchmarks/bench_augment.py on the CPU: every part and mode of the ADA pipeline runs and is timed."""
+
+import math
+import os
+import sys
+
+from click.testing import CliRunner
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks'))
+import bench_augment # pylint: disable=wrong-import-position
+
+def test_every_part_and_mode_is_timed():
+    result = CliRunner().invoke(bench_augment.main, ['--res=16', '--batch=2', '--reps=1', '--p=1'])
+    assert result.exit_code == 0, result.output
+    rows = [line.split('|')[1:-1] for line in result.output.splitlines() if line.startswith('| ') and 'part' not in line]
+    assert [(r[0].strip(), r[1].strip()) for r in rows] == [('whole', 'fixed'), ('whole', 'as needed'),
+        ('geometric', 'fixed'), ('geometric', 'as needed'), ('colour', '-')]
+    for r in rows:
+        times = [float(v) for v in r[2:5]]
+        assert all(math.isfinite(t) and t > 0 for t in times), r
