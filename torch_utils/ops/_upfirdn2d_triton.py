@@ -1,14 +1,14 @@
 """Triton kernel behind upfirdn2d's fast path; imported lazily, so that importing the ops never needs Triton.
 
-Both kernels compute output samples straight from the input: for every filter tap they load the input samples that
+The kernels compute output samples straight from the input: for every filter tap they load the input samples that
 tap sees, with zero-inserted positions and padding masked rather than materialised, and accumulate in fp32. Up/down
 factors and the filter size are compile-time constants, so the tap loops unroll. Channel-first tensors go to the
 plane kernel (a BH x BW tile of one output plane per program, loads contiguous along x); channels-last tensors go to
-the pixel kernel (BP output pixels x BC channels per program, loads contiguous along the channels, and the index
-arithmetic of each tap shared by all BC channels), or, without vertical upsampling, to the rows kernel: 4 output rows
-of BW pixels x BC channels per program, which loads each input row a tap needs once and adds it to every output row it
-feeds, so that a 4x4 filter loads 7 rows per 4 output rows where the pixel kernel loads 16 (the tap loads, not the
-memory, bounded the pixel kernel: filter2d ran at about half the memory's bandwidth on an H100).
+the rows kernel: 4 output rows of BW pixels x BC channels per program, loads contiguous along the channels, each
+input row a tap needs loaded once and added to every output row it feeds, so that a 4x4 filter loads 7 rows per 4
+output rows (4 when upsampling by 2) where the pixel kernel (BP output pixels x BC channels, every tap loaded for
+every pixel) loads 16; the tap loads, not the memory, bounded the pixel kernel (filter2d ran at about half the
+memory's bandwidth on an H100). The pixel kernel remains for vertical upsampling by 3 or by more than 4.
 """
 
 import torch
@@ -98,10 +98,14 @@ def _add_tap(acc, v, f_ptr, KY: tl.constexpr, kx, FH: tl.constexpr, FW: tl.const
 @triton.jit
 def _upfirdn2d_rows_kernel(x_ptr, f_ptr, y_ptr, num_channels, in_h, in_w, out_h, out_w,
                            sxn, sxc, sxh, sxw, syn, syc, syh, syw, padx0, pady0, gain, tiles_x,
-                           UPX: tl.constexpr, DOWNX: tl.constexpr, DOWNY: tl.constexpr,
-                           FH: tl.constexpr, FW: tl.constexpr, FLIP: tl.constexpr, BW: tl.constexpr, BC: tl.constexpr):
-    """Output rows oy0 + j (j < 4) read input rows oy0 * DOWNY - pady0 + t with tap row t - j * DOWNY: input row t is
-    loaded once per tap column and added to the accumulator of every output row it feeds (UPY = 1 only)."""
+                           UPX: tl.constexpr, UPY: tl.constexpr, DOWNX: tl.constexpr, DOWNY: tl.constexpr,
+                           PARITY: tl.constexpr, FH: tl.constexpr, FW: tl.constexpr, FLIP: tl.constexpr,
+                           BW: tl.constexpr, BC: tl.constexpr):
+    """Output row oy0 + j (j < 4) reads, through tap row ky, position s = (oy0 + j) * DOWNY + ky - pady0 of the
+    zero-inserted padded input: a real sample, input row s / UPY, only where UPY divides s. With oy0 * DOWNY a multiple
+    of UPY (UPY = 1, 2 or 4) and PARITY = pady0 mod UPY, the real ones are ky = UPY * t + PARITY - j * DOWNY, all reading
+    input row (oy0 * DOWNY - pady0 + PARITY) / UPY + t: each such row t is loaded once per tap column and added to the
+    accumulator of every output row it feeds, with taps known at compile time."""
     oy0 = (tl.program_id(0) // tiles_x) * 4
     ox = (tl.program_id(0) % tiles_x) * BW + tl.arange(0, BW)
     n = tl.program_id(1).to(tl.int64)
@@ -112,8 +116,8 @@ def _upfirdn2d_rows_kernel(x_ptr, f_ptr, y_ptr, num_channels, in_h, in_w, out_h,
     acc1 = tl.zeros([BW, BC], dtype=tl.float32)
     acc2 = tl.zeros([BW, BC], dtype=tl.float32)
     acc3 = tl.zeros([BW, BC], dtype=tl.float32)
-    for t in tl.static_range(3 * DOWNY + FH):
-        iy = oy0 * DOWNY - pady0 + t
+    for t in tl.static_range((FH + 3 * DOWNY - PARITY + UPY - 1) // UPY):
+        iy = (oy0 * DOWNY - pady0 + PARITY) // UPY + t # an exact division
         iy_v = iy + tl.zeros_like(ox) # iy as a vector: Triton's interpreter mishandles scalar masks
         ok_y = (iy_v >= 0) & (iy_v < in_h)
         for kx in tl.static_range(FW):
@@ -121,10 +125,10 @@ def _upfirdn2d_rows_kernel(x_ptr, f_ptr, y_ptr, num_channels, in_h, in_w, out_h,
             ok = ok_x & ok_y
             v = tl.load(x_base + (iy.to(tl.int64) * sxh + ix * sxw)[:, None], mask=ok[:, None] & ok_c,
                         other=0.0).to(tl.float32)
-            acc0 = _add_tap(acc0, v, f_ptr, t, kx, FH, FW, FLIP)
-            acc1 = _add_tap(acc1, v, f_ptr, t - DOWNY, kx, FH, FW, FLIP)
-            acc2 = _add_tap(acc2, v, f_ptr, t - 2 * DOWNY, kx, FH, FW, FLIP)
-            acc3 = _add_tap(acc3, v, f_ptr, t - 3 * DOWNY, kx, FH, FW, FLIP)
+            acc0 = _add_tap(acc0, v, f_ptr, UPY * t + PARITY, kx, FH, FW, FLIP)
+            acc1 = _add_tap(acc1, v, f_ptr, UPY * t + PARITY - DOWNY, kx, FH, FW, FLIP)
+            acc2 = _add_tap(acc2, v, f_ptr, UPY * t + PARITY - 2 * DOWNY, kx, FH, FW, FLIP)
+            acc3 = _add_tap(acc3, v, f_ptr, UPY * t + PARITY - 3 * DOWNY, kx, FH, FW, FLIP)
     y_row = y_ptr + n * syn + (ox * syw)[:, None] + (c * syc)[None, :]
     _store_row(y_row, oy0, acc0 * gain, ox, out_w, out_h, syh, ok_c)
     _store_row(y_row, oy0 + 1, acc1 * gain, ox, out_w, out_h, syh, ok_c)
@@ -152,13 +156,12 @@ def launch(x, f, ax, ay, flip_filter, gain, rows=True):
     args = (x, f.contiguous(), y, C, H, W, out_h, out_w, *x.stride(), *y.stride(), padx0, pady0, float(gain))
     consts = dict(UPX=upx, UPY=upy, DOWNX=downx, DOWNY=downy, FH=fh, FW=fw, FLIP=bool(flip_filter), num_warps=4)
     with _dispatch.kernel_device(x):
-        if channels_last and upy == 1 and rows:
+        if channels_last and upy in (1, 2, 4) and rows:
             bc = min(64, triton.next_power_of_2(C))
             bw = max(1024 // bc, 16)
             tiles_x = triton.cdiv(out_w, bw)
             grid = (tiles_x * triton.cdiv(out_h, 4), N, triton.cdiv(C, bc))
-            _upfirdn2d_rows_kernel[grid](*args, tiles_x, UPX=upx, DOWNX=downx, DOWNY=downy, FH=fh, FW=fw,
-                FLIP=bool(flip_filter), BW=bw, BC=bc, num_warps=4)
+            _upfirdn2d_rows_kernel[grid](*args, tiles_x, PARITY=pady0 % upy, BW=bw, BC=bc, **consts)
         elif channels_last:
             bc = min(64, triton.next_power_of_2(C))
             bp = max(2048 // bc, 32)
