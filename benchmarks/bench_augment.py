@@ -6,7 +6,7 @@ Usage: python benchmarks/bench_augment.py --res=256 --batch=32 [--p=0.4] [--reps
   double bwd       R1's: the gradient w.r.t. the images, differentiated again (through grid_sample's backward)
 each for the whole pipeline and for its geometric and colour parts, with fixed padding (as with CUDA graphs: the
 most that can be needed) and without (the padding this batch needs, read back from the GPU). Prints a markdown table
-(median ms, peak memory of the slowest mode); runs on the CPU too, for a smoke test at small sizes.
+(median ms, and the peak memory of the double backward); runs on the CPU too, for a smoke test at small sizes.
 """
 
 import os
