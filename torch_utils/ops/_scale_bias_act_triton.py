@@ -125,9 +125,9 @@ def backward(dy, x, s, noise, b, alpha, gain, clamp, need_dx, need_dn):
     span = triton.cdiv(ptiles, splits) * bp
     splits = triton.cdiv(H * W, span)
     dx = torch.empty_like(x) if need_dx else x
-    ds = torch.empty([splits, B, C], device=x.device, dtype=torch.float32)
-    db = torch.empty_like(ds)
-    dn = torch.empty([ctiles, B, H * W], device=x.device, dtype=torch.float32) if need_dn else ds
+    db = torch.empty([splits, B, C], device=x.device, dtype=torch.float32)
+    ds = torch.empty_like(db) if s is not None else db # any valid pointer when unused
+    dn = torch.empty([ctiles, B, H * W], device=x.device, dtype=torch.float32) if need_dn else db
     with _dispatch.kernel_device(x):
         _backward_kernel[(splits, B, ctiles)](*args, dy, dx, ds, db, dn, B, C, H * W, span, *sizes[2:], **flags,
             NEED_DX=need_dx, NEED_DN=need_dn, BP=bp, BC=bc, num_warps=4)

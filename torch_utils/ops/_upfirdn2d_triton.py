@@ -155,15 +155,14 @@ def launch(x, f, ax, ay, flip_filter, gain, rows=True):
                     memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     args = (x, f.contiguous(), y, C, H, W, out_h, out_w, *x.stride(), *y.stride(), padx0, pady0, float(gain))
     consts = dict(UPX=upx, UPY=upy, DOWNX=downx, DOWNY=downy, FH=fh, FW=fw, FLIP=bool(flip_filter), num_warps=4)
+    bc = min(64, triton.next_power_of_2(C)) # channels per program of the channels-last kernels
     with _dispatch.kernel_device(x):
         if channels_last and upy in (1, 2, 4) and rows:
-            bc = min(64, triton.next_power_of_2(C))
             bw = max(1024 // bc, 16)
             tiles_x = triton.cdiv(out_w, bw)
             grid = (tiles_x * triton.cdiv(out_h, 4), N, triton.cdiv(C, bc))
             _upfirdn2d_rows_kernel[grid](*args, tiles_x, PARITY=pady0 % upy, BW=bw, BC=bc, **consts)
         elif channels_last:
-            bc = min(64, triton.next_power_of_2(C))
             bp = max(2048 // bc, 32)
             grid = (triton.cdiv(out_h * out_w, bp), N, triton.cdiv(C, bc))
             _upfirdn2d_pixel_kernel[grid](*args, BP=bp, BC=bc, **consts)
