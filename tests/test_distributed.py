@@ -45,6 +45,22 @@ def test_training_stats_single_process():
     assert collector.num('Single/x') == 0 and math.isnan(collector.mean('Single/x'))
     assert collector.as_dict() == {}
 
+def test_training_stats_tap_sums_on_the_device():
+    device = distributed.device()
+    tap = training_stats.Tap('Single/tapped', device)
+    collector = training_stats.Collector(regex='Single/tapped')
+    training_stats.report('Single/tapped', torch.tensor([1.0, -1.0, 1.0], device=device))
+    training_stats.report('Single/other', 5.0)
+    assert tap.moments.device == device and tap.total().tolist() == [3, 1, 3]
+    collector.update() # a Collector's sync leaves the tap alone, and sees the same reports
+    assert collector.num('Single/tapped') == 3 and tap.total().tolist() == [3, 1, 3]
+    tap.reset()
+    training_stats.report('Single/tapped', [2.0])
+    assert tap.total().tolist() == [1, 2, 4]
+    del tap # taps are held weakly: a dropped one costs reports nothing
+    training_stats.report('Single/tapped', [2.0])
+    assert len(training_stats._taps['Single/tapped']) == 0
+
 def test_launch_env_torchrun(clean_env):
     clean_env.setenv('RANK', '3')
     clean_env.setenv('WORLD_SIZE', '4')
@@ -74,6 +90,7 @@ def _worker(out_dir):
         obj=distributed.broadcast_object(f'from rank {rank}'))
 
     collector = training_stats.Collector(regex='Loss/.*')
+    tap = training_stats.Tap('Loss/a', device)
     training_stats.report('Loss/a', torch.tensor([1.0, 2.0], device=device) if rank == 0 else [3.0, 6.0])
     training_stats.report0('Loss/only0', 5.0)
     training_stats.report('Other/b', 1.0) # not matched by the regex
@@ -82,6 +99,7 @@ def _worker(out_dir):
     result['names'] = collector.names()
     collector.update() # nothing new: keep_previous keeps the figures
     result['kept'] = collector.num('Loss/a')
+    result['tap'] = [tap.total().tolist(), tap.moments.tolist()] # over the ranks; this rank's own
 
     torch.manual_seed(0)
     net = torch.nn.Linear(3, 2).to(device)
@@ -131,6 +149,8 @@ def test_training_stats_reduce_across_ranks(two_ranks):
         assert a['num'] == 4 and a['mean'] == 3.0 and math.isclose(a['std'], math.sqrt(3.5))
         assert result['stats']['Loss/only0'] == dict(num=1, mean=5.0, std=0.0)
         assert result['kept'] == 4
+    assert all(result['tap'][0] == [4, 12, 50] for result in two_ranks)
+    assert two_ranks[0]['tap'][1] == [2, 3, 5] and two_ranks[1]['tap'][1] == [2, 9, 45]
 
 def test_check_ddp_consistency_two_ranks(two_ranks):
     for result in two_ranks: # every rank raises, naming the tensor

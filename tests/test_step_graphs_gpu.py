@@ -84,6 +84,22 @@ def test_augmentation_replayed_in_a_graph_draws_like_the_eager_pipe():
         assert torch.equal(out, eager), seed
     assert not torch.equal(out, x)
 
+def test_ada_tuner_moves_p_without_waiting_for_the_gpu():
+    """ADA's tuner reads D's signs and moves p on the GPU: no host synchronisation (which would stall the graphed
+    step every `interval` steps), and the move it makes is the one the signs ask for."""
+    from torch_utils import training_stats
+    from training.training_step import AdaTuner
+    pipe = AugmentPipe(**BGC).cuda()
+    tuner = AdaTuner(pipe, target=0.6, interval=4, kimg=1, batch_size=10)
+    torch.cuda.set_sync_debug_mode('error')
+    try:
+        for batch_idx in range(1, 9):
+            training_stats.report(AdaTuner.STAT, torch.ones(5, device='cuda').sign()) # mean 1 > 0.6: p rises
+            tuner.step(batch_idx)
+    finally:
+        torch.cuda.set_sync_debug_mode('default')
+    assert float(pipe.p) == pytest.approx(2 * 10 * 4 / 1000)
+
 def test_train_py_with_graphs_resumes_exactly_when_deterministic(tmp_path):
     """train.py on the GPU with graphs (the default) and --deterministic: a rerun repeats every tick's losses exactly,
     and a run stopped at a snapshot and resumed ends with the weights of one never interrupted, bit for bit. (Earlier

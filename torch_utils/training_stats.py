@@ -3,10 +3,11 @@
 report() only adds moments (count, sum, sum of squares) to per-device accumulators; no synchronisation happens until
 Collector.update(), which sums the accumulated moments over all processes with torch.distributed (NCCL or gloo) when
 a process group with several ranks exists. Every rank must report the same set of names (report0 handles values
-only rank 0 knows).
+only rank 0 knows). A Tap keeps one name's moments on the device instead, for use there without a synchronisation.
 """
 
 import re
+import weakref
 
 import numpy as np
 import torch
@@ -19,6 +20,7 @@ _rank = None         # set by init_multiprocessing(); else read from torch.distr
 _sync_device = None  # device for the all-reduce; None: CUDA for NCCL groups, else CPU
 _counters = dict()   # name -> {device: float64 tensor [count, sum, sum of squares]} not yet synced
 _cumulative = dict() # name -> float64 CPU tensor of the moments synced so far, summed over ranks
+_taps = dict()       # name -> WeakSet of Taps: device-side sums that report() also adds to
 
 #----------------------------------------------------------------------------
 
@@ -50,6 +52,8 @@ def report(name, value):
     if moments.device not in counters:
         counters[moments.device] = torch.zeros_like(moments)
     counters[moments.device].add_(moments)
+    for tap in _taps.get(name, ()):
+        tap.moments.add_(moments.to(tap.moments.device))
     return value
 
 def report0(name, value):
@@ -59,14 +63,17 @@ def report0(name, value):
 
 #----------------------------------------------------------------------------
 
+def _reduce_device():
+    if _sync_device is not None:
+        return _sync_device
+    nccl = _distributed() and torch.distributed.get_backend() == 'nccl'
+    return torch.device('cuda', torch.cuda.current_device()) if nccl else torch.device('cpu')
+
 def _sync(names):
     """Move the pending moments of `names` into _cumulative (summed over ranks); return [(name, cumulative)]."""
     if not names:
         return []
-    device = _sync_device
-    if device is None:
-        nccl = _distributed() and torch.distributed.get_backend() == 'nccl'
-        device = torch.device('cuda', torch.cuda.current_device()) if nccl else torch.device('cpu')
+    device = _reduce_device()
     deltas = torch.zeros(len(names), 3, dtype=torch.float64, device=device)
     for idx, name in enumerate(names):
         for counter in _counters[name].values():
@@ -78,6 +85,28 @@ def _sync(names):
     for idx, name in enumerate(names):
         _cumulative.setdefault(name, torch.zeros(3, dtype=torch.float64)).add_(deltas[idx])
     return [(name, _cumulative[name]) for name in names]
+
+#----------------------------------------------------------------------------
+
+class Tap:
+    """The moments [count, sum, sum of squares] of one name reported since the last reset(), kept on `device`. Unlike
+    a Collector it never waits for the device, so a value on the GPU can follow a statistic every few steps without
+    stopping it (ADA's p); Collectors see the same reports."""
+
+    def __init__(self, name, device):
+        self.moments = torch.zeros(3, dtype=torch.float64, device=device)
+        _taps.setdefault(name, weakref.WeakSet()).add(self)
+
+    def total(self):
+        """The moments summed over all processes, as a tensor on the tap's device (collective when distributed)."""
+        if not _distributed():
+            return self.moments.clone()
+        moments = self.moments.to(_reduce_device(), copy=True)
+        torch.distributed.all_reduce(moments)
+        return moments.to(self.moments.device)
+
+    def reset(self):
+        self.moments.zero_() # in place: CUDA graphs captured with the tap keep adding to the same memory
 
 #----------------------------------------------------------------------------
 

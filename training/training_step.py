@@ -172,8 +172,9 @@ def update_ema(G_ema, G, cur_nimg, batch_size, ema_kimg, ema_rampup):
 
 class AdaTuner:
     """Every `interval` steps, moves augment_pipe.p towards the target mean sign of D(real) by (images since the last
-    move) / (kimg * 1000). The signs seen since the last move belong to the training state (state_dict), so that a
-    run resumed between two moves moves exactly as an uninterrupted one."""
+    move) / (kimg * 1000). The signs are summed on the device and p moves there, so that the tuner never stops the GPU
+    (collective across ranks, as all ranks must agree on p). The signs seen since the last move belong to the training
+    state (state_dict), so that a run resumed between two moves moves exactly as an uninterrupted one."""
 
     STAT = 'Loss/signs/real'
 
@@ -182,33 +183,30 @@ class AdaTuner:
         self.target = target
         self.interval = interval
         self.rate = batch_size * interval / (kimg * 1000)
-        self.collector = training_stats.Collector(regex=self.STAT, keep_previous=False)
-        self.pending = [0.0, 0.0] # (count, sum) of the signs since the last move
+        self.signs = training_stats.Tap(self.STAT, augment_pipe.p.device)
+        self.carried = torch.zeros(2, dtype=torch.float64, device=augment_pipe.p.device) # from a resumed state
 
-    def collect(self):
-        """Add the signs reported since the previous call to the pending ones (collective)."""
-        self.collector.update()
-        count = self.collector.num(self.STAT)
-        if count > 0:
-            self.pending = [self.pending[0] + count, self.pending[1] + count * self.collector.mean(self.STAT)]
+    def _pending(self):
+        """[count, sum] of the signs since the last move, over all ranks (a device tensor)."""
+        return self.signs.total()[:2] + self.carried
 
     def step(self, batch_idx):
         """After step batch_idx (counted from 1): move p if a move is due."""
         if batch_idx % self.interval != 0:
             return
-        self.collect()
-        count, total = self.pending
-        self.pending = [0.0, 0.0]
-        if count > 0:
-            adjust = np.sign(total / count - self.target) * self.rate
-            self.augment_pipe.p.copy_((self.augment_pipe.p + adjust).clamp(min=0))
+        count, total = self._pending()
+        self.signs.reset()
+        self.carried.zero_()
+        adjust = torch.where(count > 0, torch.sign(total / count - self.target) * self.rate, 0) # no signs: no move
+        p = self.augment_pipe.p
+        p.copy_((p + adjust.to(p.dtype)).clamp(min=0))
 
     def state_dict(self):
         """The signs not yet acted upon (collective: every rank calls it). p itself is saved with the pipe."""
-        self.collect()
-        return dict(pending=list(self.pending))
+        return dict(pending=self._pending().tolist())
 
     def load_state_dict(self, state):
-        self.pending = [float(v) for v in state['pending']]
+        self.signs.reset()
+        self.carried.copy_(torch.as_tensor([float(v) for v in state['pending']], dtype=torch.float64))
 
 #----------------------------------------------------------------------------
