@@ -296,6 +296,15 @@ def test_grid_sample_gradients():
     assert gradcheck(grid_sample_gradfix.grid_sample, (x, grid.requires_grad_()))  # first order, grid too
     assert gradgradcheck(grid_sample_gradfix.grid_sample, (x, grid.detach()))     # second order, input only
 
+def test_grid_sample_keeps_its_input_only_for_a_grid_gradient():
+    x = _randn(1, 2, 40, 40).requires_grad_()
+    grid = torch.rand(1, 3, 3, 2, dtype=torch.float64) * 2 - 1
+    for grid_grad in [False, True]:
+        saved = []
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.numel()) or t, lambda t: t):
+            grid_sample_gradfix.grid_sample(x, grid.clone().requires_grad_(grid_grad))
+        assert (x.numel() in saved) == grid_grad, saved
+
 def test_grid_sample_r1_style_double_backward():
     """R1 through the augment pipe: the input gradient must be differentiable w.r.t. what follows the sampling."""
     x = _randn(1, 2, 4, 4)

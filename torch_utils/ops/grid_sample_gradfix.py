@@ -24,12 +24,17 @@ def grid_sample(input, grid): # pylint: disable=redefined-builtin
 class _GridSample(torch.autograd.Function):
     @staticmethod
     def forward(ctx, input, grid): # pylint: disable=arguments-differ,redefined-builtin
-        ctx.save_for_backward(input, grid)
+        # The input gradient depends on the grid alone; the input's values are kept only for a grid gradient. (The
+        # augment pipe samples an image 36 times the size of its output: kept, it would dominate the pipe's memory.)
+        ctx.save_for_backward(input if ctx.needs_input_grad[1] else None, grid)
+        ctx.input_shape = input.shape
         return F.grid_sample(input, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
 
     @staticmethod
     def backward(ctx, grad_output): # pylint: disable=arguments-differ
         input, grid = ctx.saved_tensors # pylint: disable=redefined-builtin
+        if input is None: # a stand-in of the input's shape whose elements all share one address
+            input = grad_output.new_zeros([]).expand(ctx.input_shape)
         # Under autocast the forward ran on cast copies of the saved tensors: cast them the same way.
         input, grid = input.to(grad_output.dtype), grid.to(grad_output.dtype)
         return _GridSampleBackward.apply(grad_output, input, grid, ctx.needs_input_grad[:2])
