@@ -40,7 +40,8 @@ def test_cuda_r1_double_backward_fp32():
         grads = _r1_grads(pipe, real, net)
     assert len(grads) >= 2 and all(torch.isfinite(g).all() and g.abs().sum() > 0 for g in grads)
 
-def test_cuda_warp_matches_cpu():
+@pytest.mark.parametrize('fixed_padding', [False, True])
+def test_cuda_warp_matches_cpu(fixed_padding):
     torch.manual_seed(1)
     theta = 0.3
     G_inv = torch.tensor([[[np.cos(theta) * 1.2, -np.sin(theta), 2.5], [np.sin(theta), np.cos(theta) * 0.9, -1.0], [0, 0, 1]],
@@ -51,7 +52,7 @@ def test_cuda_warp_matches_cpu():
     results = []
     for device in ('cpu', 'cuda'):
         pipe, n = AugmentPipe().to(device), net.to(device)
-        warp = lambda x: pipe._resample(x, G_inv.to(device), changed.to(device))
+        warp = lambda x: pipe._resample(x, G_inv.to(device), changed.to(device), fixed_padding)
         with _tf32(False):
             results.append([warp(real.to(device)).cpu()] + [g.cpu() for g in _r1_grads(warp, real.to(device), n)])
     for a, b in zip(*results):

@@ -34,16 +34,18 @@ def compare(fast, ref, what):
     worst = max(worst, err)
     assert err < 1e-4, (what, err)
 
-# The three kernels (plane: channel-first; rows and pixel: channels-last, 70 channels = two channel tiles), each
-# resampling case (vertical upsampling by 2 and 4 with even, odd and negative top padding; by 3, which only the pixel
-# kernel takes); 9 input rows leave the rows kernel's last group of 4 output rows partly outside the image.
+# The three kernels (rows: channels-last, 70 channels = two channel tiles, and channel-first as one-channel images;
+# pixel: channels-last; plane: channel-first), each resampling case (vertical upsampling by 2 and 4 with even, odd and
+# negative top padding; by 3, which only the pixel and plane kernels take); 9 input rows leave the rows kernel's last
+# group of 4 output rows partly outside the image.
 for (taps, up, down, pad, flip), (channels, layout, rows) in itertools.product(
         [([1, 3, 3, 1], 1, 1, [2, 1, 2, 1], False), ([1, 3, 3, 1], 2, 1, [2, 1, 2, 1], True),
          ([1, 3, 3, 1], 1, 2, [1, 1, 1, 1], False), ([1, 3, 3, 1], [2, 1], [1, 2], [0, 1, 2, -1], True),
          ([[1, 2, 3], [4, 5, 6]], 1, [1, 2], [1, 2, -1, 3], False), ([1, 3, 3, 1], 2, 1, [1, 2, 1, 2], False),
          ([[1, 2, 3], [4, 5, 6], [7, 8, 9], [1, 1, 1], [2, 2, 2]], [1, 4], 1, [0, 0, 3, 1], True),
          ([1, 3, 3, 1], 2, 2, [1, 2, -1, 2], False), ([1, 3, 3, 1], [1, 3], 1, [0, 0, 2, 1], False)],
-        [(3, torch.contiguous_format, True), (70, torch.channels_last, True), (70, torch.channels_last, False)]):
+        [(3, torch.contiguous_format, True), (3, torch.contiguous_format, False), (70, torch.channels_last, True),
+         (70, torch.channels_last, False)]):
     f = upfirdn2d.setup_filter(taps)
     (upx, upy), (downx, downy) = upfirdn2d._parse_scaling(up), upfirdn2d._parse_scaling(down)
     ax, ay = (upx, downx, pad[0], pad[1]), (upy, downy, pad[2], pad[3])

@@ -90,6 +90,7 @@ def test_ada_tuner_moves_p_without_waiting_for_the_gpu():
     from torch_utils import training_stats
     from training.training_step import AdaTuner
     pipe = AugmentPipe(**BGC).cuda()
+    pipe.p.zero_() # as train.py starts
     tuner = AdaTuner(pipe, target=0.6, interval=4, kimg=1, batch_size=10)
     torch.cuda.set_sync_debug_mode('error')
     try:
