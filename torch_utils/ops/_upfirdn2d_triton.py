@@ -1,18 +1,19 @@
 """Triton kernel behind upfirdn2d's fast path; imported lazily, so that importing the ops never needs Triton.
 
-The kernels compute output samples straight from the input: for every filter tap they load the input samples that
-tap sees, with zero-inserted positions and padding masked rather than materialised, and accumulate in fp32. Up/down
-factors and the filter size are compile-time constants, so the tap loops unroll. Channel-first tensors go to the
-plane kernel (a BH x BW tile of one output plane per program, loads contiguous along x); channels-last tensors go to
-the rows kernel: 4 output rows of BW pixels x BC channels per program, loads contiguous along the channels, each
-input row a tap needs loaded once and added to every output row it feeds, so that a 4x4 filter loads 7 rows per 4
-output rows (4 when upsampling by 2) where the pixel kernel (BP output pixels x BC channels, every tap loaded for
-every pixel) loads 16; the tap loads, not the memory, bounded the pixel kernel (filter2d ran at about half the
-memory's bandwidth on an H100). The pixel kernel remains for vertical upsampling by 3 or by more than 4. A contiguous channel-first tensor goes to the
-rows kernel as N * C one-channel images (one channel is both layouts); the plane kernel takes the other channel-first
-cases (strided views, vertical upsampling by 3 or more than 4): it ran at a tenth of the rows kernel's speed on an
-H100 (2.18 ms against 0.24 for a 2x upsampling of 16x128x128x128 in fp32), and in the ADA pipeline's 3-channel
-resampling it took about 13 ms of a 164 ms step at 256^2.
+The kernels compute output samples straight from the input: for every filter tap they load the input samples that tap
+sees, with zero-inserted positions and padding masked rather than materialised, and accumulate in fp32. Up/down factors
+and the filter size are compile-time constants, so the tap loops unroll. Three kernels:
+- rows: 4 output rows of BW pixels x BC channels per program, loads contiguous along the channels, each input row a tap
+  needs loaded once and added to every output row it feeds, so that a 4x4 filter loads 7 rows per 4 output rows (4 when
+  upsampling by 2). It takes every channels-last tensor, and a contiguous channel-first one as N * C one-channel images
+  (one channel is both layouts), when the vertical upsampling is by 1, 2 or 4.
+- pixel: BP output pixels x BC channels per program, every tap loaded for every pixel (16 loads for a 4x4 filter), for
+  the other channels-last cases; its tap loads, not the memory, bounded it (filter2d ran at about half the memory's
+  bandwidth on an H100).
+- plane: a BH x BW tile of one output plane per program, for the other channel-first cases (strided views, other
+  vertical factors). It ran at a tenth of the rows kernel's speed on an H100 (2.18 ms against 0.24 for a 2x upsampling
+  of 16x128x128x128 in fp32), and took about 13 ms of a 164 ms step at 256^2 in the ADA pipeline's 3-channel
+  resampling before that went to the rows kernel.
 """
 
 import torch
