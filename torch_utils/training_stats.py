@@ -91,7 +91,8 @@ def _sync(names):
 class Tap:
     """The moments [count, sum, sum of squares] of one name reported since the last reset(), kept on `device`. Unlike
     a Collector it never waits for the device, so a value on the GPU can follow a statistic every few steps without
-    stopping it (ADA's p); Collectors see the same reports."""
+    stopping it (ADA's p); Collectors see the same reports. Reports made while a CUDA graph is captured add to the tap's
+    memory at every replay: keep the tap alive as long as such graphs (train.py's tuner and graphs live together)."""
 
     def __init__(self, name, device):
         self.moments = torch.zeros(3, dtype=torch.float64, device=device)
