@@ -94,7 +94,7 @@ def _measure(op_label, op, leaves, shape, dtype, reps):
 @click.option('--reps', type=click.IntRange(min=3), default=50, show_default=True, help='Timed calls per entry')
 @click.option('--overwrite', is_flag=True, help='Replace an existing --out file')
 @click.option('--only', help='Only ops whose label contains this text')
-@click.option('--rows-kernel/--no-rows-kernel', help='upfirdn2d\'s rows kernel for channels-last tensors; off: its pixel kernel', default=True, show_default=True)
+@click.option('--rows-kernel/--no-rows-kernel', help='upfirdn2d\'s rows kernel for channels-last and contiguous channel-first tensors; off: its pixel and plane kernels', default=True, show_default=True)
 def main(out, reps, overwrite, only, rows_kernel):
     """Benchmark the ops' fast paths (impl='cuda') against the references (impl='ref') on a CUDA device."""
     if not torch.cuda.is_available():

@@ -272,7 +272,7 @@ def time_train_py(zip_path, cbase, cmax, kimg, graphs, extra):
 @click.option('--graphs/--no-graphs', help='CUDA graphs of the phases (train.py default)', default=True, show_default=True)
 @click.option('--fuse-small/--no-fuse-small', help='With graphs, bias_act\'s fused kernel at every size (train.py\'s); off: from 64 MiB, as in eager steps', default=True, show_default=True)
 @click.option('--scale-kernel/--no-scale-kernel', help='scale_bias_act\'s fused kernel (the modulation, and the demodulation, noise, bias and activation after the convolution); off: its reference\'s PyTorch ops', default=True, show_default=True)
-@click.option('--rows-kernel/--no-rows-kernel', help='upfirdn2d\'s rows kernel for channels-last tensors; off: its pixel kernel', default=True, show_default=True)
+@click.option('--rows-kernel/--no-rows-kernel', help='upfirdn2d\'s rows kernel for channels-last and contiguous channel-first tensors; off: its pixel and plane kernels', default=True, show_default=True)
 @click.option('--aug-p', help='ADA (bgc) at this fixed probability; 0 = off', type=click.FloatRange(min=0, max=1), default=0, show_default=True)
 @click.option('--flops', help='Also count the FLOPs (16 extra eager steps) for TFLOP/s', is_flag=True)
 @click.option('--profile', help='Also profile N steps (to stderr); 16 = one regularisation cycle, fewer leave out Dreg', metavar='N', type=click.IntRange(min=1), is_flag=False, flag_value=16)

@@ -149,7 +149,7 @@ def _store_row(y_row, oy, value, ox, out_w, out_h, syh, ok_c):
 
 def launch(x, f, ax, ay, flip_filter, gain, rows=True):
     """One upfirdn2d pass with a 2-D float32 filter f [FH, FW] (a 1-D filter as [1, FW] or [FH, 1] views); rows=False
-    sends every channels-last tensor to the pixel kernel."""
+    sends channels-last tensors to the pixel kernel and channel-first ones to the plane kernel."""
     (upx, downx, padx0, padx1), (upy, downy, pady0, pady1) = ax, ay
     N, C, H, W = x.shape
     fh, fw = f.shape

@@ -134,8 +134,8 @@ def _transpose_params(in_shape, out_shape, f, ax, ay, flip_filter):
 
 _kernels = None  # the Triton module, imported on first use
 
-# Channels-last tensors go to the rows kernel (vertical upsampling by 1, 2 or 4); False sends them all to the pixel
-# kernel, as before it (benchmarks: --no-rows-kernel).
+# Channels-last and contiguous channel-first tensors go to the rows kernel (vertical upsampling by 1, 2 or 4); False
+# sends them to the pixel and plane kernels, as before it (benchmarks: --no-rows-kernel).
 ROWS_KERNEL = True
 
 def _upfirdn2d_fast(x, f, ax, ay, flip_filter, gain):
