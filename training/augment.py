@@ -55,9 +55,16 @@ def band_filters(h, num_bands=4):
 # Batched homogeneous matrices from [B] tensors and Python numbers.
 
 def _matrix(*rows):
-    ref = next(v for row in rows for v in row if isinstance(v, torch.Tensor))
-    entry = lambda v: v if isinstance(v, torch.Tensor) else misc.constant(v, dtype=ref.dtype, device=ref.device)
-    return torch.stack([torch.stack([entry(v).expand(ref.shape) for v in row], dim=-1) for row in rows], dim=-2)
+    """Matrices [B, n, n] from n rows of [B] tensors and numbers. The numbers make a constant matrix and each tensor
+    lands on its entry through a 0/1 basis, in one addmm: two kernels where stacking the entries took one per entry
+    (the pipe runs in every pass of D). Exact: each sum holds one tensor entry and zeros."""
+    entries = [v for row in rows for v in row]
+    slots = [i for i, v in enumerate(entries) if isinstance(v, torch.Tensor)]
+    ref = entries[slots[0]]
+    const = misc.constant([0 if i in slots else v for i, v in enumerate(entries)], dtype=ref.dtype, device=ref.device)
+    basis = misc.constant(np.eye(len(entries))[slots], dtype=ref.dtype, device=ref.device)
+    values = torch.stack([entries[i].expand(ref.shape) for i in slots], dim=-1)
+    return torch.addmm(const, values, basis).reshape(*ref.shape, len(rows), len(rows))
 
 def _translate2d(tx, ty):
     return _matrix([1, 0, tx], [0, 1, ty], [0, 0, 1])
