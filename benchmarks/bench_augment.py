@@ -6,7 +6,8 @@ Usage: python benchmarks/bench_augment.py --res=256 --batch=32 [--p=0.4] [--reps
   double bwd       R1's: the gradient w.r.t. the images, differentiated again (through grid_sample's backward)
 each for the whole pipeline and for its geometric and colour parts, with fixed padding (as with CUDA graphs: the
 most that can be needed) and without (the padding this batch needs, read back from the GPU). Prints a markdown table
-(median ms, and the peak memory of the double backward); runs on the CPU too, for a smoke test at small sizes.
+(median ms, the peak memory of the double backward, and the GPU operations one forward call launches); runs on the
+CPU too, for a smoke test at small sizes.
 """
 
 import os
@@ -34,6 +35,16 @@ def _time_ms(fn, reps, device):
         if i >= 2:
             times.append((time.perf_counter() - start) * 1e3)
     return statistics.median(times)
+
+def _kernels(fn, device):
+    """GPU operations (kernels, copies, fills) that one call of fn launches: what a CUDA graph replays one after
+    another, a few microseconds each however small. '-' on the CPU."""
+    if device.type != 'cuda':
+        return '-'
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize(device)
+    return str(sum(1 for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA))
 
 def _modes(op, x, w):
     """The three ways a step runs the op on images x, as functions; w weights the output (a stand-in for D)."""
@@ -71,8 +82,8 @@ def main(res, batch, p, reps):
     name = torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'
     print(f'Device: {name}, PyTorch {torch.__version__}; bgc at p={p:g}, {batch}x3x{res}x{res} float32, median of '
           f'{reps} calls, ms\n')
-    print('| part | padding | forward | fwd+bwd | double bwd | peak GiB (double bwd) |')
-    print('|---|---|---:|---:|---:|---:|')
+    print('| part | padding | forward | fwd+bwd | double bwd | peak GiB (double bwd) | GPU ops (forward) |')
+    print('|---|---|---:|---:|---:|---:|---:|')
     for part, make in parts.items():
         for fixed in ([True, False] if part != 'colour' else [True]):
             modes = _modes(make(fixed), x, w)
@@ -84,7 +95,7 @@ def main(res, batch, p, reps):
             peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == 'cuda' else float('nan')
             padding = 'fixed' if fixed else 'as needed'
             print(f'| {part} | {padding if part != "colour" else "-"} | {row[0]:.2f} | {row[1]:.2f} | {row[2]:.2f} | '
-                  f'{peak:.2f} |', flush=True)
+                  f'{peak:.2f} | {_kernels(modes["forward"], device)} |', flush=True)
 
 #----------------------------------------------------------------------------
 

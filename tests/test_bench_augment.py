@@ -1,9 +1,11 @@
-"""benchmarks/bench_augment.py on the CPU: every part and mode of the ADA pipeline runs and is timed."""
+"""benchmarks/bench_augment.py: every part and mode of the ADA pipeline runs and is timed, and on a GPU the launches of
+its forward call are counted."""
 
 import math
 import os
 import sys
 
+import torch
 from click.testing import CliRunner
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks'))
@@ -18,3 +20,5 @@ def test_every_part_and_mode_is_timed():
     for r in rows:
         times = [float(v) for v in r[2:5]]
         assert all(math.isfinite(t) and t > 0 for t in times), r
+        ops = r[6].strip() # GPU operations of one forward call
+        assert int(ops) > 0 if torch.cuda.is_available() else ops == '-', r
