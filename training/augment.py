@@ -56,8 +56,8 @@ def band_filters(h, num_bands=4):
 
 def _matrix(*rows):
     """Matrices [B, n, n] from n rows of [B] tensors and numbers. The numbers make a constant matrix and each tensor
-    lands on its entry through a 0/1 basis, in one addmm: two kernels where stacking the entries took one per entry
-    (the pipe runs in every pass of D). Exact: each sum holds one tensor entry and zeros."""
+    lands on its entry through a 0/1 basis: one stack and one addmm, where stacking every entry row by row took n + 1
+    stacks of mostly broadcast constants (the pipe runs in every pass of D). Exact: one entry and zeros per sum."""
     entries = [v for row in rows for v in row]
     slots = [i for i, v in enumerate(entries) if isinstance(v, torch.Tensor)]
     ref = entries[slots[0]]
