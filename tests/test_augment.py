@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from torch_utils import safe_pickle
-from training.augment import AugmentPipe, BGC, SYM2, SYM6, band_filters
+from training.augment import AugmentPipe, BGC, SYM2, SYM6, _product, band_filters
 
 ALL = dict(BGC, imgfilter=1, noise=1, cutout=1)
 
@@ -77,6 +77,54 @@ def test_geometry_conventions():
     # A rotation by a small angle keeps the centre pixel's neighbourhood close.
     y = _run(rotate=1, rotate_max=0.01, images=x)
     assert (y[:, :, 12:20, 12:20] - x[:, :, 12:20, 12:20]).abs().max() < 0.05
+
+def test_product_keeps_the_order():
+    m = torch.randn([2, 7, 3, 3], dtype=torch.float64)
+    for k in range(1, 8):
+        chain = m[:, 0]
+        for i in range(1, k):
+            chain = chain @ m[:, i]
+        torch.testing.assert_close(_product(m[:, :k]), chain)
+
+def test_geometric_draws():
+    """Each geometric op alone (G_inv: output to input pixels, origin at the centre): its distribution at p = 1, and
+    about half of the images touched at p = 0.5; ops compose in the order written."""
+    B, H, W = 4000, 16, 32
+    def draw(p=1.0, **op):
+        pipe = AugmentPipe(**op)
+        pipe.p.fill_(p)
+        return pipe._geometric_inverse(B, H, W, torch.device('cpu'))
+    eye = torch.eye(3, dtype=torch.float64)
+    linear, shift = (lambda g: g[:, :2, :2]), (lambda g: g[:, :2, 2])
+    near = lambda value, target, tol: abs(float(value) - target) < tol
+
+    g = draw(xflip=1)
+    flipped = g[:, 0, 0] == -1
+    assert near(flipped.float().mean(), 0.5, 0.04) and torch.equal(g[~flipped], eye.expand_as(g[~flipped]))
+    g = draw(rotate90=1)
+    quarter = torch.round(torch.atan2(g[:, 1, 0], g[:, 0, 0]) / (np.pi / 2)) % 4
+    assert torch.allclose(linear(g), torch.round(linear(g)), atol=1e-12) and shift(g).abs().max() == 0
+    assert all(near((quarter == k).float().mean(), 0.25, 0.04) for k in range(4))
+    g = draw(xint=1) # integer shifts of at most xint_max = 1/8 of each side
+    assert torch.equal(linear(g), eye[:2, :2].expand(B, 2, 2)) and torch.equal(shift(g), torch.round(shift(g)))
+    assert shift(g).abs().amax(dim=0).tolist() == [4, 2]
+    g = draw(scale=1) # isotropic, log2 of the scale N(0, 0.2)
+    assert torch.equal(g[:, 0, 0], g[:, 1, 1]) and near(g[:, 0, 0].log2().std(), 0.2, 0.01)
+    g = draw(aniso=1) # x and y scaled inversely, log2 N(0, 0.2)
+    assert torch.allclose(g[:, 0, 0] * g[:, 1, 1], torch.ones(B, dtype=torch.float64)) and near(g[:, 1, 1].log2().std(), 0.2, 0.01)
+    g = draw(rotate=1) # two rotations at p = 1, each uniform over the circle: cos(angle) has mean 0 and variance 1/2
+    assert torch.allclose(linear(g) @ linear(g).transpose(1, 2), eye[:2, :2].expand(B, 2, 2)) and torch.all(torch.det(linear(g)) > 0)
+    assert near(g[:, 0, 0].mean(), 0, 0.04) and near(g[:, 0, 0].var(), 0.5, 0.04)
+    g = draw(xfrac=1) # N(0, 1/8 of each side)
+    assert near(shift(g)[:, 0].std(), 0.125 * W, 0.2) and near(shift(g)[:, 1].std(), 0.125 * H, 0.1)
+
+    for op in ('xflip', 'rotate90', 'xint', 'scale', 'rotate', 'aniso', 'xfrac'):
+        touched = (draw(p=0.5, **{op: 1}) != eye).flatten(1).any(dim=1).float().mean()
+        expected = {'rotate90': 0.5 * 3 / 4, 'xflip': 0.25, 'xint': 0.5 * (1 - 1 / 32)}.get(op, 0.5) # no-op draws
+        assert near(touched, expected, 0.04), op
+
+    g = draw(xint=1, scale=1) # the integer shift's inverse on the left (T^-1 S^-1): the shift stays whole
+    assert torch.equal(shift(g), torch.round(shift(g))) and (g[:, 0, 0] != 1).all()
 
 def test_colour_statistics():
     x = torch.randn([4000, 3, 2, 2])

@@ -159,17 +159,23 @@ def test_loss_phases_and_style_mixing(one_thread):
     pipe.p.fill_(0.5)
     loss = StyleGAN2Loss(torch.device('cpu'), G, D, augment_pipe=pipe, r1_gamma=1, style_mixing_prob=1, pl_weight=2,
         pl_no_weight_grad=True)
-    seen = []
+    seen, augmented = [], []
     G.synthesis.register_forward_hook(lambda _mod, args, _out: seen.append((args[0].detach(), args[1].detach())))
+    pipe.register_forward_pre_hook(lambda _mod, args: augmented.append(args[0].detach()))
     real_img = torch.rand([4, 3, 32, 32]) * 2 - 1
     z, c = torch.randn([4, 32]), torch.rand([4, 1])
     for phase, module in [('Gmain', G), ('Greg', G), ('Gboth', G), ('Dmain', D), ('Dreg', D), ('Dboth', D)]:
         module.requires_grad_(True)
+        augmented.clear()
         loss.accumulate_gradients(phase, real_img, c, z, c, gain=4)
         grads = [p.grad for p in module.parameters() if p.grad is not None]
         assert grads and all(torch.isfinite(g).all() for g in grads), phase
         module.zero_grad(set_to_none=True)
         module.requires_grad_(False)
+        # One pipe call per phase that sees D: the fakes (G's), the reals, or both in one batch, reals first.
+        assert [len(x) for x in augmented] == {'Greg': [], 'Dmain': [8], 'Dboth': [8]}.get(phase, [4]), phase
+        if phase.startswith('D'):
+            assert torch.equal(augmented[0][:4], real_img), phase
     assert loss.pl_mean > 0 # updated by Greg and Gboth
 
     # Style mixing swaps the tail of ws for another z's; the time features cs are the same for every layer.
@@ -249,10 +255,11 @@ def test_time_head_learns_from_reals_and_steers_G(one_thread):
     real_img, z, c = torch.rand([4, 3, 32, 32]) * 2 - 1, torch.randn([4, 32]), torch.rand([4, 1])
     head = D.b4.time_out.weight
     loss = StyleGAN2Loss(torch.device('cpu'), G, D, r1_gamma=1, time_weight=2)
-    assert 'b4.time_out.weight' not in grads_of(D, lambda: loss._D_fake(z, c, gain=1, fast=False))
-    from_reals = grads_of(D, lambda: loss._D_real('Dmain', real_img, c, 1, torch.zeros([4, 1])))
+    fake_img = G(z, c).detach()
+    assert 'b4.time_out.weight' not in grads_of(D, lambda: loss._D_fake(fake_img, c, gain=1, fast=False))
+    from_reals = grads_of(D, lambda: loss._D_real('Dmain', real_img, real_img, c, 1, torch.zeros([4, 1])))
     assert from_reals['b4.time_out.weight'].abs().sum() > 0
-    assert 'b4.time_out.weight' not in grads_of(D, lambda: loss._D_real('Dreg', real_img, c, 1, None)) # R1 only
+    assert 'b4.time_out.weight' not in grads_of(D, lambda: loss._D('Dreg', real_img, c, z, c, 1)) # R1 only
     with_head = grads_of(G, lambda: loss._G_main(z, c, gain=1, fast=False))
     without = grads_of(G, lambda: StyleGAN2Loss(torch.device('cpu'), G, D, r1_gamma=1)._G_main(z, c, gain=1, fast=False))
     assert with_head.keys() == without.keys()
@@ -272,11 +279,12 @@ def test_time_twin_learns_from_fakes_and_offsets_G(one_thread):
 
     twin = StyleGAN2Loss(torch.device('cpu'), G, D, r1_gamma=1, time_weight=2, time_twin=True)
     plain = StyleGAN2Loss(torch.device('cpu'), G, D, r1_gamma=1, time_weight=2) # the same D: the head's columns only
-    from_fakes = grads_of(D, lambda: twin._D_fake(z, c, gain=1, fast=False))['b4.time_out.weight']
-    from_reals = grads_of(D, lambda: twin._D_real('Dmain', real_img, c, 1, torch.zeros([4, 1])))['b4.time_out.weight']
+    fake_img = G(z, c).detach()
+    from_fakes = grads_of(D, lambda: twin._D_fake(fake_img, c, gain=1, fast=False))['b4.time_out.weight']
+    from_reals = grads_of(D, lambda: twin._D_real('Dmain', real_img, real_img, c, 1, torch.zeros([4, 1])))['b4.time_out.weight']
     assert from_fakes[:5].abs().sum() == 0 and from_fakes[5:].abs().sum() > 0
     assert from_reals[:5].abs().sum() > 0 and from_reals[5:].abs().sum() == 0
-    assert 'b4.time_out.weight' not in grads_of(D, lambda: plain._D_fake(z, c, gain=1, fast=False))
+    assert 'b4.time_out.weight' not in grads_of(D, lambda: plain._D_fake(fake_img, c, gain=1, fast=False))
 
     with_twin = grads_of(G, lambda: twin._G_main(z, c, gain=1, fast=False))
     without = grads_of(G, lambda: plain._G_main(z, c, gain=1, fast=False))

@@ -5,9 +5,10 @@ p * (the op's strength); p is a buffer that the training loop adapts.
 
 Geometric ops compose into one 3x3 matrix per image (output pixel -> input pixel), executed once: reflect padding, 2x
 upsampling with the sym6 wavelet low-pass filter, bilinear grid_sample (through grid_sample_gradfix, so that R1 can
-differentiate through it twice), and 2x downsampling with the reversed filter. Colour ops compose into one 4x4 matrix
+differentiate through it twice), and 2x downsampling with the reversed filter. Colour ops compose into one affine map
 per image acting on RGB. Images that no op changed come out bit-identical, so p = 0 is the identity. The time label
-is never augmented.
+is never augmented. Each group's ops are drawn together, a few dozen small GPU operations per group for the whole
+batch.
 
 This module's source is embedded in network pickles: it imports only numpy, torch and torch_utils.
 """
@@ -52,46 +53,40 @@ def band_filters(h, num_bands=4):
     return np.stack([np.pad(b, (taps - b.size) // 2) for b in bands])
 
 #----------------------------------------------------------------------------
-# Batched homogeneous matrices from [B] tensors and Python numbers.
+# Batched matrices.
 
 def _matrix(*rows):
-    """Matrices [B, n, n] from n rows of [B] tensors and numbers. The numbers make a constant matrix and each tensor
-    lands on its entry through a 0/1 basis: one stack and one addmm, where stacking every entry row by row took n + 1
-    stacks of mostly broadcast constants (the pipe runs in every pass of D). Exact: one entry and zeros per sum."""
+    """Matrices [..., n, n] from n rows of [...] tensors and numbers. The numbers make a constant matrix and each
+    tensor lands on its entry through a 0/1 basis: one stack and one addmm, where stacking every entry row by row
+    took n + 1 stacks of mostly broadcast constants (the pipe runs in every pass of D). Exact: one entry and zeros per
+    sum."""
     entries = [v for row in rows for v in row]
     slots = [i for i, v in enumerate(entries) if isinstance(v, torch.Tensor)]
     ref = entries[slots[0]]
     const = misc.constant([0 if i in slots else v for i, v in enumerate(entries)], dtype=ref.dtype, device=ref.device)
     basis = misc.constant(np.eye(len(entries))[slots], dtype=ref.dtype, device=ref.device)
     values = torch.stack([entries[i].expand(ref.shape) for i in slots], dim=-1)
-    return torch.addmm(const, values, basis).reshape(*ref.shape, len(rows), len(rows))
+    return torch.addmm(const, values.flatten(0, -2), basis).reshape(*ref.shape, len(rows), len(rows))
 
-def _translate2d(tx, ty):
-    return _matrix([1, 0, tx], [0, 1, ty], [0, 0, 1])
+def _product(m):
+    """m[:, 0] @ m[:, 1] @ ... @ m[:, k - 1], [B, n, n], of matrices m [B, k, n, n]: neighbours multiplied pairwise
+    in one batched matmul per level, log2(k) of them where a chain takes k - 1."""
+    while m.shape[1] > 1:
+        even = m.shape[1] // 2 * 2
+        pairs = m[:, 0:even:2] @ m[:, 1:even:2]
+        m = torch.cat([pairs, m[:, even:]], dim=1) if even < m.shape[1] else pairs
+    return m[:, 0]
 
-def _scale2d(sx, sy):
-    return _matrix([sx, 0, 0], [0, sy, 0], [0, 0, 1])
+def _luma_basis(device):
+    """I, [v]x and v v^T (each flattened to 9 entries; float64 [3, 9]) for the unit luma axis v = (1, 1, 1) / sqrt(3).
+    Every colour op's linear part is a combination of the three, and so is every product of them (they commute)."""
+    cross = np.array([[0, -1, 1], [1, 0, -1], [-1, 1, 0]]) / np.sqrt(3)
+    basis = np.stack([np.eye(3), cross, np.full([3, 3], 1 / 3)]).reshape(3, 9)
+    return misc.constant(basis, dtype=torch.float64, device=device)
 
-def _rotate2d(theta):
-    c, s = torch.cos(theta), torch.sin(theta)
-    return _matrix([c, -s, 0], [s, c, 0], [0, 0, 1])
-
-def _translate3d(tx, ty, tz):
-    return _matrix([1, 0, 0, tx], [0, 1, 0, ty], [0, 0, 1, tz], [0, 0, 0, 1])
-
-def _scale3d(sx, sy, sz):
-    return _matrix([sx, 0, 0, 0], [0, sy, 0, 0], [0, 0, sz, 0], [0, 0, 0, 1])
-
-def _linear3d(m):
-    """Homogeneous matrices [B, 4, 4] of linear maps m [B, 3, 3]."""
-    return F.pad(m, [0, 1, 0, 1]) + torch.diag(misc.constant([0, 0, 0, 1], dtype=m.dtype, device=m.device))
-
-def _luma_terms(device):
-    """(v v^T, cross-product matrix [v]x, identity), float64 [3, 3] each, for the unit luma axis v = (1, 1, 1) / sqrt(3):
-    hue rotates about it, saturation scales away from it, luma flip mirrors along it."""
-    v = torch.full([3], 1 / np.sqrt(3), dtype=torch.float64, device=device)
-    cross = misc.constant([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], dtype=torch.float64, device=device) / np.sqrt(3)
-    return torch.outer(v, v), cross, torch.eye(3, dtype=torch.float64, device=device)
+# The displacement, in pixels, of an image upsampled 2x with SYM6 (the centroid's offset from the filter's centre, in
+# the output's pixels); downsampling with the reversed filter displaces it as much again.
+DELAY = (np.dot(SYM6, np.arange(len(SYM6))) / np.sum(SYM6) - (len(SYM6) - 1) / 2) / 2
 
 # The pipelines of train.py's --augpipe. 'bgc' (blit, geometric, colour) is the original's and the default; 'bg'
 # leaves out the colour transforms, which change what the time labels describe (an hour's light, a day's haze).
@@ -154,41 +149,42 @@ class AugmentPipe(torch.nn.Module):
         B, _C, H, W = images.shape
         if max(self.xflip, self.rotate90, self.xint, self.scale, self.rotate, self.aniso, self.xfrac) == 0:
             return images
-        rand = lambda *shape: torch.rand([B, *shape], dtype=torch.float64, device=images.device)
-        randn = lambda *shape: torch.randn([B, *shape], dtype=torch.float64, device=images.device)
+        G_inv = self._geometric_inverse(B, H, W, images.device)
+        eye = torch.eye(3, dtype=G_inv.dtype, device=G_inv.device)
+        return self._resample(images, G_inv, changed=(G_inv != eye).flatten(1).any(dim=1), fixed_padding=fixed_padding)
 
-        # G_inv maps output pixel coordinates (origin at the image centre) to input ones. Each op's inverse is
-        # multiplied on the right, so the ops apply to the image in the order written.
-        eye = torch.eye(3, dtype=torch.float64, device=images.device)
-        G_inv = eye.expand(B, 3, 3)
-        if self.xflip > 0:
-            i = self._draw(self.xflip * self.p, torch.floor(rand() * 2), 0)
-            G_inv = G_inv @ _scale2d(1 - 2 * i, 1)
-        if self.rotate90 > 0:
-            i = self._draw(self.rotate90 * self.p, torch.floor(rand() * 4), 0)
-            G_inv = G_inv @ _rotate2d(-np.pi / 2 * i)
-        if self.xint > 0:
-            t = self._draw(self.xint * self.p, (rand(2) * 2 - 1) * self.xint_max, 0)
-            G_inv = G_inv @ _translate2d(-torch.round(t[:, 0] * W), -torch.round(t[:, 1] * H))
-        if self.scale > 0:
-            s = self._draw(self.scale * self.p, torch.exp2(randn() * self.scale_std), 1)
-            G_inv = G_inv @ _scale2d(1 / s, 1 / s)
+    def _geometric_inverse(self, B, H, W, device):
+        """G_inv [B, 3, 3], float64: output pixel coordinates (origin at the image centre) to input ones.
+
+        The eight ops fill eight slots, in the order in which they apply to the image: x-flip, 90-degree rotation,
+        integer translation, scaling, rotation, anisotropic scaling, rotation, fractional translation. Each slot's
+        inverse is R(phi) S(sx, sy) plus a translation (tx, ty), identity where the op does not happen, and G_inv is
+        their product, slot 0 on the left. All slots are drawn at once from one array of each kind of random number,
+        in a few dozen operations for the whole batch (one op at a time took about 130; the pipe runs in every
+        pass of D)."""
+        f64 = dict(dtype=torch.float64, device=device)
+        per_slot = lambda **values: misc.constant([values.get(f's{i}', 0) for i in range(8)], **f64) # zero elsewhere
         # Rotation comes twice, around the anisotropic scaling; each with a probability such that at least one of
         # them happens with probability rotate * p.
-        p_rot = 1 - torch.sqrt((1 - self.rotate * self.p).clamp(0, 1))
-        if self.rotate > 0:
-            theta = self._draw(p_rot, (rand() * 2 - 1) * np.pi * self.rotate_max, 0)
-            G_inv = G_inv @ _rotate2d(-theta)
-        if self.aniso > 0:
-            s = self._draw(self.aniso * self.p, torch.exp2(randn() * self.aniso_std), 1)
-            G_inv = G_inv @ _scale2d(1 / s, s)
-        if self.rotate > 0:
-            theta = self._draw(p_rot, (rand() * 2 - 1) * np.pi * self.rotate_max, 0)
-            G_inv = G_inv @ _rotate2d(-theta)
-        if self.xfrac > 0:
-            t = self._draw(self.xfrac * self.p, randn(2) * self.xfrac_std, 0)
-            G_inv = G_inv @ _translate2d(-t[:, 0] * W, -t[:, 1] * H)
-        return self._resample(images, G_inv, changed=(G_inv != eye).flatten(1).any(dim=1), fixed_padding=fixed_padding)
+        prob = self.p.to(torch.float64) * per_slot(s0=self.xflip, s1=self.rotate90, s2=self.xint, s3=self.scale,
+            s4=self.rotate, s5=self.aniso, s6=self.rotate, s7=self.xfrac)
+        prob = torch.where(per_slot(s4=1, s6=1) > 0, 1 - (1 - prob).clamp(0, 1).sqrt(), prob)
+        u = torch.rand([3, B, 8], **f64)  # whether each op happens, its first and second uniform values
+        n = torch.randn([2, B, 8], **f64) # its first and second normal values
+
+        sign_x = 1 - 2 * torch.floor(u[1] * 2) * per_slot(s0=1)
+        log2_sx = n[0] * per_slot(s3=-self.scale_std, s5=-self.aniso_std)
+        log2_sy = n[0] * per_slot(s3=-self.scale_std, s5=self.aniso_std)
+        angle = -np.pi * self.rotate_max
+        phi = torch.floor(u[1] * 4) * per_slot(s1=-np.pi / 2) + (u[1] * 2 - 1) * per_slot(s4=angle, s6=angle)
+        tx = torch.round((u[1] * 2 - 1) * per_slot(s2=self.xint_max * W)) + n[0] * per_slot(s7=self.xfrac_std * W)
+        ty = torch.round((u[2] * 2 - 1) * per_slot(s2=self.xint_max * H)) + n[1] * per_slot(s7=self.xfrac_std * H)
+        params = torch.stack([sign_x * torch.exp2(log2_sx), torch.exp2(log2_sy), phi, -tx, -ty], dim=-1)
+        params = torch.where((u[0] < prob)[..., None], params, misc.constant([1, 1, 0, 0, 0], **f64)) # [B, 8, 5]
+
+        sx, sy, phi, tx, ty = params.unbind(-1)
+        c, s = torch.cos(phi), torch.sin(phi)
+        return _product(_matrix([sx * c, -sy * s, tx], [sx * s, sy * c, ty], [0, 0, 1]))
 
     def _resample(self, images, G_inv, changed, fixed_padding):
         """Warp images by G_inv where `changed`; other images pass through untouched."""
@@ -215,21 +211,25 @@ class AugmentPipe(torch.nn.Module):
         x = F.pad(images, [pl, pr, pt, pb], mode='reflect')
         x = upfirdn2d.upsample2d(x, f, up=2)
 
-        # The even-length filter is not symmetric: upsampling displaces the image by `delay` pixels (its centroid's
-        # offset from the centre), and so does the reversed filter when downsampling. Undo both around the warp, so
-        # that mirrored and rotated images come out unshifted.
-        taps = torch.arange(f.numel(), dtype=G_inv.dtype, device=G_inv.device)
-        delay = ((f.to(G_inv.dtype) * taps).sum() / f.to(G_inv.dtype).sum() - (f.numel() - 1) / 2) / 2
-
-        # Sample the 2x output with its margin: output coordinates of each sample, through G_inv, to the [-1, 1]
-        # coordinates of the padded input that grid_sample expects (align_corners=False: -1 and 1 are outer edges).
-        ox = (torch.arange(2 * (W + 2 * m), dtype=G_inv.dtype, device=G_inv.device) + 0.5) / 2 - m - W / 2 - delay
-        oy = (torch.arange(2 * (H + 2 * m), dtype=G_inv.dtype, device=G_inv.device) + 0.5) / 2 - m - H / 2 - delay
-        g = G_inv[:, :2, :, None, None]
-        ix = g[:, 0, 0] * ox[None, :] + g[:, 0, 1] * oy[:, None] + g[:, 0, 2] + delay
-        iy = g[:, 1, 0] * ox[None, :] + g[:, 1, 1] * oy[:, None] + g[:, 1, 2] + delay
-        grid = torch.stack([(ix + W / 2 + pl) * 2 / (W + pl + pr) - 1, (iy + H / 2 + pt) * 2 / (H + pt + pb) - 1], dim=-1)
-        x = grid_sample_gradfix.grid_sample(x, grid.to(x.dtype))
+        # Sample the 2x output with its margin. The even-length filter is not symmetric: upsampling displaces the
+        # image by DELAY pixels, and so does the reversed filter when downsampling; both are undone around the warp,
+        # so that mirrored and rotated images come out unshifted. Output sample (j, i) sits at output coordinates
+        # (ox[j], oy[i]); G_inv takes them to input ones, and `norm` to the [-1, 1] coordinates of the padded input
+        # that grid_sample expects (align_corners=False: -1 and 1 are the outer edges). That map is affine, so the
+        # grid is a row term plus a column term: made in float64 at the size of one row and one column, summed at
+        # full size in the images' precision.
+        dtype, device = G_inv.dtype, G_inv.device
+        ox = misc.constant((np.arange(2 * (W + 2 * m)) + 0.5) / 2 - m - W / 2 - DELAY, dtype=dtype, device=device)
+        oy = misc.constant((np.arange(2 * (H + 2 * m)) + 0.5) / 2 - m - H / 2 - DELAY, dtype=dtype, device=device)
+        sx, sy = 2 / (W + pl + pr), 2 / (H + pt + pb)
+        norm = [[sx, 0, sx * (DELAY + W / 2 + pl) - 1], [0, sy, sy * (DELAY + H / 2 + pt) - 1], [0, 0, 1]]
+        # The fixed padding's map is a cached constant; a measured padding's changes from batch to batch.
+        norm = (misc.constant if fixed_padding else torch.tensor)(norm, dtype=dtype, device=device)
+        theta = (norm @ G_inv)[:, :2] # [B, 2 (x, y), 3]
+        rows = torch.addcmul(theta[:, :, 2:], theta[:, :, 0:1], ox).to(x.dtype) # [B, 2, 2W + 4m]
+        cols = (theta[:, :, 1:2] * oy).to(x.dtype)                                # [B, 2, 2H + 4m]
+        grid = (rows[:, :, None, :] + cols[:, :, :, None]).permute(0, 2, 3, 1)    # [B, 2H + 4m, 2W + 4m, 2]
+        x = grid_sample_gradfix.grid_sample(x, grid)
 
         # The reversed filter makes the up/down pair zero-phase.
         x = upfirdn2d.downsample2d(x, f, down=2, padding=-2 * m, flip_filter=True)
@@ -244,34 +244,37 @@ class AugmentPipe(torch.nn.Module):
             return images
         if C not in (1, 3):
             raise ValueError(f'AugmentPipe colour ops need 1 or 3 channels, got {C}')
-        rand = lambda: torch.rand([B], dtype=torch.float64, device=images.device)
-        randn = lambda: torch.randn([B], dtype=torch.float64, device=images.device)
-        vv, cross, eye3 = _luma_terms(images.device)
-
-        # Each op's matrix is multiplied on the left: the ops apply in the order written.
-        M = torch.eye(4, dtype=torch.float64, device=images.device).expand(B, 4, 4)
-        if self.brightness > 0:
-            b = self._draw(self.brightness * self.p, randn() * self.brightness_std, 0)
-            M = _translate3d(b, b, b) @ M
-        if self.contrast > 0:
-            c = self._draw(self.contrast * self.p, torch.exp2(randn() * self.contrast_std), 1)
-            M = _scale3d(c, c, c) @ M
-        if self.lumaflip > 0: # Mirror the luma component.
-            i = self._draw(self.lumaflip * self.p, torch.floor(rand() * 2), 0)
-            M = _linear3d(eye3 - 2 * vv * i[:, None, None]) @ M
-        if self.hue > 0: # Rotate about the luma axis (Rodrigues).
-            theta = self._draw(self.hue * self.p, (rand() * 2 - 1) * np.pi * self.hue_max, 0)
-            c, s = torch.cos(theta)[:, None, None], torch.sin(theta)[:, None, None]
-            M = _linear3d(c * eye3 + s * cross + (1 - c) * vv) @ M
-        if self.saturation > 0: # Scale the chroma, keep the luma.
-            s = self._draw(self.saturation * self.p, torch.exp2(randn() * self.saturation_std), 1)
-            M = _linear3d(vv + (eye3 - vv) * s[:, None, None]) @ M
-
+        L, t = self._colour_transform(B, images.device)
+        L, t = L.to(images.dtype), t.to(images.dtype)
         # Elementwise products rather than matmul, so TF32 never rounds and the identity stays exact.
-        M = M.to(images.dtype)
         if C == 1: # Grey as (y, y, y); the result's channel mean.
-            return images * M[:, :3, :3].sum(2).mean(1)[:, None, None, None] + M[:, :3, 3].mean(1)[:, None, None, None]
-        return (M[:, :3, :3, None, None] * images[:, None]).sum(2) + M[:, :3, 3, None, None]
+            return images * L.sum(2).mean(1)[:, None, None, None] + t.mean(1)[:, None, None, None]
+        return (L[:, :, :, None, None] * images[:, None]).sum(2) + t[:, :, None, None]
+
+    def _colour_transform(self, B, device):
+        """(L [B, 3, 3], t [B, 3]), float64: the colour ops take each pixel's RGB x to L x + t.
+
+        Five slots, in the order in which they apply: brightness, contrast, luma flip, hue, saturation. Each op's
+        linear part is a I + b [v]x + c v v^T for the unit luma axis v: contrast scales, luma flip mirrors along v,
+        hue rotates about v (Rodrigues), saturation scales away from v. Brightness, first, adds d (1, 1, 1). All slots
+        are drawn at once, as the geometric ones are."""
+        f64 = dict(dtype=torch.float64, device=device)
+        per_slot = lambda **values: misc.constant([values.get(f's{i}', 0) for i in range(5)], **f64) # zero elsewhere
+        prob = self.p.to(torch.float64) * per_slot(s0=self.brightness, s1=self.contrast, s2=self.lumaflip, s3=self.hue,
+            s4=self.saturation)
+        u = torch.rand([2, B, 5], **f64)  # whether each op happens, its uniform value
+        n = torch.randn([B, 5], **f64)    # its normal value
+
+        scale = torch.exp2(n * per_slot(s1=self.contrast_std, s4=self.saturation_std)) # contrast, saturation
+        theta = (u[1] * 2 - 1) * per_slot(s3=np.pi * self.hue_max)
+        flip = torch.floor(u[1] * 2) * per_slot(s2=1)
+        cos, sin = torch.cos(theta), torch.sin(theta)
+        coef = torch.stack([scale * cos, sin, (1 - cos) - 2 * flip + (1 - scale) * per_slot(s4=1),
+            n * per_slot(s0=self.brightness_std)], dim=-1)
+        coef = torch.where((u[0] < prob)[..., None], coef, misc.constant([1, 0, 0, 0], **f64)) # [B, 5, (a, b, c, d)]
+
+        L = _product((coef[..., :3] @ _luma_basis(device)).unflatten(-1, [3, 3])) # in any order: they commute
+        return L, coef[:, 0, 3:] * L.sum(2) # brightness goes through the other ops: L (d, d, d)
 
     #------------------------------------------------------------------------
     # Image-space filtering: amplify or attenuate each octave band, keeping the expected image energy.

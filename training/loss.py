@@ -90,11 +90,17 @@ class StyleGAN2Loss:
         img = synthesis(ws, cs, update_emas=update_emas)
         return img, ws
 
+    def augment(self, *images):
+        """Each batch of images augmented (the time labels never are), all in one pipe call; as given without a pipe.
+        The pipe augments every image on its own, and one call launches its hundred-odd small GPU operations once
+        for the reals and the fakes of D's phase together."""
+        if self.augment_pipe is None:
+            return images
+        merged = torch.cat([img.to(images[0].dtype) for img in images])
+        return self.augment_pipe(merged, fixed_padding=self.sync_free).split([img.shape[0] for img in images])
+
     def run_D(self, img, c, update_emas=False, fast=False, read_time=False):
-        """(D logits, D's reading of the times or None) of images, augmented first (the time label is never
-        augmented); the reading only with read_time."""
-        if self.augment_pipe is not None:
-            img = self.augment_pipe(img, fixed_padding=self.sync_free)
+        """(D logits, D's reading of the times or None) of (augmented) images; the reading only with read_time."""
         D = self.fast_D if fast else self.D
         if not read_time:
             return D(img, c, update_emas=update_emas), None
@@ -124,11 +130,8 @@ class StyleGAN2Loss:
             self._G_pl(gen_z, gen_c, gain)
         if phase in ('Greg', 'Gboth') and self.time_smooth > 0:
             self._G_smooth(gen_z, gen_c, gain)
-        loss_fake = None
-        if phase in ('Dmain', 'Dboth'):
-            loss_fake = self._D_fake(gen_z, gen_c, gain, fast=(phase == 'Dmain'))
         if phase in ('Dmain', 'Dreg', 'Dboth'):
-            self._D_real(phase, real_img, real_c, gain, loss_fake)
+            self._D(phase, real_img, real_c, gen_z, gen_c, gain)
 
     #------------------------------------------------------------------------
     # One method per loss term; each reports its statistics and runs its own backward pass.
@@ -137,6 +140,7 @@ class StyleGAN2Loss:
         """Non-saturating generator loss softplus(-D(G(z, c), c)), plus the time head's error on G's images."""
         with torch.autograd.profiler.record_function('Gmain_forward'), self.autocast():
             gen_img, _ = self.run_G(gen_z, gen_c, fast=fast)
+            gen_img, = self.augment(gen_img)
             gen_logits, gen_times = self.run_D(gen_img, gen_c, fast=fast, read_time=self.time_weight > 0)
         gen_logits = gen_logits.float()
         training_stats.report('Loss/scores/fake', gen_logits)
@@ -207,12 +211,28 @@ class StyleGAN2Loss:
             raise ValueError('The centred time-smoothness penalty needs two latents or more per micro-batch half')
         return self.SMOOTH_GROUP if batch % self.SMOOTH_GROUP == 0 else batch
 
-    def _D_fake(self, gen_z, gen_c, gain, fast):
-        """softplus(D(G(z, c), c)), and the twin's error on G's images (time_twin); this pass also advances G's
-        w_avg tracker (update_emas)."""
+    def _D(self, phase, real_img, real_c, gen_z, gen_c, gain):
+        """D's phase: the fakes' loss (main phases), then the reals' (each with its own backward pass); the reals and
+        the fakes go through the augment pipe in one call."""
+        real_img = real_img.detach().requires_grad_(phase in ('Dreg', 'Dboth'))
+        if phase == 'Dreg':
+            with torch.autograd.profiler.record_function('D_augment'), self.autocast():
+                real_aug, = self.augment(real_img)
+            self._D_real(phase, real_img, real_aug, real_c, gain, None)
+            return
+        fast = phase == 'Dmain'
+        with torch.autograd.profiler.record_function('Dgen_forward'), self.autocast(), torch.no_grad():
+            gen_img, _ = self.run_G(gen_z, gen_c, update_emas=True, fast=fast)
+        with torch.autograd.profiler.record_function('D_augment'), self.autocast():
+            real_aug, gen_aug = self.augment(real_img, gen_img)
+        # Detached: under Dboth the pipe's graph leads to the reals, whose R1 differentiates through it later.
+        loss_fake = self._D_fake(gen_aug.detach(), gen_c, gain, fast)
+        self._D_real(phase, real_img, real_aug, real_c, gain, loss_fake)
+
+    def _D_fake(self, gen_img, gen_c, gain, fast):
+        """softplus(D(G(z, c), c)) of augmented fakes, and the twin's error on them (time_twin); this pass also
+        advances G's w_avg tracker (update_emas, with G's forward)."""
         with torch.autograd.profiler.record_function('Dgen_forward'), self.autocast():
-            with torch.no_grad():
-                gen_img, _ = self.run_G(gen_z, gen_c, update_emas=True, fast=fast)
             gen_logits, gen_times = self.run_D(gen_img, gen_c, update_emas=True, fast=fast, read_time=self.time_twin)
         gen_logits = gen_logits.float()
         training_stats.report('Loss/scores/fake', gen_logits)
@@ -223,15 +243,14 @@ class StyleGAN2Loss:
             loss_D.mean().mul(gain).backward()
         return loss.detach()
 
-    def _D_real(self, phase, real_img, real_c, gain, loss_fake):
-        """softplus(-D(x, c)) on reals and the time head's error (main phases), and R1 = gamma/2 |dD/dx|^2 through the
-        augment pipe (reg phases)."""
+    def _D_real(self, phase, real_img, real_aug, real_c, gain, loss_fake):
+        """softplus(-D(x, c)) on the augmented reals and the time head's error (main phases), and R1 = gamma/2
+        |dD/dx|^2, differentiated through the augment pipe back to the reals (reg phases)."""
         name = {'Dmain': 'Dreal', 'Dreg': 'Dr1', 'Dboth': 'Dreal_Dr1'}[phase]
         with torch.autograd.profiler.record_function(name + '_forward'):
-            real_img_tmp = real_img.detach().requires_grad_(phase in ('Dreg', 'Dboth'))
             read_time = self.time_weight > 0 and phase in ('Dmain', 'Dboth')
             with self.autocast():
-                real_logits, real_times = self.run_D(real_img_tmp, real_c, fast=(phase == 'Dmain'), read_time=read_time)
+                real_logits, real_times = self.run_D(real_aug, real_c, fast=(phase == 'Dmain'), read_time=read_time)
             real_logits = real_logits.float()
             training_stats.report('Loss/scores/real', real_logits)
             training_stats.report('Loss/signs/real', real_logits.sign())
@@ -245,7 +264,7 @@ class StyleGAN2Loss:
                     loss = loss + self.time_loss(real_times, real_c, 'real')
             if phase in ('Dreg', 'Dboth'):
                 with torch.autograd.profiler.record_function('r1_grads'), conv2d_gradfix.no_weight_gradients():
-                    r1_grads = torch.autograd.grad(outputs=[real_logits.sum()], inputs=[real_img_tmp], create_graph=True, only_inputs=True)[0]
+                    r1_grads = torch.autograd.grad(outputs=[real_logits.sum()], inputs=[real_img], create_graph=True, only_inputs=True)[0]
                 r1_penalty = r1_grads.float().square().sum([1, 2, 3])
                 loss_r1 = r1_penalty * (self.r1_gamma / 2)
                 training_stats.report('Loss/r1_penalty', r1_penalty)
