@@ -6,8 +6,8 @@ Usage: python benchmarks/bench_augment.py --res=256 --batch=32 [--p=0.4] [--reps
   double bwd       R1's: the gradient w.r.t. the images, differentiated again (through grid_sample's backward)
 each for the whole pipeline and for its geometric and colour parts, with fixed padding (as with CUDA graphs: the
 most that can be needed) and without (the padding this batch needs, read back from the GPU). Prints a markdown table
-(median ms, the peak memory of the double backward, and the GPU operations one forward call launches); runs on the
-CPU too, for a smoke test at small sizes.
+(median ms, the peak memory of the double backward, the GPU operations one forward call launches and the PyTorch
+operators it calls, views aside); runs on the CPU too, for a smoke test at small sizes.
 """
 
 import os
@@ -17,6 +17,7 @@ import time
 
 import click
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from training import augment # pylint: disable=wrong-import-position
@@ -45,6 +46,25 @@ def _kernels(fn, device):
         fn()
         torch.cuda.synchronize(device)
     return str(sum(1 for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA))
+
+class _CountOperators(TorchDispatchMode):
+    """Counts the PyTorch operators called inside it, views aside: each is at least one launch on a GPU, and on the CPU
+    this is what can be counted."""
+    VIEWS = {'alias', 'as_strided', 'detach', 'expand', 'lift_fresh', 'permute', 'reshape', 'select', 'slice', 'split',
+        'split_with_sizes', 'squeeze', 't', 'transpose', 'unbind', 'unflatten', 'unsqueeze', 'view', '_unsafe_view'}
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += func.overloadpacket.__name__ not in self.VIEWS
+        return func(*args, **(kwargs or {}))
+
+def _operators(fn):
+    with _CountOperators() as counter:
+        fn()
+    return counter.count
 
 def _modes(op, x, w):
     """The three ways a step runs the op on images x, as functions; w weights the output (a stand-in for D)."""
@@ -82,8 +102,8 @@ def main(res, batch, p, reps):
     name = torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'
     print(f'Device: {name}, PyTorch {torch.__version__}; bgc at p={p:g}, {batch}x3x{res}x{res} float32, median of '
           f'{reps} calls, ms\n')
-    print('| part | padding | forward | fwd+bwd | double bwd | peak GiB (double bwd) | GPU ops (forward) |')
-    print('|---|---|---:|---:|---:|---:|---:|')
+    print('| part | padding | forward | fwd+bwd | double bwd | peak GiB (double bwd) | GPU ops (forward) | operators (forward) |')
+    print('|---|---|---:|---:|---:|---:|---:|---:|')
     for part, make in parts.items():
         for fixed in ([True, False] if part != 'colour' else [True]):
             modes = _modes(make(fixed), x, w)
@@ -95,7 +115,7 @@ def main(res, batch, p, reps):
             peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == 'cuda' else float('nan')
             padding = 'fixed' if fixed else 'as needed'
             print(f'| {part} | {padding if part != "colour" else "-"} | {row[0]:.2f} | {row[1]:.2f} | {row[2]:.2f} | '
-                  f'{peak:.2f} | {_kernels(modes["forward"], device)} |', flush=True)
+                  f'{peak:.2f} | {_kernels(modes["forward"], device)} | {_operators(modes["forward"])} |', flush=True)
 
 #----------------------------------------------------------------------------
 

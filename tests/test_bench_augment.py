@@ -1,5 +1,5 @@
 """benchmarks/bench_augment.py: every part and mode of the ADA pipeline runs and is timed, and on a GPU the launches of
-its forward call are counted."""
+its forward call are counted (and everywhere the operators it calls)."""
 
 import math
 import os
@@ -22,3 +22,4 @@ def test_every_part_and_mode_is_timed():
         assert all(math.isfinite(t) and t > 0 for t in times), r
         ops = r[6].strip() # GPU operations of one forward call
         assert int(ops) > 0 if torch.cuda.is_available() else ops == '-', r
+        assert 10 < int(r[7]) < 200, r # PyTorch operators of one forward call
