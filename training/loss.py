@@ -213,7 +213,7 @@ class StyleGAN2Loss:
 
     def _D(self, phase, real_img, real_c, gen_z, gen_c, gain):
         """D's phase: the fakes' loss (main phases), then the reals' (each with its own backward pass); the reals and
-        the fakes go through the augment pipe in one call."""
+        the fakes go through the augment pipe in one call. G's forward here also advances its w_avg tracker."""
         real_img = real_img.detach().requires_grad_(phase in ('Dreg', 'Dboth'))
         if phase == 'Dreg':
             with torch.autograd.profiler.record_function('D_augment'), self.autocast():
@@ -230,8 +230,7 @@ class StyleGAN2Loss:
         self._D_real(phase, real_img, real_aug, real_c, gain, loss_fake)
 
     def _D_fake(self, gen_img, gen_c, gain, fast):
-        """softplus(D(G(z, c), c)) of augmented fakes, and the twin's error on them (time_twin); this pass also
-        advances G's w_avg tracker (update_emas, with G's forward)."""
+        """softplus(D(x, c)) of augmented fakes x, and the twin's error on them (time_twin)."""
         with torch.autograd.profiler.record_function('Dgen_forward'), self.autocast():
             gen_logits, gen_times = self.run_D(gen_img, gen_c, update_emas=True, fast=fast, read_time=self.time_twin)
         gen_logits = gen_logits.float()
