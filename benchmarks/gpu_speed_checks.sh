@@ -21,6 +21,8 @@
 #                  60-day sequence rendered at RES (for timing only)
 #   real RES ARGS  bench_train --real-data on that zip (or $DATA_ZIP) with train.py options ARGS (one word, commas for
 #                  spaces)
+#   against TGZ    the steps after it run on the code in the archive TGZ (`git archive REV | gzip`), into OUTDIR/against:
+#                  a before-and-after on one machine in one call
 set -u
 out=$(mkdir -p "$1" && cd "$1" && pwd); shift
 cd "$(dirname "$0")/.."
@@ -72,6 +74,12 @@ while [ $# -gt 0 ]; do
         res=$1 args=$2; shift 2
         zip=${DATA_ZIP:-$(ls "$work"/data/demo_"${res}x$res"_*.zip | head -n 1)}
         "${bench[@]}" --real-data="$zip" --kimg-real="${KIMG_REAL:-12}" -- ${args//,/ } >> "$out/real.txt" 2>&1;;
+    against)
+        code=$(mktemp -d) && tar -xzf "$1" -C "$code" || exit 2
+        shift
+        [ -n "${DATA_ZIP:-}" ] && DATA_ZIP=$(realpath "$DATA_ZIP") && export DATA_ZIP
+        cd "$code" && PYTHONPATH=$code bash benchmarks/gpu_speed_checks.sh "$out/against" "$@"
+        exit;;
     *) echo "unknown step $step" >&2; exit 2;;
     esac
 done
