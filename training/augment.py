@@ -84,6 +84,10 @@ def _luma_basis(device):
     basis = np.stack([np.eye(3), cross, np.full([3, 3], 1 / 3)]).reshape(3, 9)
     return misc.constant(basis, dtype=torch.float64, device=device)
 
+def _per_slot(count, device, **values):
+    """A float64 constant [count] of the ops' slots: the value given as s<i> in slot i, zero in the others."""
+    return misc.constant([values.get(f's{i}', 0) for i in range(count)], dtype=torch.float64, device=device)
+
 # The displacement, in pixels, of an image upsampled 2x with SYM6 (the centroid's offset from the filter's centre, in
 # the output's pixels); downsampling with the reversed filter displaces it as much again.
 DELAY = (np.dot(SYM6, np.arange(len(SYM6))) / np.sum(SYM6) - (len(SYM6) - 1) / 2) / 2
@@ -163,7 +167,7 @@ class AugmentPipe(torch.nn.Module):
         in a few dozen operations for the whole batch (one op at a time took about 130; the pipe runs in every
         pass of D)."""
         f64 = dict(dtype=torch.float64, device=device)
-        per_slot = lambda **values: misc.constant([values.get(f's{i}', 0) for i in range(8)], **f64) # zero elsewhere
+        per_slot = lambda **values: _per_slot(8, device, **values)
         # Rotation comes twice, around the anisotropic scaling; each with a probability such that at least one of
         # them happens with probability rotate * p.
         prob = self.p.to(torch.float64) * per_slot(s0=self.xflip, s1=self.rotate90, s2=self.xint, s3=self.scale,
@@ -259,7 +263,7 @@ class AugmentPipe(torch.nn.Module):
         hue rotates about v (Rodrigues), saturation scales away from v. Brightness, first, adds d (1, 1, 1). All slots
         are drawn at once, as the geometric ones are."""
         f64 = dict(dtype=torch.float64, device=device)
-        per_slot = lambda **values: misc.constant([values.get(f's{i}', 0) for i in range(5)], **f64) # zero elsewhere
+        per_slot = lambda **values: _per_slot(5, device, **values)
         prob = self.p.to(torch.float64) * per_slot(s0=self.brightness, s1=self.contrast, s2=self.lumaflip, s3=self.hue,
             s4=self.saturation)
         u = torch.rand([2, B, 5], **f64)  # whether each op happens, its uniform value
