@@ -177,6 +177,16 @@ def test_loss_phases_and_style_mixing(one_thread):
         if phase.startswith('D'):
             assert torch.equal(augmented[0][:4], real_img), phase
     assert loss.pl_mean > 0 # updated by Greg and Gboth
+    # Above MERGE_MAX values the reals and the fakes go through the pipe in two calls, reals first.
+    loss.MERGE_MAX = real_img.numel() * 2 - 1
+    for phase in ['Dmain', 'Dboth']:
+        augmented.clear()
+        D.requires_grad_(True)
+        loss.accumulate_gradients(phase, real_img, c, z, c, gain=4)
+        assert all(torch.isfinite(p.grad).all() for p in D.parameters() if p.grad is not None), phase
+        D.zero_grad(set_to_none=True)
+        D.requires_grad_(False)
+        assert [len(x) for x in augmented] == [4, 4] and torch.equal(augmented[0], real_img), phase
 
     # Style mixing swaps the tail of ws for another z's; the time features cs are the same for every layer.
     ws, cs = seen[0]

@@ -62,6 +62,7 @@ class StyleGAN2Loss:
     SMOOTH_STEP = 1 / 24 # of each slot's period
     SMOOTH_RES = 16      # the resolution at which the change is measured: the weather's and the light's scale
     SMOOTH_GROUP = 4     # latents that share their times and step when centred
+    MERGE_MAX = 1 << 24  # values in one augment pipe call that merges batches, e.g. 64 images of 3 x 256²
 
     def __post_init__(self):
         self.pl_mean = torch.zeros([], device=self.device) # running mean of path lengths; part of the training state
@@ -91,13 +92,18 @@ class StyleGAN2Loss:
         return img, ws
 
     def augment(self, *images):
-        """Each batch of images augmented (the time labels never are), all in one pipe call; as given without a pipe.
-        The pipe augments every image on its own, and one call launches its hundred-odd small GPU operations once
-        for the reals and the fakes of D's phase together."""
+        """Each batch of images augmented (the time labels never are); as given without a pipe. The pipe augments
+        every image on its own, so small batches go through in one call, which launches its hundred-odd small GPU
+        operations once for the reals and the fakes of D's phase together. Above MERGE_MAX values a call's own work
+        dwarfs its launches, and merging would double the peak memory of the pipe's padded image (at 1024² under
+        CUDA graphs, more than an 80 GB GPU has)."""
         if self.augment_pipe is None:
             return images
-        merged = torch.cat([img.to(images[0].dtype) for img in images])
-        return self.augment_pipe(merged, fixed_padding=self.sync_free).split([img.shape[0] for img in images])
+        images = [img.to(images[0].dtype) for img in images]
+        if sum(img.numel() for img in images) > self.MERGE_MAX:
+            return tuple(self.augment_pipe(img, fixed_padding=self.sync_free) for img in images)
+        merged = self.augment_pipe(torch.cat(images), fixed_padding=self.sync_free)
+        return merged.split([img.shape[0] for img in images])
 
     def run_D(self, img, c, update_emas=False, fast=False, read_time=False):
         """(D logits, D's reading of the times or None) of (augmented) images; the reading only with read_time."""
