@@ -164,7 +164,8 @@ def test_loss_phases_and_style_mixing(one_thread):
     pipe.register_forward_pre_hook(lambda _mod, args: augmented.append(args[0].detach()))
     real_img = torch.rand([4, 3, 32, 32]) * 2 - 1
     z, c = torch.randn([4, 32]), torch.rand([4, 1])
-    for phase, module in [('Gmain', G), ('Greg', G), ('Gboth', G), ('Dmain', D), ('Dreg', D), ('Dboth', D)]:
+    def run(phase, module):
+        """One phase with gradients for module alone: they exist and are finite; the pipe's inputs land in augmented."""
         module.requires_grad_(True)
         augmented.clear()
         loss.accumulate_gradients(phase, real_img, c, z, c, gain=4)
@@ -172,6 +173,9 @@ def test_loss_phases_and_style_mixing(one_thread):
         assert grads and all(torch.isfinite(g).all() for g in grads), phase
         module.zero_grad(set_to_none=True)
         module.requires_grad_(False)
+
+    for phase, module in [('Gmain', G), ('Greg', G), ('Gboth', G), ('Dmain', D), ('Dreg', D), ('Dboth', D)]:
+        run(phase, module)
         # One pipe call per phase that sees D: the fakes (G's), the reals, or both in one batch, reals first.
         assert [len(x) for x in augmented] == {'Greg': [], 'Dmain': [8], 'Dboth': [8]}.get(phase, [4]), phase
         if phase.startswith('D'):
@@ -180,12 +184,7 @@ def test_loss_phases_and_style_mixing(one_thread):
     # Above MERGE_MAX values the reals and the fakes go through the pipe in two calls, reals first.
     loss.MERGE_MAX = real_img.numel() * 2 - 1
     for phase in ['Dmain', 'Dboth']:
-        augmented.clear()
-        D.requires_grad_(True)
-        loss.accumulate_gradients(phase, real_img, c, z, c, gain=4)
-        assert all(torch.isfinite(p.grad).all() for p in D.parameters() if p.grad is not None), phase
-        D.zero_grad(set_to_none=True)
-        D.requires_grad_(False)
+        run(phase, D)
         assert [len(x) for x in augmented] == [4, 4] and torch.equal(augmented[0], real_img), phase
 
     # Style mixing swaps the tail of ws for another z's; the time features cs are the same for every layer.
