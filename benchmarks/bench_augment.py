@@ -7,7 +7,8 @@ Usage: python benchmarks/bench_augment.py --res=256 --batch=32 [--p=0.4] [--reps
 each for the whole pipeline and for its geometric and colour parts, with fixed padding (as with CUDA graphs: the
 most that can be needed) and without (the padding this batch needs, read back from the GPU). Prints a markdown table
 (median ms, the peak memory of the double backward, the GPU operations one forward call launches and the PyTorch
-operators it calls, views aside); runs on the CPU too, for a smoke test at small sizes.
+operators it calls, views aside), then how large the padding that each batch needs is against the fixed one, over
+many draws; runs on the CPU too, for a smoke test at small sizes.
 """
 
 import os
@@ -81,6 +82,26 @@ def _modes(op, x, w):
             torch.autograd.grad(g.square().sum(), [xg])
     return dict(forward=forward, backward=backward, double=double)
 
+def _padding_share(pipe, batch, res, draws):
+    """Over `draws` batches at the pipe's p: the area of the image padded as each batch needs, as a fraction of the
+    fixed padding's (3 res - 2)^2 (0 where no image is warped); its median and 90th percentile, and the fraction of
+    batches that need no warp. The upsampling, grid_sample's input gradient and the upsampling's backward scale with
+    that area."""
+    shares = []
+    for _ in range(draws):
+        G_inv = pipe._geometric_inverse(batch, res, res, pipe.p.device) # pylint: disable=protected-access
+        changed = (G_inv != torch.eye(3, dtype=G_inv.dtype, device=G_inv.device)).flatten(1).any(dim=1)
+        pl, pt, pr, pb, warp = pipe.padding_needed(G_inv, changed, res, res).tolist()
+        shares.append((res + pl + pr) * (res + pt + pb) / (3 * res - 2) ** 2 if warp else 0)
+    shares.sort()
+    return shares[len(shares) // 2], shares[int(0.9 * (len(shares) - 1))], shares.count(0) / len(shares)
+
+def _print_padding_share(pipe, batch, res, draws):
+    median, p90, untouched = _padding_share(pipe, batch, res, draws)
+    print(f'Padding as needed at p={pipe.p.item():g}, {batch}x{res}x{res}, over {draws} batches: {100 * median:.0f} % of '
+          f'the fixed padding\'s area (median; 90th percentile {100 * p90:.0f} %); {100 * untouched:.0f} % of the batches '
+          'need no warp.')
+
 #----------------------------------------------------------------------------
 
 @click.command()
@@ -88,7 +109,9 @@ def _modes(op, x, w):
 @click.option('--batch', type=click.IntRange(min=1), default=32, show_default=True, help='Images per call (micro-batch)')
 @click.option('--p', 'p', type=click.FloatRange(min=0, max=1), default=0.4, show_default=True, help='Augmentation probability')
 @click.option('--reps', type=click.IntRange(min=1), default=20, show_default=True, help='Timed calls per entry')
-def main(res, batch, p, reps):
+@click.option('--draws', type=click.IntRange(min=1), default=500, show_default=True, help='Batches drawn for the padding statistics')
+@click.option('--padding-only', is_flag=True, help='Only the padding statistics (no timing: quick at any size on the CPU)')
+def main(res, batch, p, reps, draws, padding_only):
     """Time the bgc augmentation pipeline's parts and modes at one resolution and micro-batch."""
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     torch.manual_seed(0)
@@ -99,6 +122,8 @@ def main(res, batch, p, reps):
     parts = dict(whole=lambda fixed: lambda t: pipe(t, fixed_padding=fixed),
         geometric=lambda fixed: lambda t: pipe._geometric(t, fixed), # pylint: disable=protected-access
         colour=lambda fixed: lambda t: pipe._colour(t)) # pylint: disable=protected-access,unnecessary-lambda
+    if padding_only:
+        return _print_padding_share(pipe, batch, res, draws)
     name = torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'
     print(f'Device: {name}, PyTorch {torch.__version__}; bgc at p={p:g}, {batch}x3x{res}x{res} float32, median of '
           f'{reps} calls, ms\n')
@@ -116,6 +141,8 @@ def main(res, batch, p, reps):
             padding = 'fixed' if fixed else 'as needed'
             print(f'| {part} | {padding if part != "colour" else "-"} | {row[0]:.2f} | {row[1]:.2f} | {row[2]:.2f} | '
                   f'{peak:.2f} | {_kernels(modes["forward"], device)} | {_operators(modes["forward"])} |', flush=True)
+    print()
+    _print_padding_share(pipe, batch, res, draws)
 
 #----------------------------------------------------------------------------
 

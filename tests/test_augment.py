@@ -63,6 +63,21 @@ def test_fixed_padding_augments_as_the_measured_padding(p):
     same = (measured == x).flatten(1).all(dim=1)
     assert torch.equal(fixed[same], x[same])
 
+def test_padding_needed_covers_the_corners_up_to_the_reflection_limit():
+    """The padding each side needs: the output's extended corners mapped to the input, plus the reach of the
+    upsampling filter and of bilinear sampling (3 margins of 3 pixels for sym6), at most W - 1; and whether any image
+    is warped."""
+    pipe = AugmentPipe()
+    eye = torch.eye(3, dtype=torch.float64)
+    shift = eye.clone()
+    shift[0, 2] = 5 # input x = output x + 5: more padding on the right, less on the left
+    zoom_out = torch.diag(torch.tensor([4.0, 4.0, 1.0], dtype=torch.float64))
+    need = lambda *G, changed=True: pipe.padding_needed(torch.stack(G), torch.tensor([changed] * len(G)), 32, 48).tolist()
+    assert need(eye, changed=False) == [9, 9, 9, 9, 0]
+    assert need(eye, shift) == [9, 9, 14, 9, 1]
+    assert need(shift.inverse()) == [14, 9, 4, 9, 1]
+    assert need(eye, zoom_out) == [47, 31, 47, 31, 1]
+
 def test_geometry_conventions():
     x = _smooth(batch=8)
     for op, candidates in [('xflip', lambda a: [a, a.flip(2)]), ('rotate90', lambda a: [torch.rot90(a, k, (1, 2)) for k in range(4)])]:

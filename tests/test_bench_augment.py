@@ -3,6 +3,7 @@ its forward call are counted (and everywhere the operators it calls)."""
 
 import math
 import os
+import re
 import sys
 
 import torch
@@ -23,3 +24,7 @@ def test_every_part_and_mode_is_timed():
         ops = r[6].strip() # GPU operations of one forward call
         assert int(ops) > 0 if torch.cuda.is_available() else ops == '-', r
         assert 10 < int(r[7]) < 200, r # PyTorch operators of one forward call
+    share = re.search(r'Padding as needed at p=1, 2x16x16, over \d+ batches: (\d+) % .*percentile (\d+) %\); (\d+) % of the batches', result.output)
+    assert share, result.output
+    median, p90, untouched = (int(v) for v in share.groups())
+    assert 0 < median <= p90 <= 100 and untouched == 0 # at p = 1 every batch is warped

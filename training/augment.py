@@ -190,24 +190,28 @@ class AugmentPipe(torch.nn.Module):
         c, s = torch.cos(phi), torch.sin(phi)
         return _product(_matrix([sx * c, -sy * s, tx], [sx * s, sy * c, ty], [0, 0, 1]))
 
+    def padding_needed(self, G_inv, changed, H, W):
+        """[pl, pt, pr, pb, any changed] on the device: the reflect padding that covers the input area seen by the
+        corners of the extended output, plus the reach of the upsampling filter and of bilinear sampling, at most the
+        reflection's limit (W - 1, H - 1), which is what fixed padding always pads by."""
+        m = self.Hz_geom.numel() // 4
+        cx, cy = W / 2 + m, H / 2 + m
+        corners = misc.constant([[-cx, -cy, 1], [cx, -cy, 1], [cx, cy, 1], [-cx, cy, 1]], dtype=G_inv.dtype, device=G_inv.device)
+        xy = (G_inv[:, None, :2, :] * corners[None, :, None, :]).sum(-1) # [B, 4, 2] input coordinates
+        half = misc.constant([W / 2, H / 2], dtype=G_inv.dtype, device=G_inv.device)
+        need = torch.cat([-xy.amin(dim=(0, 1)) - half, xy.amax(dim=(0, 1)) - half]) + 2 * m
+        limit = misc.constant([W - 1, H - 1, W - 1, H - 1], dtype=G_inv.dtype, device=G_inv.device)
+        return torch.cat([torch.minimum(need.ceil().clamp(min=0), limit), changed.any()[None].to(need.dtype)])
+
     def _resample(self, images, G_inv, changed, fixed_padding):
         """Warp images by G_inv where `changed`; other images pass through untouched."""
         B, _C, H, W = images.shape
         f = self.Hz_geom
         m = f.numel() // 4 # Margin (output pixels) that the downsampling filter reads beyond the image.
 
-        # Reflect padding that covers the input area seen by the corners of the extended output, plus the reach
-        # of the upsampling filter and of bilinear sampling, at most the reflection's limit. One host sync decides the
-        # padding (and whether to work), unless it is fixed at the limit.
-        pl, pt, pr, pb = W - 1, H - 1, W - 1, H - 1
-        if not fixed_padding:
-            cx, cy = W / 2 + m, H / 2 + m
-            corners = misc.constant([[-cx, -cy, 1], [cx, -cy, 1], [cx, cy, 1], [-cx, cy, 1]], dtype=G_inv.dtype, device=G_inv.device)
-            xy = (G_inv[:, None, :2, :] * corners[None, :, None, :]).sum(-1) # [B, 4, 2] input coordinates
-            half = misc.constant([W / 2, H / 2], dtype=G_inv.dtype, device=G_inv.device)
-            need = torch.cat([-xy.amin(dim=(0, 1)) - half, xy.amax(dim=(0, 1)) - half]) + 2 * m
-            limit = misc.constant([pl, pt, pr, pb], dtype=G_inv.dtype, device=G_inv.device)
-            stats = torch.cat([torch.minimum(need.ceil().clamp(min=0), limit), changed.any()[None].to(need.dtype)]).tolist()
+        pl, pt, pr, pb = W - 1, H - 1, W - 1, H - 1 # The reflection's limit: the fixed padding.
+        if not fixed_padding: # One host sync decides the padding, and whether to warp at all.
+            stats = self.padding_needed(G_inv, changed, H, W).tolist()
             if not stats[4]:
                 return images
             pl, pt, pr, pb = [int(v) for v in stats[:4]]
