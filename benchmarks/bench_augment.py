@@ -117,13 +117,13 @@ def main(res, batch, p, reps, draws, padding_only):
     torch.manual_seed(0)
     pipe = augment.AugmentPipe(**augment.BGC).to(device)
     pipe.p.fill_(p)
+    if padding_only:
+        return _print_padding_share(pipe, batch, res, draws)
     x = torch.randn([batch, 3, res, res], device=device)
     w = torch.randn_like(x)
     parts = dict(whole=lambda fixed: lambda t: pipe(t, fixed_padding=fixed),
         geometric=lambda fixed: lambda t: pipe._geometric(t, fixed), # pylint: disable=protected-access
         colour=lambda fixed: lambda t: pipe._colour(t)) # pylint: disable=protected-access,unnecessary-lambda
-    if padding_only:
-        return _print_padding_share(pipe, batch, res, draws)
     name = torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'
     print(f'Device: {name}, PyTorch {torch.__version__}; bgc at p={p:g}, {batch}x3x{res}x{res} float32, median of '
           f'{reps} calls, ms\n')
