@@ -229,9 +229,10 @@ def print_profile(step, sync, device, steps):
 #----------------------------------------------------------------------------
 
 def time_train_py(zip_path, cbase, cmax, kimg, graphs, extra):
-    """EasyDict(sec_per_kimg, peak and reserved GiB, ticks) of train.py itself on a dataset zip: the median over the
-    ticks after the first three. Under CUDA graphs the peak allocated is low (a replay allocates nothing): what the
-    graphs hold shows as reserved memory."""
+    """EasyDict(sec_per_kimg, peak and reserved GiB, ticks, graphs) of train.py itself on a dataset zip: the median over
+    the ticks after the first three, and whether the run replayed CUDA graphs (a --graphs among `extra` overrides
+    `graphs`). Under CUDA graphs the peak allocated is low (a replay allocates nothing): what the graphs hold shows as
+    reserved memory."""
     with tempfile.TemporaryDirectory() as outdir:
         cmd = [sys.executable, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'train.py'),
             f'--outdir={outdir}', f'--data={zip_path}', '--batch=32', f'--kimg={kimg}', f'--tick={kimg / 10:g}',
@@ -243,15 +244,17 @@ def time_train_py(zip_path, cbase, cmax, kimg, graphs, extra):
                 sys.stderr.write(line)
         if proc.returncode != 0:
             raise click.ClickException(f'train.py exited with status {proc.returncode}')
-        stats_path, = [os.path.join(d, 'stats.jsonl') for d, _, files in os.walk(outdir) if 'stats.jsonl' in files]
-        with open(stats_path, encoding='utf-8') as f:
+        run_dir, = [d for d, _, files in os.walk(outdir) if 'stats.jsonl' in files]
+        with open(os.path.join(run_dir, 'stats.jsonl'), encoding='utf-8') as f:
             ticks = [json.loads(line) for line in f if line.strip()]
+        with open(os.path.join(run_dir, 'training_options.json'), encoding='utf-8') as f:
+            graphs = json.load(f)['cuda_graphs'] # what the run used: train.py's --graphs among TRAIN_ARGS wins
     steady = ticks[3:] # tick 0 is the first step; ticks 1 and 2 hold the warm-ups
     if not steady:
         raise click.ClickException(f'only {len(ticks)} ticks: raise --kimg-real')
     return dnnlib.EasyDict(sec_per_kimg=float(np.median([t['Timing/sec_per_kimg']['mean'] for t in steady])),
         peak=max(t['Resources/peak_gpu_mem_gb']['mean'] for t in steady),
-        reserved=max(t['Resources/peak_gpu_mem_reserved_gb']['mean'] for t in steady), ticks=len(steady))
+        reserved=max(t['Resources/peak_gpu_mem_reserved_gb']['mean'] for t in steady), ticks=len(steady), graphs=graphs)
 
 #----------------------------------------------------------------------------
 
@@ -286,7 +289,7 @@ def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16
     device = torch.device('cuda') if torch.cuda.is_available() else torch.device('cpu')
     if real_data is not None:
         row = time_train_py(real_data, cbase, cmax, kimg_real, graphs, train_args)
-        print(f'train.py on {os.path.basename(real_data)} ({" ".join(train_args) or "defaults"}, graphs {graphs and step_graphs.usable(device)}): '
+        print(f'train.py on {os.path.basename(real_data)} ({" ".join(train_args) or "defaults"}, graphs {row.graphs}): '
               f'{row.sec_per_kimg:.2f} s/kimg, {1000 / row.sec_per_kimg:.1f} img/s, peak {row.peak:.2f} GiB allocated, '
               f'{row.reserved:.2f} GiB reserved, '
               f'median of {row.ticks} ticks')

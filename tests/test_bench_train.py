@@ -45,6 +45,7 @@ def test_smoke_run_and_real_data_mode(tmp_path, monkeypatch):
         '--', '--workers=0', '--aug=noaug', '--map-depth=2'])
     assert result.exit_code == 0, result.output
     assert 'train.py on tiny_32.zip' in result.output and 's/kimg' in result.output and 'median of 7 ticks' in result.output
+    assert 'graphs False)' in result.output # read from the run's options: no CUDA graphs on the CPU
 
 def test_same_results_measures_the_drift_from_the_reference():
     """Two reference runs agree exactly on the CPU; weights rounded once by 5e-4 start 5e-4 away (as one vector) and
