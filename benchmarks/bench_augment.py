@@ -90,8 +90,7 @@ def _padding_share(pipe, batch, res, draws):
     shares = []
     for _ in range(draws):
         G_inv = pipe._geometric_inverse(batch, res, res, pipe.p.device) # pylint: disable=protected-access
-        changed = (G_inv != torch.eye(3, dtype=G_inv.dtype, device=G_inv.device)).flatten(1).any(dim=1)
-        pl, pt, pr, pb, warp = pipe.padding_needed(G_inv, changed, res, res).tolist()
+        pl, pt, pr, pb, warp = pipe.padding_needed(G_inv, res, res).tolist()
         shares.append((res + pl + pr) * (res + pt + pb) / (3 * res - 2) ** 2 if warp else 0)
     shares.sort()
     return shares[len(shares) // 2], shares[int(0.9 * (len(shares) - 1))], shares.count(0) / len(shares)

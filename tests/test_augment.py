@@ -72,8 +72,8 @@ def test_padding_needed_covers_the_corners_up_to_the_reflection_limit():
     shift = eye.clone()
     shift[0, 2] = 5 # input x = output x + 5: more padding on the right, less on the left
     zoom_out = torch.diag(torch.tensor([4.0, 4.0, 1.0], dtype=torch.float64))
-    need = lambda *G, changed=True: pipe.padding_needed(torch.stack(G), torch.tensor([changed] * len(G)), 32, 48).tolist()
-    assert need(eye, changed=False) == [9, 9, 9, 9, 0]
+    need = lambda *G: pipe.padding_needed(torch.stack(G), 32, 48).tolist()
+    assert need(eye, eye) == [9, 9, 9, 9, 0]
     assert need(eye, shift) == [9, 9, 14, 9, 1]
     assert need(shift.inverse()) == [14, 9, 4, 9, 1]
     assert need(eye, zoom_out) == [47, 31, 47, 31, 1]

@@ -88,6 +88,10 @@ def _per_slot(count, device, **values):
     """A float64 constant [count] of the ops' slots: the value given as s<i> in slot i, zero in the others."""
     return misc.constant([values.get(f's{i}', 0) for i in range(count)], dtype=torch.float64, device=device)
 
+def _warps(G_inv):
+    """[B] bool: the images that G_inv [B, 3, 3] moves (not the identity)."""
+    return (G_inv != torch.eye(3, dtype=G_inv.dtype, device=G_inv.device)).flatten(1).any(dim=1)
+
 # The displacement, in pixels, of an image upsampled 2x with SYM6 (the centroid's offset from the filter's centre, in
 # the output's pixels); downsampling with the reversed filter displaces it as much again.
 DELAY = (np.dot(SYM6, np.arange(len(SYM6))) / np.sum(SYM6) - (len(SYM6) - 1) / 2) / 2
@@ -154,8 +158,7 @@ class AugmentPipe(torch.nn.Module):
         if max(self.xflip, self.rotate90, self.xint, self.scale, self.rotate, self.aniso, self.xfrac) == 0:
             return images
         G_inv = self._geometric_inverse(B, H, W, images.device)
-        eye = torch.eye(3, dtype=G_inv.dtype, device=G_inv.device)
-        return self._resample(images, G_inv, changed=(G_inv != eye).flatten(1).any(dim=1), fixed_padding=fixed_padding)
+        return self._resample(images, G_inv, changed=_warps(G_inv), fixed_padding=fixed_padding)
 
     def _geometric_inverse(self, B, H, W, device):
         """G_inv [B, 3, 3], float64: output pixel coordinates (origin at the image centre) to input ones.
@@ -190,10 +193,11 @@ class AugmentPipe(torch.nn.Module):
         c, s = torch.cos(phi), torch.sin(phi)
         return _product(_matrix([sx * c, -sy * s, tx], [sx * s, sy * c, ty], [0, 0, 1]))
 
-    def padding_needed(self, G_inv, changed, H, W):
-        """[pl, pt, pr, pb, any changed] on the device: the reflect padding that covers the input area seen by the
+    def padding_needed(self, G_inv, H, W):
+        """[pl, pt, pr, pb, any warped] on the device: the reflect padding that covers the input area seen by the
         corners of the extended output, plus the reach of the upsampling filter and of bilinear sampling, at most the
-        reflection's limit (W - 1, H - 1), which is what fixed padding always pads by."""
+        reflection's limit (W - 1, H - 1), which is what fixed padding always pads by; and whether any G_inv is not the
+        identity."""
         m = self.Hz_geom.numel() // 4
         cx, cy = W / 2 + m, H / 2 + m
         corners = misc.constant([[-cx, -cy, 1], [cx, -cy, 1], [cx, cy, 1], [-cx, cy, 1]], dtype=G_inv.dtype, device=G_inv.device)
@@ -201,7 +205,7 @@ class AugmentPipe(torch.nn.Module):
         half = misc.constant([W / 2, H / 2], dtype=G_inv.dtype, device=G_inv.device)
         need = torch.cat([-xy.amin(dim=(0, 1)) - half, xy.amax(dim=(0, 1)) - half]) + 2 * m
         limit = misc.constant([W - 1, H - 1, W - 1, H - 1], dtype=G_inv.dtype, device=G_inv.device)
-        return torch.cat([torch.minimum(need.ceil().clamp(min=0), limit), changed.any()[None].to(need.dtype)])
+        return torch.cat([torch.minimum(need.ceil().clamp(min=0), limit), _warps(G_inv).any()[None].to(need.dtype)])
 
     def _resample(self, images, G_inv, changed, fixed_padding):
         """Warp images by G_inv where `changed`; other images pass through untouched."""
@@ -211,7 +215,7 @@ class AugmentPipe(torch.nn.Module):
 
         pl, pt, pr, pb = W - 1, H - 1, W - 1, H - 1 # The reflection's limit: the fixed padding.
         if not fixed_padding: # One host sync decides the padding, and whether to warp at all.
-            stats = self.padding_needed(G_inv, changed, H, W).tolist()
+            stats = self.padding_needed(G_inv, H, W).tolist()
             if not stats[4]:
                 return images
             pl, pt, pr, pb = [int(v) for v in stats[:4]]
