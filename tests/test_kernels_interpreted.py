@@ -1,4 +1,4 @@
-"""The Triton kernels of bias_act, scale_bias_act and upfirdn2d, run by Triton's interpreter on the CPU
+"""The Triton kernels of bias_act, scale_bias_act, upfirdn2d and reflect_warp, run by Triton's interpreter on the CPU
 (TRITON_INTERPRET=1) against the pure-PyTorch references: their indexing, masking and layouts are checked on machines
 without a GPU. The GPU runs (tests/test_ops_gpu.py) check the compiled kernels and the precisions. Skipped where Triton
 is not installed."""
@@ -17,7 +17,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHECK = r'''
 import itertools, sys
 import torch
-from torch_utils.ops import _bias_act_triton, _upfirdn2d_triton, bias_act, scale_bias_act, upfirdn2d
+from torch_utils.ops import _bias_act_triton, _reflect_warp_triton, _upfirdn2d_triton, bias_act, reflect_warp, scale_bias_act, upfirdn2d
+from training.augment import SYM6
 torch.manual_seed(0)
 worst = 0.0
 
@@ -119,6 +120,37 @@ for fn in (scale_bias_act._ScaleBiasAct.apply, scale_bias_act._reference):
     results.append(torch.autograd.grad(sum(g.square().sum() for g in grads), [x, s, b]))
 for fast, ref in zip(*results):
     compare(fast / (ref.abs().max().item() + 1), ref / (ref.abs().max().item() + 1), 'scale_bias_act double backward')
+
+# reflect_warp's kernel against the reference's padded, upsampled and sampled image (float64): the reflection's full
+# padding and smaller ones (also uneven), grids that zoom out beyond the padding, one and three channels, channels-last;
+# 15x10 images leave the last program of outputs partly outside.
+f = upfirdn2d.setup_filter(SYM6)
+def affine_terms(N, out_h, out_w, zoom):
+    rows = torch.randn(N, 2, 1) * 0.3 + torch.randn(N, 2, 1) * zoom * torch.linspace(-1, 1, out_w)
+    return rows.double(), (torch.randn(N, 2, 1) * zoom * torch.linspace(-1, 1, out_h)).double()
+for (C, H, W, layout), pads, zoom in itertools.product([(3, 15, 10, torch.contiguous_format), (1, 8, 12, None),
+        (3, 9, 9, torch.channels_last)], ['full', 'uneven', 'none'], [0.7, 3]):
+    pads = dict(full=[W - 1, W - 1, H - 1, H - 1], uneven=[2, W - 1, 0, 3], none=[0, 0, 0, 0])[pads]
+    x = torch.randn(2, C, H, W).double()
+    rows, cols = affine_terms(2, 2 * H + 12, 2 * W + 12, zoom)
+    fast_x = x.float().contiguous(memory_format=layout) if layout else x.float()
+    compare(_reflect_warp_triton.launch(fast_x, f, rows.float(), cols.float(), pads),
+        reflect_warp._reference(x, f.double(), rows, cols, pads), ('reflect_warp', C, H, W, pads, zoom))
+
+# Its autograd Functions: the input gradient (the reference's backward ops) and, for R1, the gradient of the squared
+# input gradient w.r.t. the output gradient (the kernel again), against the reference's autograd in float64.
+x0, (rows, cols) = torch.randn(2, 3, 12, 10), affine_terms(2, 36, 32, 1.2)
+g0, pads = torch.randn(2, 3, 36, 32), [9, 9, 11, 11]
+results = []
+for fn, dtype in ((reflect_warp._ReflectWarp.apply, torch.float32), (reflect_warp._reference, torch.float64)):
+    x, g = x0.to(dtype).requires_grad_(), g0.to(dtype).requires_grad_()
+    y = fn(x, f.to(dtype), rows.to(dtype), cols.to(dtype), pads)
+    dx, = torch.autograd.grad((y * g).sum(), x, create_graph=True)
+    dg, = torch.autograd.grad(dx.square().sum(), g)
+    results.append([y, dx, dg])
+for fast, ref, what in zip(*results, ['forward', 'input gradient', 'R1 gradient']):
+    scale = ref.abs().max().item() + 1
+    compare(fast / scale, ref / scale, ('reflect_warp autograd', what))
 print('worst error', worst)
 '''
 

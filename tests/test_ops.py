@@ -397,7 +397,7 @@ def test_probe_runs_under_no_grad(fresh_dispatch, monkeypatch, mode):
 def test_import_is_cheap():
     code = ('import sys, torch_utils.ops.bias_act, torch_utils.ops.upfirdn2d, torch_utils.ops.conv2d_resample, '
             'torch_utils.ops.conv2d_gradfix, torch_utils.ops.fma, torch_utils.ops.grid_sample_gradfix, '
-            'torch_utils.ops.scale_bias_act; '
+            'torch_utils.ops.scale_bias_act, torch_utils.ops.reflect_warp; '
             'assert "triton" not in sys.modules, "triton imported"')
     subprocess.run([sys.executable, '-c', code], check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
 

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from torch_utils.ops import (_dispatch, bias_act, conv2d_gradfix, conv2d_resample, fma, grid_sample_gradfix,
-    scale_bias_act, upfirdn2d)
+    reflect_warp, scale_bias_act, upfirdn2d)
+from training.augment import SYM6
 
 pytestmark = pytest.mark.gpu
 
@@ -135,6 +136,16 @@ def test_grid_sample(dtype):
     grid = (torch.rand(2, 6, 5, 2, generator=torch.Generator().manual_seed(1)).cuda() * 2.4 - 1.2)
     fn = lambda x: grid_sample_gradfix.grid_sample(x, grid.to(x.device, x.dtype))
     _check(fn, fn, [_randn(2, 3, 8, 8)], dtype, ref_device='cpu')
+
+def test_reflect_warp():
+    # float32 only: in lower precisions the grid's own rounding moves the samples. The reflection's full padding and a
+    # measured one; the grid reaches beyond the padding. The R1 path is checked in tests/test_augment_gpu.py.
+    f = upfirdn2d.setup_filter(SYM6, device='cuda')
+    rows = _randn(2, 2, 1, seed=1) * 0.3 + _randn(2, 2, 1, seed=2) * 1.5 * torch.linspace(-1, 1, 108, device='cuda')
+    cols = _randn(2, 2, 1, seed=3) * 1.5 * torch.linspace(-1, 1, 92, device='cuda')
+    for pads in ([47, 47, 39, 39], [3, 10, 0, 5]):
+        fn = lambda x, impl: reflect_warp.reflect_warp(x, f.to(x.dtype), rows.to(x.dtype), cols.to(x.dtype), pads, impl)
+        _check(lambda x: fn(x, 'cuda'), lambda x: fn(x, 'ref'), [_randn(2, 3, 40, 48)], torch.float32)
 
 #----------------------------------------------------------------------------
 

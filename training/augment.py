@@ -4,8 +4,8 @@ saturation) and the image-space filter, noise and cutout extras. Each op touches
 p * (the op's strength); p is a buffer that the training loop adapts.
 
 Geometric ops compose into one 3x3 matrix per image (output pixel -> input pixel), executed once: reflect padding, 2x
-upsampling with the sym6 wavelet low-pass filter, bilinear grid_sample (through grid_sample_gradfix, so that R1 can
-differentiate through it twice), and 2x downsampling with the reversed filter. Colour ops compose into one affine map
+upsampling with the sym6 wavelet low-pass filter and bilinear sampling (one op, torch_utils.ops.reflect_warp, which R1
+can differentiate twice), and 2x downsampling with the reversed filter. Colour ops compose into one affine map
 per image acting on RGB. Images that no op changed come out bit-identical, so p = 0 is the identity. The time label
 is never augmented. Each group's ops are drawn together, a few dozen small GPU operations per group for the whole
 batch.
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch_utils import misc
 from torch_utils import persistence
 from torch_utils import safe_pickle
-from torch_utils.ops import grid_sample_gradfix
+from torch_utils.ops import reflect_warp
 from torch_utils.ops import upfirdn2d
 
 #----------------------------------------------------------------------------
@@ -220,16 +220,14 @@ class AugmentPipe(torch.nn.Module):
                 return images
             pl, pt, pr, pb = [int(v) for v in stats[:4]]
 
-        x = F.pad(images, [pl, pr, pt, pb], mode='reflect')
-        x = upfirdn2d.upsample2d(x, f, up=2)
-
         # Sample the 2x output with its margin. The even-length filter is not symmetric: upsampling displaces the
         # image by DELAY pixels, and so does the reversed filter when downsampling; both are undone around the warp,
         # so that mirrored and rotated images come out unshifted. Output sample (j, i) sits at output coordinates
         # (ox[j], oy[i]); G_inv takes them to input ones, and `norm` to the [-1, 1] coordinates of the padded input
         # that grid_sample expects (align_corners=False: -1 and 1 are the outer edges). That map is affine, so the
         # grid is a row term plus a column term: made in float64 at the size of one row and one column, summed at
-        # full size in the images' precision.
+        # full size in the images' precision. reflect_warp pads, upsamples 2x with f and samples that grid in one op
+        # (on the GPU without building the padded image).
         dtype, device = G_inv.dtype, G_inv.device
         ox = misc.constant((np.arange(2 * (W + 2 * m)) + 0.5) / 2 - m - W / 2 - DELAY, dtype=dtype, device=device)
         oy = misc.constant((np.arange(2 * (H + 2 * m)) + 0.5) / 2 - m - H / 2 - DELAY, dtype=dtype, device=device)
@@ -238,10 +236,9 @@ class AugmentPipe(torch.nn.Module):
         # The fixed padding's map is a cached constant; a measured padding's changes from batch to batch.
         norm = (misc.constant if fixed_padding else torch.tensor)(norm, dtype=dtype, device=device)
         theta = (norm @ G_inv)[:, :2] # [B, 2 (x, y), 3]
-        rows = torch.addcmul(theta[:, :, 2:], theta[:, :, 0:1], ox).to(x.dtype) # [B, 2, 2W + 4m]
-        cols = (theta[:, :, 1:2] * oy).to(x.dtype)                                # [B, 2, 2H + 4m]
-        grid = (rows[:, :, None, :] + cols[:, :, :, None]).permute(0, 2, 3, 1)    # [B, 2H + 4m, 2W + 4m, 2]
-        x = grid_sample_gradfix.grid_sample(x, grid)
+        rows = torch.addcmul(theta[:, :, 2:], theta[:, :, 0:1], ox).to(images.dtype) # [B, 2, 2W + 4m]
+        cols = (theta[:, :, 1:2] * oy).to(images.dtype)                                # [B, 2, 2H + 4m]
+        x = reflect_warp.reflect_warp(images, f, rows, cols, [pl, pr, pt, pb])
 
         # The reversed filter makes the up/down pair zero-phase.
         x = upfirdn2d.downsample2d(x, f, down=2, padding=-2 * m, flip_filter=True)
