@@ -5,7 +5,8 @@ Usage: python benchmarks/bench_augment.py --res=256 --batch=32 [--p=0.4] [--reps
   fwd+bwd          G's pass: the gradient w.r.t. the images flows back through the pipeline
   double bwd       R1's: the gradient w.r.t. the images, differentiated again (through grid_sample's backward)
 each for the whole pipeline and for its geometric and colour parts, with fixed padding (as with CUDA graphs: the
-most that can be needed) and without (the padding this batch needs, read back from the GPU). Prints a markdown table
+most that can be needed) and without (the padding this batch needs, read back from the GPU), on the GPU through
+reflect_warp's kernel or (--no-warp-kernel) its reference ops. Prints a markdown table
 (median ms, the peak memory of the double backward, the GPU operations one forward call launches and the PyTorch
 operators it calls, views aside), then how large the padding that each batch needs is against the fixed one, over
 many draws; runs on the CPU too, for a smoke test at small sizes.
@@ -21,6 +22,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from torch_utils.ops import reflect_warp # pylint: disable=wrong-import-position
 from training import augment # pylint: disable=wrong-import-position
 
 #----------------------------------------------------------------------------
@@ -110,8 +112,10 @@ def _print_padding_share(pipe, batch, res, draws):
 @click.option('--reps', type=click.IntRange(min=1), default=20, show_default=True, help='Timed calls per entry')
 @click.option('--draws', type=click.IntRange(min=1), default=500, show_default=True, help='Batches drawn for the padding statistics')
 @click.option('--padding-only', is_flag=True, help='Only the padding statistics (no timing: quick at any size on the CPU)')
-def main(res, batch, p, reps, draws, padding_only):
+@click.option('--warp-kernel/--no-warp-kernel', default=True, show_default=True, help='reflect_warp\'s GPU kernel (off: its reference ops)')
+def main(res, batch, p, reps, draws, padding_only, warp_kernel):
     """Time the bgc augmentation pipeline's parts and modes at one resolution and micro-batch."""
+    reflect_warp.FAST = warp_kernel
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     torch.manual_seed(0)
     pipe = augment.AugmentPipe(**augment.BGC).to(device)
@@ -124,8 +128,9 @@ def main(res, batch, p, reps, draws, padding_only):
         geometric=lambda fixed: lambda t: pipe._geometric(t, fixed), # pylint: disable=protected-access
         colour=lambda fixed: lambda t: pipe._colour(t)) # pylint: disable=protected-access,unnecessary-lambda
     name = torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'
-    print(f'Device: {name}, PyTorch {torch.__version__}; bgc at p={p:g}, {batch}x3x{res}x{res} float32, median of '
-          f'{reps} calls, ms\n')
+    kernel = 'the warp kernel' if warp_kernel and device.type == 'cuda' else 'the warp\'s reference ops'
+    print(f'Device: {name}, PyTorch {torch.__version__}; bgc at p={p:g}, {batch}x3x{res}x{res} float32, {kernel}, '
+          f'median of {reps} calls, ms\n')
     print('| part | padding | forward | fwd+bwd | double bwd | peak GiB (double bwd) | GPU ops (forward) | operators (forward) |')
     print('|---|---|---:|---:|---:|---:|---:|---:|')
     for part, make in parts.items():

@@ -42,7 +42,7 @@ from training import augment # pylint: disable=wrong-import-position
 from training import step_graphs # pylint: disable=wrong-import-position
 from training import timeline # pylint: disable=wrong-import-position
 from training import training_step # pylint: disable=wrong-import-position
-from torch_utils.ops import scale_bias_act, upfirdn2d # pylint: disable=wrong-import-position
+from torch_utils.ops import reflect_warp, scale_bias_act, upfirdn2d # pylint: disable=wrong-import-position
 
 ORIGINAL_SEC_PER_KIMG = {128: 6.5, 256: 13.1, 1024: 73.4} # original code, one H100, --aug=noaug,
 ORIGINAL_BATCH = 32                                        # batch 32,
@@ -65,7 +65,8 @@ NET = dnnlib.EasyDict( # what build() makes: the networks, their precision and t
                                                             # centred (--time-smooth-centred)
     fuse_small=True,                                        # with graphs, bias_act's kernel at every size (as train.py)
     scale_kernel=True,                                      # scale_bias_act's kernel (off: its reference's PyTorch ops)
-    rows_kernel=True)                                       # upfirdn2d's rows kernel (off: its pixel kernel)
+    rows_kernel=True,                                       # upfirdn2d's rows kernel (off: its pixel kernel)
+    warp_kernel=True)                                       # ADA's reflect_warp kernel (off: its reference's ops)
 
 def net_options(**kwargs):
     """NET with the given values replaced (only its own keys)."""
@@ -76,10 +77,11 @@ def net_options(**kwargs):
 
 def build(net, device):
     """G, G_ema, loss and phases of the options `net` (net_options()) configured as train.py does (after
-    training_step.setup_backends, whose choice of kernels scale_kernel=False and rows_kernel=False override)."""
+    training_step.setup_backends, whose choice of kernels scale_kernel, rows_kernel and warp_kernel=False override)."""
     if not net.scale_kernel:
         scale_bias_act.FAST_MIN_BYTES = float('inf')
     upfirdn2d.ROWS_KERNEL = net.rows_kernel
+    reflect_warp.FAST = net.warp_kernel
     res, fp32, bf16, channels_last = net.res, net.fp32, net.bf16, net.channels_last
     f_manual = timeline.cycle_frequencies(NUM_DAYS)
     cond_args = dnnlib.EasyDict(type='fourier', dims=2 * (len(f_manual) + 1), f_manual=f_manual, include_lin=True,
@@ -276,6 +278,7 @@ def time_train_py(zip_path, cbase, cmax, kimg, graphs, extra):
 @click.option('--fuse-small/--no-fuse-small', help='With graphs, bias_act\'s fused kernel at every size (train.py\'s); off: from 64 MiB, as in eager steps', default=True, show_default=True)
 @click.option('--scale-kernel/--no-scale-kernel', help='scale_bias_act\'s fused kernel (the modulation, and the demodulation, noise, bias and activation after the convolution); off: its reference\'s PyTorch ops', default=True, show_default=True)
 @click.option('--rows-kernel/--no-rows-kernel', help='upfirdn2d\'s rows kernel for channels-last and contiguous channel-first tensors; off: its pixel and plane kernels', default=True, show_default=True)
+@click.option('--warp-kernel/--no-warp-kernel', help='ADA\'s reflect_warp kernel (pads, upsamples and samples in one pass); off: its reference\'s ops', default=True, show_default=True)
 @click.option('--aug-p', help='ADA (bgc) at this fixed probability; 0 = off', type=click.FloatRange(min=0, max=1), default=0, show_default=True)
 @click.option('--flops', help='Also count the FLOPs (16 extra eager steps) for TFLOP/s', is_flag=True)
 @click.option('--profile', help='Also profile N steps (to stderr); 16 = one regularisation cycle, fewer leave out Dreg', metavar='N', type=click.IntRange(min=1), is_flag=False, flag_value=16)
@@ -283,7 +286,7 @@ def time_train_py(zip_path, cbase, cmax, kimg, graphs, extra):
 @click.option('--kimg-real', help='kimg that train.py runs with --real-data (ten ticks)', type=click.FloatRange(min=0, min_open=True), default=20, show_default=True)
 @click.argument('train_args', nargs=-1, type=click.UNPROCESSED)
 def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16, fp16_res, channels_last, compile, tf32, graphs,
-        fuse_small, scale_kernel, rows_kernel, aug_p, flops, profile, real_data, kimg_real, train_args):
+        fuse_small, scale_kernel, rows_kernel, warp_kernel, aug_p, flops, profile, real_data, kimg_real, train_args):
     """Print a markdown table of s/kimg, peak memory, busy fraction and TFLOP/s per resolution. TRAIN_ARGS (after
     --) go to train.py with --real-data."""
     device = torch.device('cuda') if torch.cuda.is_available() else torch.device('cpu')
@@ -297,7 +300,8 @@ def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16
     graphs = graphs and step_graphs.usable(device, compile=compile)
     flags = [name for name, on in [('fp32', fp32), ('bf16', bf16), ('channels-last', channels_last), ('compile', compile),
         ('tf32', tf32), ('CUDA graphs', graphs), ('bias_act fused at every size', graphs and fuse_small),
-        ('no scale_bias_act kernel', not scale_kernel), ('no upfirdn2d rows kernel', not rows_kernel)] if on]
+        ('no scale_bias_act kernel', not scale_kernel), ('no upfirdn2d rows kernel', not rows_kernel),
+        ('no reflect_warp kernel', aug_p > 0 and not warp_kernel)] if on]
     flags += [f'fp16 in {fp16_res} resolutions'] if fp16_res != 4 and not (fp32 or bf16) else []
     flags += [f'ADA p={aug_p:g}'] if aug_p > 0 else []
     gpu_name = torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'
@@ -313,7 +317,7 @@ def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16
             raise click.BadParameter(f'batch {batch} is not a multiple of batch_gpu {bgpu}', param_hint='--batch-gpu')
         net = net_options(res=res, cbase=base, cmax=top, batch_gpu=bgpu, fp32=fp32, bf16=bf16, fp16_res=fp16_res,
             channels_last=channels_last, compile=compile, graphs=graphs, aug_p=aug_p, fuse_small=fuse_small,
-            scale_kernel=scale_kernel, rows_kernel=rows_kernel)
+            scale_kernel=scale_kernel, rows_kernel=rows_kernel, warp_kernel=warp_kernel)
         r = run(net, batch, seconds, warmup, tf32, flops, profile, device)
         same = ((base, top) == ORIGINAL_CHANNELS.get(res, (32768, 512))
             and (batch, bgpu) == (ORIGINAL_BATCH, ORIGINAL_BATCH_GPU.get(res)))

@@ -17,7 +17,7 @@
 #                  adds bench_train options to both, e.g. --tf32,--fp16-res=5
 #   ops TEXT       benchmarks/bench_ops.py for the ops whose label contains TEXT (e.g. NHWC): kernel against reference
 #   augment RES N  benchmarks/bench_augment.py: the ADA pipeline alone at RES, micro-batch N (its parts, modes, padding;
-#                  p = $AUG_P, default 0.4)
+#                  p = $AUG_P, default 0.4), with reflect_warp's kernel and with its reference ops
 #   data RES       a dataset zip at RES: up to 256 the demo sequence's (as gpu_disent_checks.sh setup), above it a
 #                  60-day sequence rendered at RES (for timing only)
 #   real RES ARGS  bench_train --real-data on that zip (or $DATA_ZIP) with train.py options ARGS (one word, commas for
@@ -63,7 +63,9 @@ while [ $# -gt 0 ]; do
         python3 benchmarks/bench_ops.py --out="$out/ops_$1.md" --overwrite --reps=20 --only="$1" > /dev/null 2>&1; shift;;
     augment)
         res=$1 n=$2; shift 2
-        python3 benchmarks/bench_augment.py --res="$res" --batch="$n" ${AUG_P:+--p="$AUG_P"} >> "$out/augment.txt" 2>&1;;
+        for kernel in --warp-kernel --no-warp-kernel; do
+            python3 benchmarks/bench_augment.py --res="$res" --batch="$n" ${AUG_P:+--p="$AUG_P"} $kernel
+        done >> "$out/augment.txt" 2>&1;;
     data)
         res=$1; shift
         seq=$work/sequence opts=()

@@ -151,6 +151,7 @@ for fn, dtype in ((reflect_warp._ReflectWarp.apply, torch.float32), (reflect_war
 for fast, ref, what in zip(*results, ['forward', 'input gradient', 'R1 gradient']):
     scale = ref.abs().max().item() + 1
     compare(fast / scale, ref / scale, ('reflect_warp autograd', what))
+reflect_warp._probe((torch.device('cpu'), torch.float32, 12)) # the dispatcher's self-check passes
 print('worst error', worst)
 '''
 

@@ -95,8 +95,8 @@ class StyleGAN2Loss:
         """Each batch of images augmented (the time labels never are); as given without a pipe. The pipe augments
         every image on its own, so small batches go through in one call, which launches its hundred-odd small GPU
         operations once for the reals and the fakes of D's phase together. Above MERGE_MAX values a call's own work
-        dwarfs its launches, and merging would double the peak memory of the pipe's padded image (at 1024² under
-        CUDA graphs, more than an 80 GB GPU has)."""
+        dwarfs its launches, and merging would double the peak memory of the pipe's backward, which works on the padded
+        image (at 1024² under CUDA graphs, more than an 80 GB GPU has)."""
         if self.augment_pipe is None:
             return images
         images = [img.to(images[0].dtype) for img in images]

@@ -18,6 +18,8 @@ from . import _dispatch, grid_sample_gradfix, upfirdn2d
 
 #----------------------------------------------------------------------------
 
+FAST = True # False sends every call to the reference (benchmarks/bench_augment.py --no-warp-kernel)
+
 def reflect_warp(x, f, rows, cols, padding, impl='cuda'):
     """x [N, C, H, W]; f a 1-D filter of an even number of taps (setup_filter); rows [N, 2, out_w] and cols
     [N, 2, out_h], x and y terms of the grid in x's dtype; padding [left, right, top, bottom], each below the side it
@@ -30,9 +32,9 @@ def reflect_warp(x, f, rows, cols, padding, impl='cuda'):
         raise ValueError(f'reflect_warp: padding {padding} must be at least 0 and below the image size {(H, W)}')
     if rows.shape[:2] != (N, 2) or cols.shape[:2] != (N, 2) or rows.ndim != 3 or cols.ndim != 3:
         raise ValueError(f'reflect_warp: rows and cols must be [N, 2, size], got {tuple(rows.shape)}, {tuple(cols.shape)}')
-    return _dispatch.call('reflect_warp', impl, x,
+    return _dispatch.call('reflect_warp', impl if FAST else 'ref', x,
         fast=lambda: _ReflectWarp.apply(x, f.to(x.device, torch.float32), rows, cols, padding),
-        ref=lambda: _reference(x, f, rows, cols, padding))
+        ref=lambda: _reference(x, f, rows, cols, padding), probe=_probe, probe_key=(x.device, x.dtype, f.numel()))
 
 def _grid(rows, cols):
     return (rows[:, :, None, :] + cols[:, :, :, None]).permute(0, 2, 3, 1) # [N, out_h, out_w, 2]
@@ -42,6 +44,29 @@ def _reference(x, f, rows, cols, padding):
     x = F.pad(x, [pl, pr, pt, pb], mode='reflect')
     x = upfirdn2d.upsample2d(x, f, up=2)
     return grid_sample_gradfix.grid_sample(x, _grid(rows, cols))
+
+def _probe(key):
+    """Run the fast path once on a tiny image, forward, input gradient and R1's gradient of that, and compare with the
+    reference in fp32 (a failure of the backward ops here falls back instead of breaking a training step)."""
+    device, dtype, taps = key
+    gen = torch.Generator(device=device).manual_seed(0)
+    f = torch.rand([taps], device=device, generator=gen) + 0.5
+    f = f / f.sum()
+    x0 = torch.randn([2, 3, 6, 5], device=device, generator=gen).to(dtype)
+    ramp = lambda n: torch.linspace(-1.2, 1.2, n, device=device)
+    rows = (torch.randn([2, 2, 1], device=device, generator=gen) * ramp(14)).to(dtype)
+    cols = (torch.randn([2, 2, 1], device=device, generator=gen) * ramp(16)).to(dtype)
+    w = torch.randn([2, 3, 16, 14], device=device, generator=gen)
+    results = []
+    for fn, cast in ((_ReflectWarp.apply, dtype), (_reference, torch.float32)):
+        x, g = x0.to(cast).requires_grad_(), w.to(cast).requires_grad_()
+        y = fn(x, f, rows.to(cast), cols.to(cast), [4, 2, 5, 1])
+        dx, = torch.autograd.grad((y * g).sum(), x, create_graph=True)
+        dg, = torch.autograd.grad(dx.square().sum(), g)
+        results.append([t.float() for t in (y, dx, dg)])
+    for fast, ref in zip(*results):
+        if not (fast - ref).abs().max() <= 0.02 * ref.abs().max() + 1e-3:
+            raise RuntimeError(f'self-check failed for dtype={dtype}: fast path and reference differ')
 
 #----------------------------------------------------------------------------
 
@@ -59,14 +84,15 @@ def _transpose(dy, f, rows, cols, padding, in_shape):
     pl, pr, pt, pb = padding
     padded = [N, C, H + pt + pb, W + pl + pr]
     up = (2, 1, (f.numel() + 1) // 2, f.numel() // 2 - 1) # upsample2d's parameters, for 12 taps (2, 1, 6, 5)
-    # Stand-ins of the inputs' shapes whose elements share one address: the backward ops read only their sizes.
+    # Stand-ins of the inputs' shapes (their values are never read): for the upsampled image one whose elements share
+    # one address, as grid_sample_gradfix does.
     stand_in = lambda shape: dy.new_zeros([]).expand(shape)
     d_up, _ = torch.ops.aten.grid_sampler_2d_backward(dy, stand_in(padded[:2] + [2 * padded[2], 2 * padded[3]]),
         _grid(rows, cols), 0, 0, False, [True, False])
     tx, ty, flip = upfirdn2d._transpose_params(padded, d_up.shape, f, up, up, False) # pylint: disable=protected-access
     d_pad = upfirdn2d.upfirdn2d(d_up, f, up=[tx[0], ty[0]], down=[tx[1], ty[1]], padding=[tx[2], tx[3], ty[2], ty[3]],
         flip_filter=flip, gain=4)
-    return torch.ops.aten.reflection_pad2d_backward(d_pad, stand_in(in_shape), [pl, pr, pt, pb])
+    return torch.ops.aten.reflection_pad2d_backward(d_pad, dy.new_empty(in_shape), [pl, pr, pt, pb])
 
 class _ReflectWarp(torch.autograd.Function):
     @staticmethod
