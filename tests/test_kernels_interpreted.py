@@ -151,7 +151,8 @@ for fn, dtype in ((reflect_warp._ReflectWarp.apply, torch.float32), (reflect_war
 for fast, ref, what in zip(*results, ['forward', 'input gradient', 'R1 gradient']):
     scale = ref.abs().max().item() + 1
     compare(fast / scale, ref / scale, ('reflect_warp autograd', what))
-reflect_warp._probe((torch.device('cpu'), torch.float32, 12)) # the dispatcher's self-check passes
+for dtype in (torch.float32, torch.float16, torch.bfloat16): # the dispatcher's self-check passes
+    reflect_warp._probe((torch.device('cpu'), dtype, 12))
 print('worst error', worst)
 '''
 

@@ -45,6 +45,11 @@ def _axis(g, n_pad, pad_lo, n_in, f_ptr, FN: tl.constexpr, TAPS: tl.constexpr):
     return tl.minimum(tl.maximum(q, 0), n_in - 1), w
 
 @triton.jit
+def _sum_as(a_ptr, b_ptr, mask):
+    total = tl.load(a_ptr, mask=mask, other=0.0).to(tl.float32) + tl.load(b_ptr, mask=mask, other=0.0).to(tl.float32)
+    return total.to(a_ptr.dtype.element_ty).to(tl.float32)
+
+@triton.jit
 def _reflect_warp_kernel(x_ptr, f_ptr, rows_ptr, cols_ptr, y_ptr, num_channels, in_h, in_w, out_h, out_w,
                          pad_left, pad_top, pad_h, pad_w, sxn, sxc, sxh, sxw, syn, syc, syh, syw,
                          FN: tl.constexpr, TAPS: tl.constexpr, BLOCK: tl.constexpr):
@@ -53,10 +58,11 @@ def _reflect_warp_kernel(x_ptr, f_ptr, rows_ptr, cols_ptr, y_ptr, num_channels, 
     live = o < out_h * out_w
     oy, ox = o // out_w, o % out_w
     rows, cols = rows_ptr + n * 2 * out_w, cols_ptr + n * 2 * out_h # [N, 2, out_w] and [N, 2, out_h], contiguous
-    gx = tl.load(rows + ox, mask=live, other=0.0) + tl.load(cols + oy, mask=live, other=0.0)
-    gy = tl.load(rows + out_w + ox, mask=live, other=0.0) + tl.load(cols + out_h + oy, mask=live, other=0.0)
-    qx, wx = _axis(gx.to(tl.float32), pad_w, pad_left, in_w, f_ptr, FN, TAPS)
-    qy, wy = _axis(gy.to(tl.float32), pad_h, pad_top, in_h, f_ptr, FN, TAPS)
+    # The grid as the reference makes it: the two terms' sum rounded once to their dtype.
+    gx = _sum_as(rows + ox, cols + oy, live)
+    gy = _sum_as(rows + out_w + ox, cols + out_h + oy, live)
+    qx, wx = _axis(gx, pad_w, pad_left, in_w, f_ptr, FN, TAPS)
+    qy, wy = _axis(gy, pad_h, pad_top, in_h, f_ptr, FN, TAPS)
     offsets = qy[:, :, None] * sxh + qx[:, None, :] * sxw # [BLOCK, TAPS, TAPS]
     weights = wy[:, :, None] * wx[:, None, :]
     reads = live[:, None, None] & (weights != 0)
