@@ -44,6 +44,13 @@ def disable(name, err):
 
 #----------------------------------------------------------------------------
 
+def check_close(fast, ref, what, tol=0.02):
+    """For probes: raise if any of the fast path's results is further from the reference's than tol times the
+    reference's largest magnitude (plus 1e-3); `what` names the configuration in the message."""
+    for a, b in zip(fast, ref):
+        if not (a - b).abs().max() <= tol * b.abs().max() + 1e-3:
+            raise RuntimeError(f'self-check failed for {what}: fast path and reference differ')
+
 def call(name, impl, x, fast, ref, probe=None, probe_key=None, min_bytes=0):
     """Return fast() if the fast path is wanted and works, else ref(). `probe(key)`, run once per key before the first
     fast call, exercises the fast path's backward passes too (whose failures would otherwise surface only later,

@@ -65,10 +65,8 @@ def _probe(key):
         dx, = torch.autograd.grad((y * g).sum(), x, create_graph=True)
         dg, = torch.autograd.grad(dx.square().sum(), g)
         results.append([t.float() for t in (y, dx, dg)])
-    tol = 0.1 if dtype == torch.bfloat16 else 0.02 # bfloat16: the backward ops' own rounding reaches 5 %
-    for fast, ref in zip(*results):
-        if not (fast - ref).abs().max() <= tol * ref.abs().max() + 1e-3:
-            raise RuntimeError(f'self-check failed for dtype={dtype}: fast path and reference differ')
+    # bfloat16: the backward ops' own rounding reaches 5 %; indexing errors are of the order of the values.
+    _dispatch.check_close(*results, f'dtype={dtype}', tol=0.1 if dtype == torch.bfloat16 else 0.02)
 
 #----------------------------------------------------------------------------
 
