@@ -3,7 +3,7 @@
 Usage: python benchmarks/bench_augment.py --res=256 --batch=32 [--p=0.4] [--reps=20]
   forward          D's real and fake passes (no gradient through the images)
   fwd+bwd          G's pass: the gradient w.r.t. the images flows back through the pipeline
-  double bwd       R1's: the gradient w.r.t. the images, differentiated again (through grid_sample's backward)
+  double bwd       R1's: the gradient w.r.t. the images, differentiated again (through the warp's backward)
 each for the whole pipeline and for its geometric and colour parts, with fixed padding (as with CUDA graphs: the
 most that can be needed) and without (the padding this batch needs, read back from the GPU), on the GPU through
 reflect_warp's kernel or (--no-warp-kernel) its reference ops. Prints a markdown table
@@ -87,8 +87,8 @@ def _modes(op, x, w):
 def _padding_share(pipe, batch, res, draws):
     """Over `draws` batches at the pipe's p: the area of the image padded as each batch needs, as a fraction of the
     fixed padding's (3 res - 2)^2 (0 where no image is warped); its median and 90th percentile, and the fraction of
-    batches that need no warp. The upsampling, grid_sample's input gradient and the upsampling's backward scale with
-    that area."""
+    batches that need no warp. The backward's grid_sample gradient and upsampling transpose scale with that area, and
+    so does the forward's upsampling where reflect_warp's kernel is not used."""
     shares = []
     for _ in range(draws):
         G_inv = pipe._geometric_inverse(batch, res, res, pipe.p.device) # pylint: disable=protected-access
