@@ -17,7 +17,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHECK = r'''
 import itertools, sys
 import torch
-from torch_utils.ops import _bias_act_triton, _reflect_warp_triton, _upfirdn2d_triton, bias_act, reflect_warp, scale_bias_act, upfirdn2d
+from torch_utils.ops import _bias_act_triton, _dispatch, _reflect_warp_triton, _upfirdn2d_triton, bias_act, reflect_warp, scale_bias_act, upfirdn2d
 from training.augment import SYM6
 torch.manual_seed(0)
 worst = 0.0
@@ -137,12 +137,16 @@ for (C, H, W, layout), pads, zoom in itertools.product([(3, 15, 10, torch.contig
     compare(_reflect_warp_triton.launch(fast_x, f, rows.float(), cols.float(), pads),
         reflect_warp._reference(x, f.double(), rows, cols, pads), ('reflect_warp', C, H, W, pads, zoom))
 
-# Its autograd Functions: the input gradient (the reference's backward ops) and, for R1, the gradient of the squared
-# input gradient w.r.t. the output gradient (the kernel again), against the reference's autograd in float64.
+# The op through its dispatcher, as on a GPU (CPU tensors taken for GPU ones): the self-check first, then the kernel
+# forward, the input gradient (the reference's backward ops) and, for R1, the gradient of the squared input gradient
+# w.r.t. the output gradient (the kernel again, dispatched from inside the first call's self-check), against the
+# reference's autograd in float64; no fallback. (upfirdn2d's kernels, checked above, would only cost minutes here.)
+_dispatch.on_fast_device = lambda x: True
+upfirdn2d._upfirdn2d_fast = upfirdn2d._upfirdn2d_ref
 x0, (rows, cols) = torch.randn(2, 3, 12, 10), affine_terms(2, 36, 32, 1.2)
 g0, pads = torch.randn(2, 3, 36, 32), [9, 9, 11, 11]
 results = []
-for fn, dtype in ((reflect_warp._ReflectWarp.apply, torch.float32), (reflect_warp._reference, torch.float64)):
+for fn, dtype in ((reflect_warp.reflect_warp, torch.float32), (reflect_warp._reference, torch.float64)):
     x, g = x0.to(dtype).requires_grad_(), g0.to(dtype).requires_grad_()
     y = fn(x, f.to(dtype), rows.to(dtype), cols.to(dtype), pads)
     dx, = torch.autograd.grad((y * g).sum(), x, create_graph=True)
@@ -151,6 +155,7 @@ for fn, dtype in ((reflect_warp._ReflectWarp.apply, torch.float32), (reflect_war
 for fast, ref, what in zip(*results, ['forward', 'input gradient', 'R1 gradient']):
     scale = ref.abs().max().item() + 1
     compare(fast / scale, ref / scale, ('reflect_warp autograd', what))
+assert not _dispatch._disabled, _dispatch._disabled
 for dtype in (torch.float32, torch.float16, torch.bfloat16): # the dispatcher's self-check passes
     reflect_warp._probe((torch.device('cpu'), dtype, 12))
 print('worst error', worst)

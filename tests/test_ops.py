@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch.autograd import gradcheck, gradgradcheck
 
 from torch_utils.ops import (_dispatch, bias_act, conv2d_gradfix, conv2d_resample, fma, grid_sample_gradfix,
-    scale_bias_act, upfirdn2d)
+    reflect_warp, scale_bias_act, upfirdn2d)
 
 #----------------------------------------------------------------------------
 
@@ -393,6 +393,33 @@ def test_probe_runs_under_no_grad(fresh_dispatch, monkeypatch, mode):
             y = bias_act.bias_act(x, b, act='lrelu')
     assert not _dispatch._disabled and _dispatch._probed
     torch.testing.assert_close(y, bias_act.bias_act(x, b, act='lrelu', impl='ref'))
+
+def test_probe_of_a_fast_path_that_calls_itself(fresh_dispatch, monkeypatch):
+    # reflect_warp's double backward (R1) calls the op again, through the dispatcher, from inside the first call's
+    # probe: that inner call must take the fast path under check, not probe again (on a GPU this recursed until
+    # Python's limit and then fell back). The kernels are replaced by the references, so that the dispatch, the
+    # autograd Functions and the probe run here as on a GPU.
+    monkeypatch.setattr(reflect_warp, '_forward', lambda *args: reflect_warp._reference(*args).detach())
+    monkeypatch.setattr(upfirdn2d, '_upfirdn2d_fast', upfirdn2d._upfirdn2d_ref) # used by the backward
+    probes, probe = [], reflect_warp._probe
+    def probe_once(key): # a re-entered probe fails at once (and turns the fast path off) instead of recursing on
+        assert not probes, 'probe re-entered'
+        probes.append(key)
+        probe(key)
+    monkeypatch.setattr(reflect_warp, '_probe', probe_once)
+    f = upfirdn2d.setup_filter([1, 3, 3, 1], separable=True).double()
+    x, g = _randn(2, 3, 5, 6), _randn(2, 3, 8, 7, seed=1)
+    rows, cols = torch.rand(2, 2, 7, dtype=torch.float64) - 0.5, torch.rand(2, 2, 8, dtype=torch.float64) - 0.5
+    results = []
+    for impl in ('cuda', 'ref'):
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')
+            y = reflect_warp.reflect_warp(x, f, rows, cols, [3, 2, 4, 1], impl=impl)
+            dx, = torch.autograd.grad((y * g).sum(), x, create_graph=True)
+            results.append([y, dx, *torch.autograd.grad(dx.square().sum(), g)])
+    assert not _dispatch._disabled and len(probes) == 1
+    for fast, ref in zip(*results):
+        torch.testing.assert_close(fast, ref)
 
 def test_import_is_cheap():
     code = ('import sys, torch_utils.ops.bias_act, torch_utils.ops.upfirdn2d, torch_utils.ops.conv2d_resample, '
