@@ -421,6 +421,24 @@ def test_probe_of_a_fast_path_that_calls_itself(fresh_dispatch, monkeypatch):
     for fast, ref in zip(*results):
         torch.testing.assert_close(fast, ref)
 
+def test_probe_out_of_memory_is_raised_and_probed_again(fresh_dispatch, monkeypatch):
+    # Running out of memory says nothing about the fast path: the error reaches the caller, nothing is disabled, and the
+    # next call checks the configuration again instead of taking its fast path unchecked.
+    monkeypatch.setattr(bias_act, '_bias_act_fast', bias_act._bias_act_ref)
+    monkeypatch.setattr(bias_act, 'FAST_MIN_BYTES', 0)
+    probes, probe = [], bias_act._probe
+    def probe_oom_once(key):
+        probes.append(key)
+        if len(probes) == 1:
+            raise torch.cuda.OutOfMemoryError('simulated')
+        probe(key)
+    monkeypatch.setattr(bias_act, '_probe', probe_oom_once)
+    x, b = torch.randn(2, 3, 4, 4), torch.randn(3)
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        bias_act.bias_act(x, b, act='lrelu')
+    torch.testing.assert_close(bias_act.bias_act(x, b, act='lrelu'), bias_act.bias_act(x, b, act='lrelu', impl='ref'))
+    assert len(probes) == 2 and not _dispatch._disabled
+
 def test_import_is_cheap():
     code = ('import sys, torch_utils.ops.bias_act, torch_utils.ops.upfirdn2d, torch_utils.ops.conv2d_resample, '
             'torch_utils.ops.conv2d_gradfix, torch_utils.ops.fma, torch_utils.ops.grid_sample_gradfix, '

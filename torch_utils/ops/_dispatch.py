@@ -60,11 +60,16 @@ def call(name, impl, x, fast, ref, probe=None, probe_key=None, min_bytes=0):
             if probe is not None and probe_key not in _probed:
                 # Marked before the probe runs: a fast path whose backward calls the op again (reflect_warp's double
                 # backward) reaches this function from inside the probe, and must then take the fast path that the
-                # probe is checking rather than start the probe again. A failed probe disables the whole op.
+                # probe is checking rather than start the probe again. A failed probe disables the whole op; one
+                # that ran out of memory is run again at the next call, as before the mark.
                 _probed.add(probe_key)
-                # The probe differentiates, whatever mode the caller is in (metrics run under no_grad, autocast).
-                with torch.inference_mode(False), torch.enable_grad(), torch.autocast(x.device.type, enabled=False):
-                    probe(probe_key)
+                try:
+                    # The probe differentiates, whatever mode the caller is in (metrics run under no_grad, autocast).
+                    with torch.inference_mode(False), torch.enable_grad(), torch.autocast(x.device.type, enabled=False):
+                        probe(probe_key)
+                except BaseException:
+                    _probed.discard(probe_key)
+                    raise
             return fast()
         except torch.cuda.OutOfMemoryError:
             raise
