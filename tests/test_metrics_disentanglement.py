@@ -2,9 +2,12 @@
 hour, and the calibration (the renderer as a generator scores near the probe's own error; generators that ignore c
 or z, or that memorise the sequence's weather, score clearly worse)."""
 
+import copy
+import importlib
 import os
 import sys
 
+import click
 import numpy as np
 import pytest
 import torch
@@ -39,6 +42,23 @@ def evaluate(G, synth, num_samples=64):
 
 def scene_G(mode):
     return disentanglement.SceneGenerator(CFG, NUM_DAYS, CFG.date_start, 64, mode=mode)
+
+def _import_benchmark(name):
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks'))
+    return importlib.import_module(name)
+
+def _random_time_generator(cycle_min_res=0):
+    """A tiny 64x64 generator of the tiny sequence (slots lin and day) whose styles do depend on the times."""
+    torch.manual_seed(0)
+    cond_args = dict(type='fourier', f_manual=[float(NUM_DAYS)], include_lin=True, start_ts=CFG.date_start,
+        num_days=NUM_DAYS, cycle_min_res=cycle_min_res)
+    G = networks_stylegan2.Generator(z_dim=8, c_dim=1, w_dim=8, img_resolution=64, img_channels=3, cond_args=cond_args,
+        mapping_kwargs=dict(num_layers=2), channel_base=256, channel_max=16).eval()
+    with torch.no_grad(): # make time matter: at init the styles pass only the constant feature through
+        for name, param in G.named_parameters():
+            if name.endswith('c_to_scales.weight'):
+                param.normal_()
+    return G
 
 #----------------------------------------------------------------------------
 
@@ -100,8 +120,7 @@ def test_weather_by_date_tells_memorised_weather_from_weather_of_z(synth):
     """benchmarks/weather_by_date.py: the renderer's weather comes from z alone, so at a fixed latent it stays put over
     the dates; a generator that memorises the sequence's weather follows the real weather of each date, with every
     latent alike (sd_common). With the trend slot held, the renderer's building stays put over the dates."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks'))
-    import weather_by_date # pylint: disable=import-outside-toplevel
+    weather_by_date = _import_benchmark('weather_by_date')
     def rows(mode, trend=None):
         opts = metric_utils.MetricOptions(G=scene_G(mode), dataset_kwargs=synth.kwargs, device='cpu')
         return weather_by_date.weather_by_date(opts, latents=4, step=1, trend=trend, probe_res=32, probe_kwargs=PROBE)
@@ -118,8 +137,7 @@ def test_weather_by_date_tells_memorised_weather_from_weather_of_z(synth):
 def test_hour_spread_of_the_renderer_and_of_a_generator_that_ignores_time(synth):
     """benchmarks/hour_spread.py: circular statistics on the 24-hour circle; the renderer draws each label's hour for
     every latent (small bias and spread), a generator that ignores c draws noon whatever the label (large bias)."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks'))
-    import hour_spread # pylint: disable=import-outside-toplevel
+    hour_spread = _import_benchmark('hour_spread')
     mean, sd = hour_spread.circular_stats(np.array([[23.0, 1.0], [5.0, 5.0]]))
     assert np.allclose(mean, [0, 5], atol=1e-9) and sd[1] < 1e-5 and 0.9 < sd[0] < 1.1
     def stats(mode):
@@ -133,19 +151,11 @@ def test_leak_by_layer_sees_where_the_cycles_reach(synth):
     """benchmarks/leak_by_layer.py on a random generator of the tiny sequence whose layers below 16x16 ignore the
     cycles (cycle_min_res=16): a day change confined to the ws that feed only those layers moves nothing, while the
     same change in every layer, and z or the trend in those same ws, do move the probed factors."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks'))
-    import leak_by_layer # pylint: disable=import-outside-toplevel
-    torch.manual_seed(0)
-    cond_args = dict(type='fourier', f_manual=[float(NUM_DAYS)], include_lin=True, start_ts=CFG.date_start,
-        num_days=NUM_DAYS, cycle_min_res=16)
-    G = networks_stylegan2.Generator(z_dim=8, c_dim=1, w_dim=8, img_resolution=64, img_channels=3, cond_args=cond_args,
-        mapping_kwargs=dict(num_layers=2), channel_base=256, channel_max=16).eval()
-    with torch.no_grad(): # make time matter: at init the styles pass only the constant feature through
-        for name, param in G.named_parameters():
-            if name.endswith('c_to_scales.weight'):
-                param.normal_()
+    leak_by_layer = _import_benchmark('leak_by_layer')
+    G = _random_time_generator(cycle_min_res=16)
     groups = leak_by_layer.parse_groups('0-2,3-9', G)
     assert list(groups) == ['all', 'ws 0-2 (4-8)', 'ws 3-9 (8-64)'] and leak_by_layer.ws_resolutions(G)[3] == {8, 16}
+    assert leak_by_layer.parse_groups('all', G) == {'all': list(range(G.num_ws))}
     opts = metric_utils.MetricOptions(G=G, dataset_kwargs=synth.kwargs, device='cpu')
     moves = leak_by_layer.leak_by_layer(opts, groups, 32, probe_res=32, probe_kwargs=PROBE)
     assert list(moves) == ['z', 'day', 'lin']
@@ -153,11 +163,35 @@ def test_leak_by_layer_sees_where_the_cycles_reach(synth):
     assert total('day', 'ws 0-2 (4-8)') == 0
     assert min(total('day', 'all'), total('day', 'ws 3-9 (8-64)'), total('z', 'ws 0-2 (4-8)'), total('lin', 'ws 0-2 (4-8)')) > 0.05
 
+def test_leak_by_layer_mute_takes_a_slot_out_of_chosen_layers(synth):
+    """benchmarks/leak_by_layer.py --mute: the day muted in every layer moves nothing while the trend still does; the
+    trend muted in the layers up to 8x8 loses its t weights there and keeps its constant and every other weight; a
+    slot the generator lacks, and a band without layers, are refused."""
+    leak_by_layer = _import_benchmark('leak_by_layer')
+    G = _random_time_generator()
+    muted = copy.deepcopy(G)
+    with torch.no_grad():
+        leak_by_layer.mute_slot(muted, 'day', 4, 64)
+    opts = metric_utils.MetricOptions(G=muted, dataset_kwargs=synth.kwargs, device='cpu')
+    moves = leak_by_layer.leak_by_layer(opts, leak_by_layer.parse_groups('all', G), 32, probe_res=32, probe_kwargs=PROBE)
+    assert sum(moves['day']['all'].values()) == 0 and sum(moves['lin']['all'].values()) > 0.05
+    muted = copy.deepcopy(G)
+    with torch.no_grad():
+        leak_by_layer.mute_slot(muted, 'lin', 4, 8)
+    for (name, before), after in zip(G.named_parameters(), muted.parameters()):
+        if name.startswith(('synthesis.b4.', 'synthesis.b8.')) and name.endswith('c_to_scales.weight'):
+            assert (after[:, 1] == 0).all() and torch.equal(after[:, [0, 2, 3]], before[:, [0, 2, 3]])
+        else:
+            assert torch.equal(after, before), name
+    with pytest.raises(click.BadParameter, match='not a time slot'):
+        leak_by_layer.mute_slot(muted, 'year', 4, 64)
+    with pytest.raises(click.BadParameter, match='no style layer'):
+        leak_by_layer.mute_slot(muted, 'day', 128, 256)
+
 def test_degraded_scene_blurs_and_adds_noise_tied_to_the_latents():
     """benchmarks/disent_floor.py --blur/--noise: the blurred renders lose fine detail; the noise is the same for the
     same latents at another time (so it moves no reading by itself) and differs for other latents."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks'))
-    import disent_floor # pylint: disable=import-outside-toplevel
+    disent_floor = _import_benchmark('disent_floor')
     scene = lambda **kw: disent_floor.DegradedScene(CFG, NUM_DAYS, CFG.date_start, 64, **kw)
     gen = torch.Generator().manual_seed(0)
     z, c = torch.randn([2, 3], generator=gen), torch.full([2, 1], 0.5)
