@@ -22,7 +22,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from torch_utils.ops import reflect_warp # pylint: disable=wrong-import-position
+from torch_utils.ops import _dispatch, reflect_warp # pylint: disable=wrong-import-position
 from training import augment # pylint: disable=wrong-import-position
 
 #----------------------------------------------------------------------------
@@ -145,7 +145,7 @@ def main(res, batch, p, reps, draws, padding_only, warp_kernel):
             padding = 'fixed' if fixed else 'as needed'
             print(f'| {part} | {padding if part != "colour" else "-"} | {row[0]:.2f} | {row[1]:.2f} | {row[2]:.2f} | '
                   f'{peak:.2f} | {_kernels(modes["forward"], device)} | {_operators(modes["forward"])} |', flush=True)
-    print()
+    print(f'\n{_dispatch.fallbacks()}\n' if _dispatch.fallbacks() else '')
     _print_padding_share(pipe, batch, res, draws)
 
 #----------------------------------------------------------------------------

@@ -120,8 +120,8 @@ def main(out, reps, overwrite, only, rows_kernel):
                     f'{ref_fb / def_fb:.2f}x |')
             print(line, flush=True)
             lines.append(line)
-    if _dispatch._disabled:
-        lines += ['', f'WARNING: fast paths fell back to the reference: {_dispatch._disabled}']
+    if _dispatch.fallbacks():
+        lines += ['', _dispatch.fallbacks()]
         print(lines[-1])
 
     dnnlib.util.atomic_write(out, lambda f: f.write(('\n'.join(lines) + '\n').encode()), overwrite=True)

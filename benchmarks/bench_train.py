@@ -42,7 +42,7 @@ from training import augment # pylint: disable=wrong-import-position
 from training import step_graphs # pylint: disable=wrong-import-position
 from training import timeline # pylint: disable=wrong-import-position
 from training import training_step # pylint: disable=wrong-import-position
-from torch_utils.ops import reflect_warp, scale_bias_act, upfirdn2d # pylint: disable=wrong-import-position
+from torch_utils.ops import _dispatch, reflect_warp, scale_bias_act, upfirdn2d # pylint: disable=wrong-import-position
 
 ORIGINAL_SEC_PER_KIMG = {128: 6.5, 256: 13.1, 1024: 73.4} # original code, one H100, --aug=noaug,
 ORIGINAL_BATCH = 32                                        # batch 32,
@@ -327,6 +327,8 @@ def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16
         work = f'{r.flop_per_img / 1e12:.3g} | {r.flop_per_img / r.sec_per_kimg / 1e9:.3g}' if r.flop_per_img else '- | -'
         print(f'| {res} | {batch} | {bgpu} | {base}/{top} | {r.sec_per_kimg:.2f} | {1000 / r.sec_per_kimg:.1f} | '
               f'{r.peak:.2f} | {busy} | {work} | {ref} |', flush=True)
+    if _dispatch.fallbacks():
+        print(f'\n{_dispatch.fallbacks()}')
 
 #----------------------------------------------------------------------------
 

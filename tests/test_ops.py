@@ -379,6 +379,11 @@ def test_fallback_when_fast_path_raises(fresh_dispatch, monkeypatch):
     assert len(caught) == 1 and 'upfirdn2d' in str(caught[0].message) and 'simulated' in str(caught[0].message)
     torch.testing.assert_close(y[0], upfirdn2d.upsample2d(x, f, impl='ref'))
     assert 'upfirdn2d' in _dispatch._disabled and 'bias_act' not in _dispatch._disabled
+    assert _dispatch.fallbacks() == ('WARNING: fast paths fell back to the reference: '
+        'upfirdn2d (RuntimeError: simulated kernel failure)')
+
+def test_no_fallback_reported_when_every_fast_path_works(fresh_dispatch):
+    assert _dispatch.fallbacks() == ''
 
 @pytest.mark.parametrize('mode', [torch.no_grad, torch.inference_mode])
 def test_probe_runs_under_no_grad(fresh_dispatch, monkeypatch, mode):

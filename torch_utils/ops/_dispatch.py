@@ -42,6 +42,14 @@ def disable(name, err):
                       f'falling back to the slower pure-PyTorch reference for the rest of this process.',
                       RuntimeWarning, stacklevel=3)
 
+def fallbacks():
+    """One line naming every op whose fast path has fallen back in this process, or '' if none: for benchmarks, whose
+    figures would otherwise silently be the reference's."""
+    if not _disabled:
+        return ''
+    return 'WARNING: fast paths fell back to the reference: ' + '; '.join(
+        f'{name} ({type(err).__name__}: {err})' for name, err in _disabled.items())
+
 #----------------------------------------------------------------------------
 
 def check_close(fast, ref, what, tol=0.02):
