@@ -444,6 +444,15 @@ def test_probe_out_of_memory_is_raised_and_probed_again(fresh_dispatch, monkeypa
     torch.testing.assert_close(bias_act.bias_act(x, b, act='lrelu'), bias_act.bias_act(x, b, act='lrelu', impl='ref'))
     assert len(probes) == 2 and not _dispatch._disabled
 
+def test_ops_with_the_same_probe_key_are_each_checked(fresh_dispatch):
+    # Probe keys are chosen per op, e.g. (device, dtype): one op's check must not count as another's.
+    probes = []
+    for name in ('first op', 'second op'):
+        x = torch.ones(3)
+        _dispatch.call(name, 'cuda', x, fast=lambda: x, ref=lambda: x, probe=lambda key, name=name: probes.append(name),
+            probe_key=(x.device, x.dtype))
+    assert probes == ['first op', 'second op']
+
 def test_import_is_cheap():
     code = ('import sys, torch_utils.ops.bias_act, torch_utils.ops.upfirdn2d, torch_utils.ops.conv2d_resample, '
             'torch_utils.ops.conv2d_gradfix, torch_utils.ops.fma, torch_utils.ops.grid_sample_gradfix, '

@@ -13,7 +13,7 @@ import torch
 FAST_DTYPES = (torch.float32, torch.float16, torch.bfloat16)  # the kernels compute in fp32 registers
 
 _disabled = dict()  # op name -> exception that turned its fast path off
-_probed = set()     # keys of fast-path configurations already checked against the reference
+_probed = set()     # (op name, key) of fast-path configurations already checked against the reference
 
 def check_impl(impl):
     if impl not in ('cuda', 'ref'):
@@ -64,19 +64,20 @@ def call(name, impl, x, fast, ref, probe=None, probe_key=None, min_bytes=0):
     fast call, exercises the fast path's backward passes too (whose failures would otherwise surface only later,
     outside this try block) and raises if they fail or disagree with the reference."""
     if wants_fast(name, impl, x, min_bytes):
+        checked = (name, probe_key) # ops may choose the same keys (device, dtype)
         try:
-            if probe is not None and probe_key not in _probed:
+            if probe is not None and checked not in _probed:
                 # Marked before the probe runs: a fast path whose backward calls the op again (reflect_warp's double
                 # backward) reaches this function from inside the probe, and must then take the fast path that the
                 # probe is checking rather than start the probe again. A failed probe disables the whole op; one
                 # that ran out of memory is run again at the next call, as before the mark.
-                _probed.add(probe_key)
+                _probed.add(checked)
                 try:
                     # The probe differentiates, whatever mode the caller is in (metrics run under no_grad, autocast).
                     with torch.inference_mode(False), torch.enable_grad(), torch.autocast(x.device.type, enabled=False):
                         probe(probe_key)
                 except BaseException:
-                    _probed.discard(probe_key)
+                    _probed.discard(checked)
                     raise
             return fast()
         except torch.cuda.OutOfMemoryError:
