@@ -11,6 +11,7 @@ import os
 import sys
 import types
 
+import pytest
 import torch
 
 from torch_utils.ops import _dispatch, bias_act, conv2d_gradfix, grid_sample_gradfix, reflect_warp, scale_bias_act
@@ -62,10 +63,16 @@ def _scale_bias_act_backward(dy, x, s, noise, b, slope, gain, clamp, need_dx, ne
 #----------------------------------------------------------------------------
 
 def _wire_fast_paths(monkeypatch, calls):
-    """Every op through its fast path as on a GPU, with the stand-ins as kernels; calls[op] counts kernel calls."""
+    """Every op through its fast path as on a GPU, with the stand-ins as kernels; calls[op] counts kernel calls, and
+    calls['op, channels-last'] those outside the self-checks (which try both layouts) on channels-last tensors."""
+    probing = []
     def counted(name, fn):
         def run(*args, **kwargs):
             calls[name] = calls.get(name, 0) + 1
+            x = args[0]
+            if not probing and isinstance(x, torch.Tensor) and x.ndim == 4 and not x.is_contiguous():
+                key = f'{name}, channels-last'
+                calls[key] = calls.get(key, 0) + x.is_contiguous(memory_format=torch.channels_last)
             return fn(*args, **kwargs)
         return run
     monkeypatch.setattr(_dispatch, 'on_fast_device', lambda x: True)
@@ -79,26 +86,30 @@ def _wire_fast_paths(monkeypatch, calls):
     monkeypatch.setattr(reflect_warp, '_forward', counted('reflect_warp',
         lambda *args: reflect_warp._reference(*args).detach())) # pylint: disable=protected-access
     for module in (bias_act, scale_bias_act, reflect_warp): # a self-check that starts itself again fails at once
-        monkeypatch.setattr(module, '_probe', _not_reentered(module._probe)) # pylint: disable=protected-access
+        monkeypatch.setattr(module, '_probe', _not_reentered(module._probe, probing)) # pylint: disable=protected-access
 
-def _not_reentered(probe):
-    """The self-check `probe`, failing if it starts again while it runs (which on a GPU recursed without end)."""
+def _not_reentered(probe, probing):
+    """The self-check `probe`, failing if it starts again while it runs (which on a GPU recursed without end); while
+    it runs, `probing` holds its key."""
     running = []
     def checked(key):
         assert not running, f'self-check re-entered: {key}'
         running.append(key)
+        probing.append(key)
         try:
             probe(key)
         finally:
             running.pop()
+            probing.pop()
     return checked
 
-def _phase_gradients():
+def _phase_gradients(channels_last):
     """{phase: {parameter: gradient}} of the first step's four phases (G's main and path-length phases, D's main
     and R1 phases) at 32x32 with ADA at p = 0.5, each from the same random draws; no optimiser step is taken."""
     cpu = torch.device('cpu')
     torch.manual_seed(0)
-    net = bench_train.net_options(res=32, cbase=2048, cmax=64, batch_gpu=16, graphs=False, aug_p=0.5)
+    net = bench_train.net_options(res=32, cbase=2048, cmax=64, batch_gpu=16, graphs=False, aug_p=0.5,
+        channels_last=channels_last)
     G, _G_ema, loss, phases = bench_train.build(net, cpu)
     real_img, real_c = torch.rand([32, 3, 32, 32]) * 2 - 1, torch.rand([32, 1])
     grads = {}
@@ -109,10 +120,13 @@ def _phase_gradients():
         grads[phase.name] = {name: p.grad.clone() for name, p in phase.module.named_parameters() if p.grad is not None}
     return grads
 
-def test_training_step_through_every_fast_path_computes_the_references_gradients(monkeypatch):
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_training_step_through_every_fast_path_computes_the_references_gradients(monkeypatch, channels_last):
     """With every op's fast path taken (its dispatch, self-check and autograd Functions, kernels replaced by the
     stand-ins), the gradients of all four phases, R1's double backward through ADA's warp and the path length's
-    included, are the references' up to rounding; every fast path ran and none fell back."""
+    included, are the references' up to rounding; every fast path ran and none fell back. channels_last: the blocks
+    that run in float16 on a GPU keep their weights channels-last (train.py's default), and on the CPU their
+    convolutions then give channels-last activations too."""
     monkeypatch.setattr(_dispatch, '_disabled', dict())
     monkeypatch.setattr(_dispatch, '_probed', set())
     monkeypatch.setattr(bias_act, 'FAST_MIN_BYTES', 0) # the fused kernels at every size, as in a graphed step
@@ -120,12 +134,13 @@ def test_training_step_through_every_fast_path_computes_the_references_gradients
     monkeypatch.setattr(conv2d_gradfix, 'enabled', True) # as training_step.setup_backends
     monkeypatch.setattr(grid_sample_gradfix, 'enabled', True)
     monkeypatch.setattr(training_step, 'reduce_grads_and_step', lambda module, opt, world_size: None) # keep the grads
-    reference = _phase_gradients()
+    reference = _phase_gradients(channels_last)
     calls = {}
     _wire_fast_paths(monkeypatch, calls)
-    fast = _phase_gradients()
+    fast = _phase_gradients(channels_last)
     assert not _dispatch._disabled, _dispatch.fallbacks() # pylint: disable=protected-access
     assert {'bias_act', 'scale_bias_act', 'scale_bias_act backward', 'upfirdn2d', 'reflect_warp'} <= set(calls), calls
+    assert bool(calls.get('scale_bias_act, channels-last')) == channels_last, calls
     assert list(fast) == ['Gmain', 'Greg', 'Dmain', 'Dreg']
     for phase, grads in reference.items():
         assert set(fast[phase]) <= set(grads), phase
