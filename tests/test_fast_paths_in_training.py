@@ -147,8 +147,8 @@ def test_training_step_through_every_fast_path_computes_the_references_gradients
     assert list(fast) == ['Gmain', 'Greg', 'Dmain', 'Dreg']
     for phase, grads in reference.items():
         assert set(fast[phase]) <= set(grads), phase
-        # Each error relative to the parameter's largest gradient, or a thousandth of the phase's largest if that is
-        # more: some gradients are zero up to rounding (a bias that moves both images of the time-smoothness pair).
+        # Each error relative to the parameter's largest gradient plus a thousandth of the phase's largest: some
+        # gradients are zero up to rounding (a bias that moves both images of the time-smoothness pair alike).
         floor = 1e-3 * max(float(ref.abs().max()) for ref in grads.values())
         for name, ref in grads.items():
             if name not in fast[phase]: # a gradient the references' autograd builds as zeros: D's last bias in R1,
