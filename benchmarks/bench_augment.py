@@ -145,7 +145,8 @@ def main(res, batch, p, reps, draws, padding_only, warp_kernel):
             padding = 'fixed' if fixed else 'as needed'
             print(f'| {part} | {padding if part != "colour" else "-"} | {row[0]:.2f} | {row[1]:.2f} | {row[2]:.2f} | '
                   f'{peak:.2f} | {_kernels(modes["forward"], device)} | {_operators(modes["forward"])} |', flush=True)
-    print(f'\n{_dispatch.fallbacks()}\n' if _dispatch.fallbacks() else '')
+    fell_back = _dispatch.fallbacks()
+    print(f'\n{fell_back}\n' if fell_back else '')
     _print_padding_share(pipe, batch, res, draws)
 
 #----------------------------------------------------------------------------

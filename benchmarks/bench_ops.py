@@ -120,9 +120,10 @@ def main(out, reps, overwrite, only, rows_kernel):
                     f'{ref_fb / def_fb:.2f}x |')
             print(line, flush=True)
             lines.append(line)
-    if _dispatch.fallbacks():
-        lines += ['', _dispatch.fallbacks()]
-        print(lines[-1])
+    fell_back = _dispatch.fallbacks()
+    if fell_back:
+        lines += ['', fell_back]
+        print(fell_back)
 
     dnnlib.util.atomic_write(out, lambda f: f.write(('\n'.join(lines) + '\n').encode()), overwrite=True)
 

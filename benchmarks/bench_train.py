@@ -327,8 +327,9 @@ def main(resolutions, batch, batch_gpu, cbase, cmax, seconds, warmup, fp32, bf16
         work = f'{r.flop_per_img / 1e12:.3g} | {r.flop_per_img / r.sec_per_kimg / 1e9:.3g}' if r.flop_per_img else '- | -'
         print(f'| {res} | {batch} | {bgpu} | {base}/{top} | {r.sec_per_kimg:.2f} | {1000 / r.sec_per_kimg:.1f} | '
               f'{r.peak:.2f} | {busy} | {work} | {ref} |', flush=True)
-    if _dispatch.fallbacks():
-        print(f'\n{_dispatch.fallbacks()}')
+    fell_back = _dispatch.fallbacks()
+    if fell_back:
+        print(f'\n{fell_back}')
 
 #----------------------------------------------------------------------------
 
